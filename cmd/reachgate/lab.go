@@ -1,0 +1,284 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/fixtures"
+	"reachgate/lab"
+	"reachgate/lab/binaries"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+)
+
+func newLabCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "lab",
+		Short: "The local lab: the topology in network namespaces with a real control plane",
+	}
+	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
+		newLabGCCommand(), newLabKubeletsCommand(), newLabBuildCommand())
+	return c
+}
+
+// readTopology returns the named file's text, or the embedded seed topology.
+func readTopology(path string) (source string, data []byte, err error) {
+	if path == "" {
+		data, err := fixtures.Topology("seed")
+		return "embedded:fixtures/topologies/seed.yaml", data, err
+	}
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return "", nil, &topology.Error{File: path, Msg: fmt.Sprintf("cannot read the topology file: %v", err)}
+	}
+	return path, data, nil
+}
+
+func newLabUpCommand() *cobra.Command {
+	var file, name string
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Provision the lab (idempotent: an up lab is left as it is)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			source, data, err := readTopology(file)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				t, err := topology.Parse(source, data)
+				if err != nil {
+					return err
+				}
+				name = t.Name
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			l, err := lab.Up(cmd.Context(), lab.Options{Name: name, Source: source, Data: data, Self: self, Log: slog.Default()})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("lab %s is up (state in %s)\n", l.State.Name, l.State.Dir)
+			if l.CP != nil {
+				fmt.Printf("control plane: %s (admin kubeconfig %s)\n", l.CP.URL(), l.CP.AdminKubeconfig)
+			}
+			fmt.Printf("try: reachgate lab exec --name %s tp-vm -- reachgate kubectl get nodes\n", l.State.Name)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&file, "topology", "f", "", "topology file (default: the embedded fixtures/topologies/seed.yaml)")
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the topology's metadata.name)")
+	return c
+}
+
+// resolveName picks the lab: the flag, or the only lab there is.
+func resolveName(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	states, err := netns.ListStates()
+	if err != nil {
+		return "", err
+	}
+	switch len(states) {
+	case 0:
+		return "", errors.New("no lab is up: run 'reachgate lab up'")
+	case 1:
+		return states[0].Name, nil
+	}
+	var names []string
+	for _, s := range states {
+		names = append(names, s.Name)
+	}
+	return "", fmt.Errorf("several labs exist (%s): choose one with --name", strings.Join(names, ", "))
+}
+
+func newLabDownCommand() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the lab: its processes, namespaces and state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := resolveName(name)
+			if err != nil {
+				return err
+			}
+			st, err := netns.LoadState(n)
+			if errors.Is(err, os.ErrNotExist) {
+				fmt.Printf("lab %s is not up; nothing to do\n", n)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return netns.Down(cmd.Context(), st, slog.Default())
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+	return c
+}
+
+func newLabGCCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Remove what dead or interrupted labs left behind (namespaces, processes, state)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return netns.GC(cmd.Context(), slog.Default())
+		},
+	}
+}
+
+func newLabExecCommand() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:   "exec HOST -- COMMAND [ARGS...]",
+		Short: "Run a command at a host's network position (KUBECONFIG set to its kubeconfig)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := resolveName(name)
+			if err != nil {
+				return err
+			}
+			l, err := lab.Open(n)
+			if err != nil {
+				return err
+			}
+			x, err := l.Command(cmd.Context(), args[0], args[1:]...)
+			if err != nil {
+				return err
+			}
+			x.Stdin, x.Stdout, x.Stderr = os.Stdin, os.Stdout, os.Stderr
+			return x.Run()
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+	return c
+}
+
+func newLabKubeletsCommand() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:    "kubelets",
+		Short:  "Report the lab's node status (the daemon 'lab up' starts)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.RunKubelets(cmd.Context(), name, slog.Default())
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name")
+	_ = c.MarkFlagRequired("name")
+	return c
+}
+
+// statusView is `lab status --json`.
+type statusView struct {
+	Name      string                    `json:"name"`
+	Phase     string                    `json:"phase"`
+	Alive     bool                      `json:"alive"`
+	Topology  string                    `json:"topology"`
+	StateDir  string                    `json:"stateDir"`
+	Hosts     map[string]netns.HostInfo `json:"hosts"`
+	Processes []processView             `json:"processes"`
+	Endpoint  string                    `json:"controlPlane,omitempty"`
+}
+
+type processView struct {
+	netns.Process
+	Running bool `json:"running"`
+}
+
+func newLabStatusCommand() *cobra.Command {
+	var name string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show labs, their hosts and processes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			states, err := netns.ListStates()
+			if err != nil {
+				return err
+			}
+			var views []statusView
+			for _, st := range states {
+				if name != "" && st.Name != name {
+					continue
+				}
+				v := statusView{Name: st.Name, Phase: st.Phase, Alive: st.Alive(), Topology: st.Topology, StateDir: st.Dir, Hosts: st.Hosts}
+				for _, p := range st.Processes {
+					v.Processes = append(v.Processes, processView{p, p.Running()})
+				}
+				if l, err := lab.Open(st.Name); err == nil && l.CP != nil {
+					v.Endpoint = l.CP.URL()
+				}
+				views = append(views, v)
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(views)
+			}
+			if len(views) == 0 {
+				fmt.Println("no lab")
+				return nil
+			}
+			for _, v := range views {
+				fmt.Printf("lab %s: %s (alive=%v) topology=%s state=%s\n", v.Name, v.Phase, v.Alive, v.Topology, v.StateDir)
+				if v.Endpoint != "" {
+					fmt.Printf("  control plane %s\n", v.Endpoint)
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "  HOST\tIP\tVPC\tROLE\tNAMESPACE")
+				hosts := make([]string, 0, len(v.Hosts))
+				for h := range v.Hosts {
+					hosts = append(hosts, h)
+				}
+				sort.Strings(hosts)
+				for _, h := range hosts {
+					info := v.Hosts[h]
+					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", h, info.IP, info.VPC, info.Role, info.Namespace)
+				}
+				tw.Flush()
+				tw = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "  PROCESS\tPID\tRUNNING\tNAMESPACE\tLOG")
+				for _, p := range v.Processes {
+					fmt.Fprintf(tw, "  %s\t%d\t%v\t%s\t%s\n", p.Name, p.PID, p.Running, p.Namespace, p.Log)
+				}
+				tw.Flush()
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "only this lab")
+	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	return c
+}
+
+func newLabBuildCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "build",
+		Short: "Build kube-apiserver and etcd at the pinned versions into the cache (only when missing)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			set, err := binaries.Ensure(cmd.Context(), slog.Default())
+			if err != nil {
+				return err
+			}
+			fmt.Printf("kube-apiserver %s: %s\netcd %s: %s\n", set.KubernetesVersion, set.APIServer, set.EtcdVersion, set.Etcd)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,73 @@
+// Command reachgate stands up private-GKE-access topologies and verifies them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/lab/topology"
+)
+
+// exitError carries a specific exit code (an exec'd command's, or 2 for bad input).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
+		os.Exit(runKubectl(os.Args[2:]))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand()
+	err := root.ExecuteContext(ctx)
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		return xe.ExitCode()
+	}
+	fmt.Fprintln(os.Stderr, "reachgate:", err)
+	var te *topology.Error
+	if errors.As(err, &te) {
+		return 2
+	}
+	return 1
+}
+
+func newRootCommand() *cobra.Command {
+	var verbose bool
+	root := &cobra.Command{
+		Use:           "reachgate",
+		Short:         "Acceptance gate for reaching a private GKE control plane from another cloud",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+		},
+	}
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	root.AddCommand(newLabCommand(), newKubectlCommand())
+	return root
+}

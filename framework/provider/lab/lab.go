@@ -1,0 +1,136 @@
+// Package lab is the provider that realizes topologies on this machine with the local lab.
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"reachgate/framework/provider"
+	"reachgate/framework/selfbin"
+	"reachgate/lab"
+	"reachgate/lab/binaries"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+)
+
+func init() {
+	provider.Register("lab", func() (provider.Provider, error) { return Provider{}, nil })
+}
+
+// Provider provisions the local lab.
+type Provider struct{}
+
+// Name implements provider.Provider.
+func (Provider) Name() string { return "lab" }
+
+// Provision implements provider.Provider.
+func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Environment, error) {
+	self, err := selfbin.Path(ctx, spec.Log)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lab.Up(ctx, lab.Options{Name: spec.Name, Source: spec.Source, Data: spec.Data, Self: self, Log: spec.Log})
+	if err != nil {
+		return nil, err
+	}
+	env := &Environment{lab: l, self: self, log: spec.Log}
+	if l.CP != nil {
+		src, err := binaries.SourceDir()
+		if err == nil {
+			env.version, _, _ = binaries.Versions(src)
+		}
+	}
+	return env, nil
+}
+
+// Environment is a lab as a provider.Environment.
+type Environment struct {
+	lab     *lab.Lab
+	self    string
+	version string
+	log     *slog.Logger
+}
+
+// Lab exposes the underlying lab (for lab-only abilities).
+func (e *Environment) Lab() *lab.Lab { return e.lab }
+
+// Topology implements provider.Environment.
+func (e *Environment) Topology() *topology.Topology { return e.lab.Topology }
+
+// Cluster implements provider.Environment.
+func (e *Environment) Cluster() provider.ClusterInfo {
+	c := e.lab.Topology.Cluster
+	if c == nil || e.lab.CP == nil {
+		return provider.ClusterInfo{}
+	}
+	return provider.ClusterInfo{Name: c.Name, PrivateEndpoint: c.PrivateEndpoint.String(), CAPEM: e.lab.CP.CA.CertPEM,
+		ServerVersion: e.version, Nodes: c.Nodes}
+}
+
+// Teardown implements provider.Environment.
+func (e *Environment) Teardown(ctx context.Context) error {
+	return netns.Down(ctx, e.lab.State, e.log)
+}
+
+// Host implements provider.Environment.
+func (e *Environment) Host(name string) (provider.Host, error) {
+	ns, err := e.lab.Namespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Host{env: e, name: name, ns: ns}, nil
+}
+
+// Host is a lab host.
+type Host struct {
+	env  *Environment
+	name string
+	ns   string
+}
+
+// Name implements provider.Host.
+func (h *Host) Name() string { return h.name }
+
+// DialContext implements provider.Host: the socket is created in the host's namespace.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return netns.Dialer(h.ns)(ctx, network, addr)
+}
+
+// Listen implements provider.Listener.
+func (h *Host) Listen(_ context.Context, network, addr string) (net.Listener, error) {
+	return netns.Listen(h.ns, network, addr)
+}
+
+// Run implements provider.Host.
+func (h *Host) Run(ctx context.Context, argv ...string) (string, error) {
+	cmd, err := h.env.lab.Command(ctx, h.name, argv...)
+	if err != nil {
+		return "", err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s at %s: %w: %s", strings.Join(argv, " "), h.name, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Kubectl implements provider.Host with reachgate's embedded kubectl.
+func (h *Host) Kubectl(ctx context.Context, args ...string) (string, error) {
+	return h.Run(ctx, append([]string{h.env.self, "kubectl"}, args...)...)
+}
+
+// Explain implements provider.Explainer with the lab's network model.
+func (e *Environment) Explain(from string, to netip.Addr) (bool, string, error) {
+	h := e.lab.Topology.Host(from)
+	if h == nil {
+		return false, "", fmt.Errorf("no host %q", from)
+	}
+	t := e.lab.Model.Trace(h.IP, to)
+	return t.Reachable, t.Reason, nil
+}

@@ -1,0 +1,112 @@
+// Package provider defines what suites provision against: a Provider realizes a topology
+// as an Environment of hosts; optional abilities are separate interfaces.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+
+	"reachgate/lab/topology"
+)
+
+// Spec says what to provision.
+type Spec struct {
+	// Name identifies the environment (the lab name on the lab provider).
+	Name string
+	// Source names the topology and Data holds its YAML.
+	Source string
+	Data   []byte
+	Log    *slog.Logger
+}
+
+// Provider realizes topologies.
+type Provider interface {
+	Name() string
+	Provision(ctx context.Context, spec Spec) (Environment, error)
+}
+
+// Environment is a provisioned topology.
+type Environment interface {
+	Topology() *topology.Topology
+	Host(name string) (Host, error)
+	// Cluster describes the private cluster's control plane.
+	Cluster() ClusterInfo
+	Teardown(ctx context.Context) error
+}
+
+// ClusterInfo is what a client needs to talk to the control plane.
+type ClusterInfo struct {
+	Name            string
+	PrivateEndpoint string // e.g. 192.168.32.34
+	CAPEM           []byte
+	// ServerVersion is the gitVersion the API server reports.
+	ServerVersion string
+	Nodes         []string
+}
+
+// Host is a machine of the environment; probes run at its network position.
+type Host interface {
+	Name() string
+	// DialContext opens a connection from the host.
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	// Run runs a command at the host and returns its stdout; a failure carries stderr.
+	Run(ctx context.Context, argv ...string) (string, error)
+	// Kubectl runs kubectl at the host with the host's kubeconfig.
+	Kubectl(ctx context.Context, args ...string) (string, error)
+}
+
+// Listener is the ability to accept connections at a host (for reachability checks
+// towards it).
+type Listener interface {
+	Listen(ctx context.Context, network, addr string) (net.Listener, error)
+}
+
+// Factory makes a provider.
+type Factory func() (Provider, error)
+
+var (
+	mu        sync.Mutex
+	factories = map[string]Factory{}
+)
+
+// Register adds a provider under a name; providers register themselves in init.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	factories[name] = f
+}
+
+// Get returns the named provider.
+func Get(name string) (Provider, error) {
+	mu.Lock()
+	f, ok := factories[name]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("provider %q is not supported; supported: %s", name, strings.Join(Names(), ", "))
+	}
+	return f()
+}
+
+// Names lists the registered providers.
+func Names() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []string
+	for n := range factories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Explainer is the ability to say, from the network model, whether a host reaches an
+// address and why (the lab; real GCP has Connectivity Tests instead).
+type Explainer interface {
+	Explain(from string, to netip.Addr) (reachable bool, reason string, err error)
+}

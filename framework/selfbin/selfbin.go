@@ -1,0 +1,56 @@
+// Package selfbin finds the reachgate binary that probes and kubectl run from at a host's
+// position: $REACHGATE_BIN, or a build of ./cmd/reachgate from this checkout.
+package selfbin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"reachgate/framework/checkout"
+	"reachgate/lab/binaries"
+)
+
+var (
+	once   sync.Once
+	path   string
+	errBin error
+)
+
+// Path returns the reachgate binary, building it once per process when $REACHGATE_BIN is unset.
+func Path(ctx context.Context, log *slog.Logger) (string, error) {
+	once.Do(func() { path, errBin = find(ctx, log) })
+	return path, errBin
+}
+
+func find(ctx context.Context, log *slog.Logger) (string, error) {
+	if p := os.Getenv("REACHGATE_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("REACHGATE_BIN=%s: %w (build it with 'make build')", p, err)
+		}
+		return abs, nil
+	}
+	root, err := checkout.Root()
+	if err != nil {
+		return "", fmt.Errorf("%w; set REACHGATE_BIN", err)
+	}
+	out := filepath.Join(binaries.CacheDir(), "reachgate-test", "reachgate")
+	log.Info("building reachgate for the suites (set REACHGATE_BIN to skip)", "into", out)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/reachgate")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build reachgate: %w\n%s", err, b)
+	}
+	log.Info("reachgate built", "seconds", int(time.Since(start).Seconds()))
+	return out, nil
+}

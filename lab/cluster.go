@@ -1,0 +1,155 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"reachgate/lab/binaries"
+	"reachgate/lab/controlplane"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+)
+
+// HeartbeatInterval is how often the kubelet emulation reports node status.
+const HeartbeatInterval = 10 * time.Second
+
+func (l *Lab) cpConfig(bins binaries.Set) controlplane.Config {
+	c := l.Topology.Cluster
+	return controlplane.Config{
+		Cluster:     c.Name,
+		Namespace:   l.Plan.Hosts[c.ControlPlane],
+		Endpoint:    c.PrivateEndpoint,
+		ServiceCIDR: c.ServiceRange,
+		Dir:         l.State.Path("controlplane"),
+		APIServer:   bins.APIServer,
+		Etcd:        bins.Etcd,
+	}
+}
+
+// NodeSpecs returns the cluster's nodes as the lab presents them to the API server.
+func (l *Lab) NodeSpecs() []controlplane.NodeSpec {
+	c := l.Topology.Cluster
+	var out []controlplane.NodeSpec
+	for i, name := range c.Nodes {
+		h := l.Topology.Host(name)
+		out = append(out, controlplane.NodeSpec{
+			Name: name, IP: h.IP.String(), Zone: c.Location, Region: h.Region, Pool: "default-pool",
+			Version: c.KubernetesVersion, PodCIDR: nodePodCIDR(c, i),
+		})
+	}
+	return out
+}
+
+// nodePodCIDR gives node i the i-th /24 of the pod range, as GKE does for 110 pods a node.
+func nodePodCIDR(c *topology.GKECluster, i int) string {
+	if c.PodRange.Bits() > 24 {
+		return ""
+	}
+	a := c.PodRange.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(i) << 8
+	return fmt.Sprintf("%d.%d.%d.%d/24", byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, log *slog.Logger) error {
+	cp, err := controlplane.Start(ctx, l.State, l.cpConfig(bins), log)
+	if err != nil {
+		return err
+	}
+	l.CP = cp
+	cs, err := l.Clientset(l.CP.Namespace)
+	if err != nil {
+		return err
+	}
+	nodes := l.NodeSpecs()
+	if err := controlplane.RegisterNodes(ctx, cs, nodes); err != nil {
+		return err
+	}
+	if err := controlplane.ReportStatus(ctx, cs, nodes); err != nil {
+		return err
+	}
+	if err := l.writeHostKubeconfigs(); err != nil {
+		return err
+	}
+	if self != "" {
+		// The kubelet emulation runs at the first node's position and reaches the control
+		// plane over the lab network, as GKE kubelets do.
+		first := l.Topology.Cluster.Nodes[0]
+		p, err := l.State.Start(netns.StartSpec{
+			Name: "kubelets", Namespace: l.Plan.Hosts[first], Path: self,
+			Args: []string{"lab", "kubelets", "--name", l.State.Name},
+			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()},
+		})
+		if err != nil {
+			return err
+		}
+		log.Info("kubelet emulation started", "pid", p.PID, "at", first, "nodes", len(nodes))
+	}
+	log.Info("nodes registered and Ready", "count", len(nodes))
+	return nil
+}
+
+// writeHostKubeconfigs gives every host but the control plane an admin kubeconfig for the
+// private endpoint, as `gcloud container clusters get-credentials --internal-ip` would.
+func (l *Lab) writeHostKubeconfigs() error {
+	c := l.Topology.Cluster
+	for _, h := range l.Topology.Hosts {
+		if h.Role == topology.RoleControlPlane {
+			continue
+		}
+		dir := l.State.Path("hosts", h.Name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		path := filepath.Join(dir, "kubeconfig")
+		if err := controlplane.WriteKubeconfig(path, controlplane.Kubeconfig{
+			Cluster: "gke_" + c.Location + "_" + c.Name, Server: l.CP.URL(), CA: l.CP.CA.CertPEM,
+			User: "admin", ClientCert: l.CP.Admin.CertPEM, ClientKey: l.CP.Admin.KeyPEM,
+		}); err != nil {
+			return err
+		}
+		info := l.State.Hosts[h.Name]
+		info.Kubeconfig = path
+		l.State.Hosts[h.Name] = info
+	}
+	return l.State.Save()
+}
+
+// Clientset returns an admin client whose connections start in the given namespace
+// ("" = the caller's own namespace).
+func (l *Lab) Clientset(fromNS string) (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.CP.AdminKubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load admin kubeconfig: %w", err)
+	}
+	cfg.Timeout = 10 * time.Second
+	if fromNS != "" {
+		cfg.Dial = netns.Dialer(fromNS)
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// RunKubelets reports the lab's node status until ctx ends; it is the body of the kubelet
+// emulation daemon, which runs inside a node's namespace.
+func RunKubelets(ctx context.Context, name string, log *slog.Logger) error {
+	l, err := Open(name)
+	if err != nil {
+		return err
+	}
+	if l.CP == nil {
+		return fmt.Errorf("lab %s has no cluster", name)
+	}
+	cs, err := l.Clientset("")
+	if err != nil {
+		return err
+	}
+	controlplane.Heartbeat(ctx, cs, l.NodeSpecs(), HeartbeatInterval, log)
+	return nil
+}

@@ -1,0 +1,115 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// NodeSpec is a GKE node as the lab presents it.
+type NodeSpec struct {
+	Name     string `json:"name"`
+	IP       string `json:"ip"`
+	Zone     string `json:"zone"`
+	Region   string `json:"region"`
+	Pool     string `json:"pool"`
+	Version  string `json:"version"`
+	PodCIDR  string `json:"podCIDR,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// RegisterNodes creates the Node objects that are missing, with GKE's labels.
+func RegisterNodes(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec) error {
+	for _, n := range nodes {
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: n.Name,
+				Labels: map[string]string{
+					"kubernetes.io/hostname":        n.Name,
+					"kubernetes.io/os":              "linux",
+					"kubernetes.io/arch":            "amd64",
+					"cloud.google.com/gke-nodepool": n.Pool,
+					"topology.kubernetes.io/zone":   n.Zone,
+					"topology.kubernetes.io/region": n.Region,
+				},
+			},
+			Spec: corev1.NodeSpec{PodCIDR: n.PodCIDR},
+		}
+		if n.PodCIDR != "" {
+			node.Spec.PodCIDRs = []string{n.PodCIDR}
+		}
+		_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("register node %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// ReportStatus writes each node's status as a kubelet would: Ready, addresses, capacity and
+// version. Without it nodes show Unknown, since no kubelet runs in the lab.
+func ReportStatus(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec) error {
+	now := metav1.NewTime(time.Now())
+	for _, n := range nodes {
+		node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read node %s: %w", n.Name, err)
+		}
+		transition := now
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				transition = c.LastTransitionTime
+			}
+		}
+		capacity := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("2"),
+			corev1.ResourceMemory: resource.MustParse("4030604Ki"),
+			corev1.ResourcePods:   resource.MustParse("110"),
+		}
+		node.Status = corev1.NodeStatus{
+			Capacity:    capacity,
+			Allocatable: capacity,
+			Conditions: []corev1.NodeCondition{{
+				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+				Message: "kubelet is posting ready status (reachgate lab)", LastHeartbeatTime: now, LastTransitionTime: transition,
+			}},
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: n.IP},
+				{Type: corev1.NodeHostName, Address: n.Name},
+			},
+			NodeInfo: corev1.NodeSystemInfo{
+				KubeletVersion: n.Version, ContainerRuntimeVersion: "containerd://2.1.0",
+				OSImage: "Container-Optimized OS from Google", OperatingSystem: "linux", Architecture: "amd64",
+				KernelVersion: "6.6.0-cos",
+			},
+		}
+		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update status of node %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// Heartbeat reports node status every interval until ctx ends. Errors are logged and retried:
+// a kubelet keeps trying while the control plane is unreachable.
+func Heartbeat(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := ReportStatus(ctx, cs, nodes); err != nil && ctx.Err() == nil {
+			log.Warn("node heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package controlplane
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// KeyPair is a certificate with its key, both PEM-encoded.
+type KeyPair struct {
+	Cert    *x509.Certificate
+	Key     crypto.Signer
+	CertPEM []byte
+	KeyPEM  []byte
+}
+
+// CertSpec describes a certificate to issue.
+type CertSpec struct {
+	CommonName   string
+	Organization []string
+	DNSNames     []string
+	IPs          []net.IP
+	Usage        []x509.ExtKeyUsage
+	Validity     time.Duration
+}
+
+// NewCA creates a self-signed CA, like the cluster CA GKE creates per cluster.
+func NewCA(cn string, validity time.Duration) (*KeyPair, error) {
+	return issue(CertSpec{CommonName: cn, Validity: validity}, nil, true)
+}
+
+// Issue signs a leaf certificate with the CA.
+func (ca *KeyPair) Issue(spec CertSpec) (*KeyPair, error) {
+	return issue(spec, ca, false)
+}
+
+func issue(spec CertSpec, ca *KeyPair, isCA bool) (*KeyPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key for %s: %w", spec.CommonName, err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().Add(-time.Minute)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization},
+		NotBefore:    now,
+		NotAfter:     now.Add(spec.Validity),
+		DNSNames:     spec.DNSNames,
+		IPAddresses:  spec.IPs,
+		ExtKeyUsage:  spec.Usage,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	parent, signer := tmpl, crypto.Signer(key)
+	if isCA {
+		tmpl.IsCA = true
+		tmpl.BasicConstraintsValid = true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	} else {
+		parent, signer = ca.Cert, ca.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate %s: %w", spec.CommonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyPair{
+		Cert:    cert,
+		Key:     key,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}, nil
+}
+
+// Write stores the pair as <dir>/<name>.crt and <dir>/<name>.key (key mode 0600).
+func (kp *KeyPair) Write(dir, name string) error {
+	if err := os.WriteFile(filepath.Join(dir, name+".crt"), kp.CertPEM, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".key"), kp.KeyPEM, 0o600)
+}
+
+// LoadKeyPair reads a pair written by Write.
+func LoadKeyPair(dir, name string) (*KeyPair, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, name+".crt"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, name+".key"))
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("read key pair %s in %s: not PEM", name, dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key %s is not a signer", name)
+	}
+	return &KeyPair{Cert: cert, Key: signer, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}

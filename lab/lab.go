@@ -1,0 +1,182 @@
+// Package lab provisions a topology on this machine: network namespaces routed as the
+// network model computes, a real control plane in the master host, and Node objects for
+// the GKE nodes. It owns and records everything it creates (see lab/netns).
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
+
+	"reachgate/lab/binaries"
+	"reachgate/lab/controlplane"
+	"reachgate/lab/netmodel"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+)
+
+// Options for Up.
+type Options struct {
+	Name string
+	// Source names the topology (a file path, or "embedded:seed") and Data holds its text.
+	Source string
+	Data   []byte
+	// Self is the reachgate binary; it runs the lab's kubelet emulation as a daemon.
+	// Empty: node status is written once and not refreshed.
+	Self string
+	Log  *slog.Logger
+}
+
+// Lab is a provisioned lab.
+type Lab struct {
+	State    *netns.State
+	Topology *topology.Topology
+	Model    *netmodel.Model
+	Plan     *netns.Plan
+	CP       *controlplane.ControlPlane // nil when the topology has no cluster
+}
+
+// Up provisions the lab, or returns it as it is when it is already up. On failure or
+// cancellation everything created so far is removed before Up returns.
+func Up(ctx context.Context, opts Options) (l *Lab, err error) {
+	log := opts.Log
+	if err := netns.ValidName(opts.Name); err != nil {
+		return nil, err
+	}
+	topo, err := topology.Parse(opts.Source, opts.Data)
+	if err != nil {
+		return nil, err
+	}
+	if old, err := netns.LoadState(opts.Name); err == nil {
+		if old.Alive() && old.Phase == netns.PhaseUp {
+			log.Info("lab already up", "lab", opts.Name)
+			return Open(opts.Name)
+		}
+		log.Info("removing the remains of an earlier run of this lab", "lab", opts.Name, "phase", old.Phase)
+		if err := netns.Down(ctx, old, log); err != nil {
+			return nil, err
+		}
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the lab needs root (network namespaces): run as root or with sudo")
+	}
+	bins, err := binaries.Ensure(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	st := &netns.State{Name: opts.Name, Topology: opts.Source, Phase: netns.PhaseProvisioning,
+		Created: start.UTC(), OwnerPID: os.Getpid(), Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir(opts.Name)}
+	if err := st.Save(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		st.Phase = netns.PhaseFailed
+		_ = st.Save()
+		// Clean up even when ctx was cancelled (Ctrl-C): that is when it matters most.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if derr := netns.Down(cctx, st, log); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
+	if err := os.WriteFile(st.Path("topology.yaml"), opts.Data, 0o600); err != nil {
+		return nil, err
+	}
+	l = &Lab{State: st, Topology: topo}
+	if l.Model, err = netmodel.Compute(topo); err != nil {
+		return nil, err
+	}
+	if l.Plan, err = netns.Realize(ctx, st, topo, l.Model, log); err != nil {
+		return nil, err
+	}
+	if topo.Cluster != nil {
+		if err := l.startCluster(ctx, bins, opts.Self, log); err != nil {
+			return nil, err
+		}
+	}
+	st.Phase = netns.PhaseUp
+	st.OwnerPID = 0
+	if err := st.Save(); err != nil {
+		return nil, err
+	}
+	log.Info("lab up", "lab", st.Name, "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()), "state", st.Dir)
+	return l, nil
+}
+
+// Open returns a lab that is up, from its state directory.
+func Open(name string) (*Lab, error) {
+	st, err := netns.LoadState(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lab %q is not up (no state in %s): run 'reachgate lab up --name %s'", name, netns.LabDir(name), name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	topo, err := topology.ParseFile(st.Path("topology.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := netmodel.Compute(topo)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{State: st, Topology: topo, Model: m, Plan: netns.NewPlan(name, topo)}
+	if topo.Cluster != nil {
+		if l.CP, err = controlplane.Load(l.cpConfig(binaries.Set{})); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Down removes the lab.
+func (l *Lab) Down(ctx context.Context, log *slog.Logger) error {
+	return netns.Down(ctx, l.State, log)
+}
+
+// Namespace returns the network namespace of a host.
+func (l *Lab) Namespace(host string) (string, error) {
+	h, ok := l.State.Hosts[host]
+	if !ok {
+		return "", fmt.Errorf("lab %s has no host %q (hosts: %s)", l.State.Name, host, l.hostNames())
+	}
+	return h.Namespace, nil
+}
+
+// Command returns a command that runs argv at a host's network position, with KUBECONFIG
+// set to the host's kubeconfig when it has one.
+func (l *Lab) Command(ctx context.Context, host string, argv ...string) (*exec.Cmd, error) {
+	ns, err := l.Namespace(host)
+	if err != nil {
+		return nil, err
+	}
+	if len(argv) == 0 {
+		return nil, errors.New("no command given")
+	}
+	args := append([]string{"--net=" + netns.NamespacePath(ns), "--"}, argv...)
+	cmd := exec.CommandContext(ctx, "nsenter", args...)
+	cmd.Env = os.Environ()
+	if kc := l.State.Hosts[host].Kubeconfig; kc != "" {
+		cmd.Env = append(cmd.Env, "KUBECONFIG="+kc)
+	}
+	return cmd, nil
+}
+
+func (l *Lab) hostNames() string {
+	s := ""
+	for _, h := range l.Topology.Hosts {
+		if s != "" {
+			s += ", "
+		}
+		s += h.Name
+	}
+	return s
+}

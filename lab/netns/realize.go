@@ -1,0 +1,179 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"reachgate/lab/netmodel"
+	"reachgate/lab/topology"
+)
+
+// Plan is the realized shape of a topology: namespace names and interface addresses.
+// It is derived from the topology alone, so Up and the lab's readers agree on it.
+type Plan struct {
+	Lab      string
+	Routers  map[string]string // VPC -> router namespace
+	Hosts    map[string]string // host -> namespace
+	Gateways map[string]netip.Addr
+	// LinkAddr holds the transit address of each side of each link: LinkAddr[link][vpc].
+	LinkAddr map[string]map[string]netip.Addr
+	LinkIf   map[string]string // link -> interface name (same on both sides)
+}
+
+// transitBase is the range router-to-router links number from, one /30 per link.
+// It never leaves the lab's namespaces.
+var transitBase = netip.MustParseAddr("100.64.0.0")
+
+// NewPlan names every namespace and link of a topology.
+func NewPlan(lab string, t *topology.Topology) *Plan {
+	p := &Plan{Lab: lab, Routers: map[string]string{}, Hosts: map[string]string{},
+		Gateways: map[string]netip.Addr{}, LinkAddr: map[string]map[string]netip.Addr{}, LinkIf: map[string]string{}}
+	for _, n := range t.Networks {
+		p.Routers[n.Name] = NamespaceName(lab, "vpc", n.Name)
+		for _, s := range n.Subnets {
+			p.Gateways[n.Name+"/"+s.Name] = s.CIDR.Addr().Next()
+		}
+	}
+	for _, h := range t.Hosts {
+		p.Hosts[h.Name] = NamespaceName(lab, "h", h.Name)
+	}
+	for i, l := range t.Links {
+		base := addAddr(transitBase, uint32(4*i))
+		p.LinkAddr[l.Name] = map[string]netip.Addr{l.A.VPC: base.Next(), l.B.VPC: base.Next().Next()}
+		p.LinkIf[l.Name] = fmt.Sprintf("l%d", i)
+	}
+	return p
+}
+
+func addAddr(a netip.Addr, n uint32) netip.Addr {
+	b := a.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += n
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// Namespaces lists every namespace of the plan, routers first.
+func (p *Plan) Namespaces(t *topology.Topology) []string {
+	var out []string
+	for _, n := range t.Networks {
+		out = append(out, p.Routers[n.Name])
+	}
+	for _, h := range t.Hosts {
+		out = append(out, p.Hosts[h.Name])
+	}
+	return out
+}
+
+// Realize creates the namespaces, links, addresses and routes of a topology as computed by
+// the model. Nothing else decides reachability: a destination without a route is a
+// blackhole, so packets vanish silently as in a cloud VPC.
+func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.Model, log *slog.Logger) (*Plan, error) {
+	p := NewPlan(st.Name, t)
+	existing, err := ListNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, n := range existing {
+		have[n] = true
+	}
+	create := &batch{}
+	for _, ns := range p.Namespaces(t) {
+		if have[ns] {
+			return nil, fmt.Errorf("namespace %s already exists and is not part of this lab's state: run 'reachgate lab gc' or 'reachgate lab down --name %s'", ns, st.Name)
+		}
+		if err := st.RecordNamespace(ns); err != nil {
+			return nil, err
+		}
+		create.add("netns add %s", ns)
+	}
+	if err := create.run(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("namespaces created", "count", len(create.lines))
+
+	cfg := map[string]*batch{}
+	nsBatch := func(ns string) *batch {
+		if cfg[ns] == nil {
+			cfg[ns] = &batch{ns: ns}
+			cfg[ns].add("link set lo up")
+		}
+		return cfg[ns]
+	}
+	// Links are created from the router side of each pair; each end is born in its namespace.
+	for _, n := range t.Networks {
+		r := nsBatch(p.Routers[n.Name])
+		r.add("route replace blackhole default")
+		for _, s := range n.Subnets {
+			for _, pfx := range s.Prefixes() {
+				// Addresses of the subnet that no host holds are dropped, not bounced.
+				r.add("route replace blackhole %s", pfx)
+			}
+		}
+	}
+	for i, h := range t.Hosts {
+		rns, hns := p.Routers[h.VPC], p.Hosts[h.Name]
+		gw := p.Gateways[h.VPC+"/"+h.Subnet]
+		ifname := fmt.Sprintf("h%d", i)
+		r := nsBatch(rns)
+		r.add("link add %s type veth peer name eth0 netns %s", ifname, hns)
+		r.add("addr add %s/32 dev %s", gw, ifname)
+		r.add("link set %s up", ifname)
+		r.add("route replace %s/32 dev %s", h.IP, ifname)
+	}
+	for _, l := range t.Links {
+		ifname := p.LinkIf[l.Name]
+		a := nsBatch(p.Routers[l.A.VPC])
+		a.add("link add %s type veth peer name %s netns %s", ifname, ifname, p.Routers[l.B.VPC])
+	}
+	for _, l := range t.Links {
+		ifname := p.LinkIf[l.Name]
+		for _, vpc := range []string{l.A.VPC, l.B.VPC} {
+			r := nsBatch(p.Routers[vpc])
+			r.add("addr add %s/30 dev %s", p.LinkAddr[l.Name][vpc], ifname)
+			r.add("link set %s up", ifname)
+		}
+	}
+	for _, n := range t.Networks {
+		r := nsBatch(p.Routers[n.Name])
+		for _, rt := range m.Effective(n.Name) {
+			if rt.Link == "" {
+				continue // local subnet: hosts have /32 routes, the rest is blackholed above
+			}
+			if rt.Region != "" {
+				// Regional routes need per-region tables; until the realizer has them, a
+				// regional route applies everywhere in the VPC. Logged so it is visible.
+				log.Debug("regional route installed VPC-wide", "vpc", n.Name, "prefix", rt.Prefix, "region", rt.Region)
+			}
+			peer := p.LinkAddr[rt.Link][rt.NextHopVPC]
+			r.add("route replace %s via %s dev %s", rt.Prefix, peer, p.LinkIf[rt.Link])
+		}
+	}
+	// Routers first (they create the veths), then hosts.
+	for _, n := range t.Networks {
+		if err := cfg[p.Routers[n.Name]].run(ctx); err != nil {
+			return nil, err
+		}
+		if err := WriteSysctl(p.Routers[n.Name], "net/ipv4/ip_forward", "1"); err != nil {
+			return nil, fmt.Errorf("enable forwarding in %s: %w", p.Routers[n.Name], err)
+		}
+	}
+	for _, h := range t.Hosts {
+		gw := p.Gateways[h.VPC+"/"+h.Subnet]
+		b := nsBatch(p.Hosts[h.Name])
+		b.add("addr add %s/32 dev eth0", h.IP)
+		b.add("link set eth0 up")
+		b.add("route replace %s/32 dev eth0 scope link", gw)
+		b.add("route replace default via %s dev eth0", gw)
+		if err := b.run(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range t.Hosts {
+		st.Hosts[h.Name] = HostInfo{Namespace: p.Hosts[h.Name], IP: h.IP.String(), VPC: h.VPC, Role: h.Role}
+	}
+	log.Info("network realized", "vpcs", len(t.Networks), "hosts", len(t.Hosts), "links", len(t.Links))
+	return p, st.Save()
+}

@@ -1,0 +1,106 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Down stops every process of the lab, deletes its namespaces and removes its state dir.
+// It tolerates things already gone, so it also finishes an interrupted Up or Down.
+func Down(ctx context.Context, st *State, log *slog.Logger) error {
+	st.Phase = PhaseDown
+	_ = st.Save()
+	var errs []error
+	for i := len(st.Processes) - 1; i >= 0; i-- {
+		p := st.Processes[i]
+		if err := p.Stop(ctx, 5*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	live, err := ListNamespaces(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	exists := map[string]bool{}
+	for _, n := range live {
+		exists[n] = true
+	}
+	removed := 0
+	for i := len(st.Namespaces) - 1; i >= 0; i-- {
+		ns := st.Namespaces[i]
+		if !exists[ns] {
+			continue
+		}
+		if err := deleteNamespace(ctx, ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("tear down lab %s: %w", st.Name, errors.Join(errs...))
+	}
+	if err := os.RemoveAll(st.Dir); err != nil {
+		return fmt.Errorf("remove lab state %s: %w", st.Dir, err)
+	}
+	log.Info("lab removed", "lab", st.Name, "namespaces", removed, "processes", len(st.Processes))
+	return nil
+}
+
+// deleteNamespace kills what still runs inside a namespace of ours, then deletes it.
+func deleteNamespace(ctx context.Context, ns string) error {
+	for _, pid := range namespacePIDs(ctx, ns) {
+		if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+	if _, err := run(ctx, "", "ip", "netns", "del", ns); err != nil {
+		return err
+	}
+	return nil
+}
+
+// GC removes the leftovers of dead labs: labs whose phase is not up or whose processes
+// died, and namespaces with reachgate's prefix that no live lab owns.
+func GC(ctx context.Context, log *slog.Logger) error {
+	states, err := ListStates()
+	if err != nil {
+		return err
+	}
+	owned := map[string]bool{}
+	var errs []error
+	for _, st := range states {
+		if st.Alive() {
+			for _, ns := range st.Namespaces {
+				owned[ns] = true
+			}
+			log.Info("lab alive, kept", "lab", st.Name)
+			continue
+		}
+		log.Info("removing dead lab", "lab", st.Name, "phase", st.Phase)
+		if err := Down(ctx, st, log); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	names, err := ListNamespaces(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, ns := range names {
+		if !strings.HasPrefix(ns, Prefix) || owned[ns] {
+			continue
+		}
+		log.Info("removing orphan namespace", "namespace", ns)
+		if err := deleteNamespace(ctx, ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,59 @@
+package topology
+
+import "net/netip"
+
+func (c *checker) hosts() {
+	seen := map[string]string{}
+	ips := map[netip.Addr]int{} // address -> index of the first host with it
+	for i, h := range c.f.Spec.Hosts {
+		p, m := at("spec.hosts", i), c.t.Hosts[i]
+		if c.name(p+".name", "host", h.Name, "tp-vm", maxName) {
+			c.unique(seen, p+".name", "host", h.Name)
+		}
+		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleNode, RoleControlPlane)
+		var sub *Subnetwork
+		if n := c.network(p+".vpc", h.VPC); n != nil {
+			sub = c.subnetOf(p+".subnet", n, h.Subnet)
+		}
+		example := "10.128.0.2"
+		if sub != nil && sub.CIDR.IsValid() {
+			example = sub.CIDR.Addr().Next().Next().String()
+		}
+		if msg := addrProblem(h.IP, example); msg != "" {
+			c.add(p+".ip", "%s", msg)
+			continue
+		}
+		if first, ok := ips[m.IP]; ok {
+			c.add(p+".ip", "%s is already the address of host %q (line %d) (give each host its own address)", m.IP, c.f.Spec.Hosts[first].Name, c.loc.line(at("spec.hosts", first)+".ip"))
+		} else {
+			ips[m.IP] = i
+		}
+		if sub != nil && sub.CIDR.IsValid() {
+			c.hostAddress(p+".ip", m.IP, sub)
+		}
+	}
+}
+
+// hostAddress checks that ip is a usable address of subnet s: inside it, and
+// not the network address, the gateway (GCP's first address) or the broadcast address.
+func (c *checker) hostAddress(path string, ip netip.Addr, s *Subnetwork) {
+	p := s.CIDR
+	var what string
+	switch {
+	case !p.Contains(ip):
+		what = "is outside"
+	case ip == p.Addr():
+		what = "is the network address of"
+	case ip == p.Addr().Next():
+		what = "is the gateway of"
+	case ip == lastAddr(p):
+		what = "is the broadcast address of"
+	default:
+		return
+	}
+	if r := usable(p); r != "" {
+		c.add(path, "%s %s subnet %q (%s) (pick an address from %s)", ip, what, s.Name, p, r)
+	} else {
+		c.add(path, "%s %s subnet %q (%s), which has no address for a host (make the subnet larger)", ip, what, s.Name, p)
+	}
+}

@@ -1,0 +1,123 @@
+package topology
+
+import "strconv"
+
+func (c *checker) links() {
+	seen := map[string]string{}
+	for i, l := range c.f.Spec.Links {
+		p := at("spec.links", i)
+		if c.name(p+".name", "link", l.Name, "hub-to-gke", maxName) {
+			c.unique(seen, p+".name", "link", l.Name)
+		}
+		c.oneOf(p+".type", "link type", l.Type, false, LinkPeering, LinkInterconnect, LinkVPN)
+		a := c.linkEnd(p+".a", l.A)
+		b := c.linkEnd(p+".b", l.B)
+		if a != nil && b != nil && a == b {
+			c.add(p+".b.vpc", "a link cannot join VPC %q to itself (name another VPC)", a.Name)
+			continue
+		}
+		switch l.Type {
+		case LinkPeering:
+			c.peering(p, l, a, b)
+		case LinkInterconnect, LinkVPN:
+			c.attachment(p, l, a, b)
+		}
+	}
+}
+
+// linkEnd checks one side of a link and returns its VPC (nil if it does not exist).
+func (c *checker) linkEnd(p string, e LinkEnd) *Network {
+	n := c.network(p+".vpc", e.VPC)
+	if n == nil || e.Router == "" {
+		return n
+	}
+	if n.Router(e.Router) == nil {
+		c.add(p+".router", "router %q is not in VPC %q (its routers: %s)", e.Router, n.Name, names(n.Routers, func(r *CloudRouter) string { return r.Name }))
+	}
+	return n
+}
+
+// peering checks a VPC peering: two GCP VPCs, no routers, no overlapping ranges.
+func (c *checker) peering(p string, l Link, a, b *Network) {
+	for _, end := range []struct {
+		side string
+		e    LinkEnd
+		n    *Network
+	}{{"a", l.A, a}, {"b", l.B, b}} {
+		if end.e.Router != "" {
+			c.add(p+"."+end.side+".router", "a peering has no router (remove router; routers are for interconnect and vpn links)")
+		}
+		if end.n != nil && !end.n.GCP() {
+			c.add(p+"."+end.side+".vpc", "VPC %q is %s, and a peering joins two GCP VPCs (use an interconnect or vpn link)", end.n.Name, end.n.Cloud)
+		}
+	}
+	if a == nil || b == nil || !a.GCP() || !b.GCP() {
+		return
+	}
+	for _, ra := range c.ranges(c.vpcIndex(a)) {
+		for _, rb := range c.ranges(c.vpcIndex(b)) {
+			if ra.cidr.Overlaps(rb.cidr) {
+				c.add(p, "peers VPCs %q and %q, whose ranges overlap: %s of %s (line %d) and %s of %s (line %d) (GCP refuses to peer overlapping ranges: change one of them)",
+					a.Name, b.Name, ra.cidr, ra.label, c.loc.line(ra.path), rb.cidr, rb.label, c.loc.line(rb.path))
+				return
+			}
+		}
+	}
+}
+
+// attachment checks an interconnect or VPN: a GCP VPC on at least one side,
+// and a router on each GCP side.
+func (c *checker) attachment(p string, l Link, a, b *Network) {
+	if a == nil || b == nil {
+		return
+	}
+	if !a.GCP() && !b.GCP() {
+		c.add(p+".b.vpc", "%s needs a GCP VPC on one side, and %q is %s and %q is %s (name a GCP VPC)", linkNoun(l.Type), a.Name, a.Cloud, b.Name, b.Cloud)
+		return
+	}
+	for _, end := range []struct {
+		side string
+		e    LinkEnd
+		n    *Network
+	}{{"a", l.A, a}, {"b", l.B, b}} {
+		if end.n.GCP() && end.e.Router == "" {
+			c.add(p+"."+end.side+".router", "is required on the GCP side of %s (name a Cloud Router of VPC %q: %s)", linkNoun(l.Type), end.n.Name, names(end.n.Routers, func(r *CloudRouter) string { return r.Name }))
+		}
+	}
+}
+
+// vpcIndex is the index of n in spec.vpcs.
+func (c *checker) vpcIndex(n *Network) int {
+	for i, m := range c.t.Networks {
+		if m == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// ranges lists the valid primary and secondary ranges of spec.vpcs[i].
+func (c *checker) ranges(i int) []labeledRange {
+	var out []labeledRange
+	p := at("spec.vpcs", i)
+	for j, s := range c.t.Networks[i].Subnets {
+		sp := at(p+".subnets", j)
+		if s.CIDR.IsValid() {
+			out = append(out, labeledRange{s.CIDR, sp + ".cidr", "subnet " + strconv.Quote(s.Name)})
+		}
+		for k, r := range s.Secondary {
+			if r.CIDR.IsValid() {
+				out = append(out, labeledRange{r.CIDR, at(sp+".secondaryRanges", k) + ".cidr", "secondary range " + strconv.Quote(r.Name) + " of subnet " + strconv.Quote(s.Name)})
+			}
+		}
+	}
+	return out
+}
+
+// linkNoun names a link type with its article, for messages.
+func linkNoun(typ string) string {
+	if typ == LinkVPN {
+		return "a VPN"
+	}
+	return "an " + typ
+}

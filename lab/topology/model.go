@@ -1,0 +1,170 @@
+package topology
+
+import "net/netip"
+
+// Topology is a parsed, validated topology with defaults applied.
+// Slices keep the file's order; lookups go through the methods.
+type Topology struct {
+	Name        string
+	Description string
+	// Source is the file it was read from ("" for in-memory input).
+	Source   string
+	Networks []*Network
+	Hosts    []*Machine
+	Links    []*Connection
+	Cluster  *GKECluster
+}
+
+// Network is a resolved VPC.
+type Network struct {
+	Name        string
+	Cloud       string // "gcp" or the third-party cloud's name
+	ManagedBy   string // "gke" for the Google-owned master VPC
+	RoutingMode string // "REGIONAL" or "GLOBAL" (gcp only; "" for others)
+	Subnets     []*Subnetwork
+	Routers     []*CloudRouter
+}
+
+// GCP reports whether the network follows GCP's rules.
+func (n *Network) GCP() bool { return n.Cloud == "gcp" }
+
+// Subnetwork is a resolved subnet.
+type Subnetwork struct {
+	Name      string
+	Region    string
+	CIDR      netip.Prefix
+	Secondary []NamedRange
+}
+
+// NamedRange is a named prefix (a secondary range).
+type NamedRange struct {
+	Name string
+	CIDR netip.Prefix
+}
+
+// Prefixes returns the primary and all secondary ranges.
+func (s *Subnetwork) Prefixes() []netip.Prefix {
+	out := []netip.Prefix{s.CIDR}
+	for _, r := range s.Secondary {
+		out = append(out, r.CIDR)
+	}
+	return out
+}
+
+// CloudRouter is a resolved router.
+type CloudRouter struct {
+	Name      string
+	Region    string
+	ASN       uint32
+	Advertise Advertisement
+}
+
+// Advertisement modes and groups, as in the compute API.
+const (
+	AdvertiseDefault  = "DEFAULT"
+	AdvertiseCustom   = "CUSTOM"
+	GroupAllSubnets   = "ALL_SUBNETS"
+	RoutingRegional   = "REGIONAL"
+	RoutingGlobal     = "GLOBAL"
+	LinkPeering       = "peering"
+	LinkInterconnect  = "interconnect"
+	LinkVPN           = "vpn"
+	RoleVM            = "vm"
+	RoleNode          = "node"
+	RoleControlPlane  = "control-plane"
+	CloudGCP          = "gcp"
+	ManagedByGKE      = "gke"
+	DefaultRouterASN  = 64514
+	DefaultPeerASN    = 64512
+	DefaultK8sVersion = "v1.37.2"
+)
+
+// Advertisement is what a router announces to its BGP peers.
+type Advertisement struct {
+	Mode   string // DEFAULT or CUSTOM
+	Groups []string
+	Ranges []netip.Prefix
+}
+
+// Machine is a resolved host.
+type Machine struct {
+	Name   string
+	VPC    string
+	Subnet string
+	Region string
+	IP     netip.Addr
+	Role   string
+}
+
+// Connection is a resolved link.
+type Connection struct {
+	Name string
+	Type string
+	A, B Endpoint
+}
+
+// Endpoint is one resolved side of a link.
+type Endpoint struct {
+	VPC                string
+	Router             string
+	ExportCustomRoutes bool
+	ImportCustomRoutes bool
+}
+
+// GKECluster is the resolved cluster.
+type GKECluster struct {
+	Name              string
+	Location          string
+	VPC               string
+	Subnet            string
+	PodRange          netip.Prefix
+	ServiceRange      netip.Prefix
+	MasterVPC         string
+	MasterCIDR        netip.Prefix
+	PrivateEndpoint   netip.Addr
+	Peering           string
+	KubernetesVersion string
+	// ControlPlane is the host at PrivateEndpoint; Nodes are the hosts with role node, in file order.
+	ControlPlane string
+	Nodes        []string
+}
+
+// Network returns the named VPC, or nil.
+func (t *Topology) Network(name string) *Network {
+	for _, n := range t.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Host returns the named host, or nil.
+func (t *Topology) Host(name string) *Machine {
+	for _, h := range t.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Link returns the named link, or nil.
+func (t *Topology) Link(name string) *Connection {
+	for _, l := range t.Links {
+		if l.Name == name {
+			return l
+		}
+	}
+	return nil
+}
+
+// Router returns the named router of a VPC, or nil.
+func (n *Network) Router(name string) *CloudRouter {
+	for _, r := range n.Routers {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package topology reads and validates reachgate topology files
+// (apiVersion reachgate.dev/v1alpha1, kind Topology).
+//
+// The file types below (File, VPC, …) mirror the YAML exactly and hold strings;
+// Parse resolves them into the runtime Topology, whose addresses are netip values
+// and whose references are checked.
+package topology
+
+// APIVersion and Kind are the only values a topology file may declare.
+const (
+	APIVersion = "reachgate.dev/v1alpha1"
+	Kind       = "Topology"
+)
+
+// File is a topology file as written.
+type File struct {
+	APIVersion string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string   `yaml:"kind" json:"kind"`
+	Metadata   Metadata `yaml:"metadata" json:"metadata"`
+	Spec       Spec     `yaml:"spec" json:"spec"`
+}
+
+// Metadata names the topology.
+type Metadata struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+}
+
+// Spec is the body of a topology.
+type Spec struct {
+	VPCs    []VPC    `yaml:"vpcs" json:"vpcs"`
+	Hosts   []Host   `yaml:"hosts" json:"hosts"`
+	Links   []Link   `yaml:"links" json:"links"`
+	Cluster *Cluster `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+}
+
+// VPC is one network: a GCP VPC, the Google-owned master VPC, or a third-party cloud's VPC.
+type VPC struct {
+	Name string `yaml:"name" json:"name"`
+	// Cloud is "gcp" (default) or the third-party cloud ("aws", "azure", "other").
+	Cloud string `yaml:"cloud,omitempty" json:"cloud,omitempty"`
+	// ManagedBy "gke" marks the Google-owned master VPC (its peering cannot be edited).
+	ManagedBy string `yaml:"managedBy,omitempty" json:"managedBy,omitempty"`
+	// RoutingMode is REGIONAL (GCP default) or GLOBAL; gcp VPCs only.
+	RoutingMode string   `yaml:"routingMode,omitempty" json:"routingMode,omitempty"`
+	Subnets     []Subnet `yaml:"subnets" json:"subnets"`
+	Routers     []Router `yaml:"routers,omitempty" json:"routers,omitempty"`
+}
+
+// Subnet is a regional address range of a VPC.
+type Subnet struct {
+	Name            string           `yaml:"name" json:"name"`
+	Region          string           `yaml:"region" json:"region"`
+	CIDR            string           `yaml:"cidr" json:"cidr"`
+	SecondaryRanges []SecondaryRange `yaml:"secondaryRanges,omitempty" json:"secondaryRanges,omitempty"`
+}
+
+// SecondaryRange is an alias IP range of a subnet (GKE pods and services).
+type SecondaryRange struct {
+	Name string `yaml:"name" json:"name"`
+	CIDR string `yaml:"cidr" json:"cidr"`
+}
+
+// Router is a Cloud Router (gcp VPC) or the third-party cloud's BGP router.
+type Router struct {
+	Name   string `yaml:"name" json:"name"`
+	Region string `yaml:"region" json:"region"`
+	// ASN is a private ASN; left out, it is 64514 in a gcp VPC and 64512 elsewhere.
+	ASN       uint32       `yaml:"asn" json:"asn"`
+	Advertise *Advertising `yaml:"advertise,omitempty" json:"advertise,omitempty"`
+}
+
+// Advertising is a Cloud Router's advertisement: DEFAULT (own subnets) or CUSTOM.
+type Advertising struct {
+	// Mode is DEFAULT when left out; Groups and Ranges need CUSTOM.
+	Mode   string   `yaml:"mode" json:"mode"`
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Ranges []string `yaml:"ranges,omitempty" json:"ranges,omitempty"`
+}
+
+// Host is a VM, a GKE node or the control plane, placed in a subnet.
+type Host struct {
+	Name   string `yaml:"name" json:"name"`
+	VPC    string `yaml:"vpc" json:"vpc"`
+	Subnet string `yaml:"subnet" json:"subnet"`
+	// IP is in the subnet's primary range, and is not its network, gateway (first) or broadcast address.
+	IP string `yaml:"ip" json:"ip"`
+	// Role is "vm" (default), "node" (a GKE node of the cluster) or "control-plane".
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+}
+
+// Link joins two VPCs: a VPC peering, an interconnect (VLAN attachment) or a VPN.
+type Link struct {
+	Name string `yaml:"name" json:"name"`
+	// Type is "peering", "interconnect" or "vpn".
+	Type string  `yaml:"type" json:"type"`
+	A    LinkEnd `yaml:"a" json:"a"`
+	B    LinkEnd `yaml:"b" json:"b"`
+}
+
+// LinkEnd is one side of a link.
+type LinkEnd struct {
+	VPC string `yaml:"vpc" json:"vpc"`
+	// Router names the Cloud Router terminating an interconnect or VPN on this side.
+	Router string `yaml:"router,omitempty" json:"router,omitempty"`
+	// ExportCustomRoutes and ImportCustomRoutes are the peering flags of this side.
+	ExportCustomRoutes bool `yaml:"exportCustomRoutes,omitempty" json:"exportCustomRoutes,omitempty"`
+	ImportCustomRoutes bool `yaml:"importCustomRoutes,omitempty" json:"importCustomRoutes,omitempty"`
+}
+
+// Cluster is the GKE private cluster: its node VPC and its control plane.
+type Cluster struct {
+	Name     string `yaml:"name" json:"name"`
+	Location string `yaml:"location" json:"location"`
+	// VPC and Subnet hold the nodes; PodRange and ServiceRange name the subnet's secondary ranges.
+	VPC          string `yaml:"vpc" json:"vpc"`
+	Subnet       string `yaml:"subnet" json:"subnet"`
+	PodRange     string `yaml:"podRange" json:"podRange"`
+	ServiceRange string `yaml:"serviceRange" json:"serviceRange"`
+	// MasterVPC is the Google-owned VPC of the control plane, joined to VPC by Peering.
+	MasterVPC       string `yaml:"masterVPC" json:"masterVPC"`
+	MasterCIDR      string `yaml:"masterCIDR" json:"masterCIDR"`
+	PrivateEndpoint string `yaml:"privateEndpoint" json:"privateEndpoint"`
+	Peering         string `yaml:"peering" json:"peering"`
+	// KubernetesVersion is what the lab's kubelets report (the apiserver reports its own build).
+	KubernetesVersion string `yaml:"kubernetesVersion,omitempty" json:"kubernetesVersion,omitempty"`
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// A malformed topology must stop `lab up` before anything is created, with one error
+// naming file and line, and exit code 2.
+func TestLabUpRejectsMalformedTopology(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       *regexp.Regexp
+	}{
+		{"unknown-field", "apiVersion: reachgate.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: x\n  colour: red\nspec: {}\n",
+			regexp.MustCompile(`^\S+unknown-field\.yaml:5: metadata\.colour: `)},
+		{"bad-cidr", "apiVersion: reachgate.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: x\nspec:\n  vpcs:\n    - name: a\n      subnets:\n        - name: s\n          region: us-central1\n          cidr: 10.0.0.0/33\n",
+			regexp.MustCompile(`^\S+bad-cidr\.yaml:11: spec\.vpcs\[0\]\.subnets\[0\]\.cidr: `)},
+		{"missing-file", "", regexp.MustCompile(`missing-file\.yaml.*cannot read`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.name+".yaml")
+			if tc.body != "" {
+				if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("REACHGATE_STATE_DIR", t.TempDir())
+			root := newRootCommand()
+			root.SetArgs([]string{"lab", "up", "-f", path})
+			err := root.ExecuteContext(context.Background())
+			if err == nil {
+				t.Fatal("lab up accepted a malformed topology")
+			}
+			if !tc.want.MatchString(err.Error()) {
+				t.Errorf("got error %q; want it to match %s", err, tc.want)
+			}
+			if code := exitCode(err); code != 2 {
+				t.Errorf("got exit code %d; want 2", code)
+			}
+		})
+	}
+}

@@ -70,7 +70,10 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	start := time.Now()
 	st := &netns.State{Name: opts.Name, Topology: opts.Source, Phase: netns.PhaseProvisioning,
-		Created: start.UTC(), OwnerPID: os.Getpid(), Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir(opts.Name)}
+		Created: start.UTC(), Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir(opts.Name)}
+	if err := st.SetOwner(); err != nil {
+		return nil, err
+	}
 	if err := st.Save(); err != nil {
 		return nil, err
 	}
@@ -103,7 +106,7 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		}
 	}
 	st.Phase = netns.PhaseUp
-	st.OwnerPID = 0
+	st.OwnerPID, st.OwnerStartTime = 0, 0
 	if err := st.Save(); err != nil {
 		return nil, err
 	}

@@ -113,7 +113,14 @@ func firstLine(s string) string {
 }
 
 func failureText(sp types.SpecReport) string {
-	return fmt.Sprintf("%s\n%s", sp.Failure.Message, sp.Failure.Location)
+	text := fmt.Sprintf("%s\n%s", sp.Failure.Message, sp.Failure.Location)
+	if sp.Failure.ForwardedPanic != "" {
+		text += "\npanic: " + sp.Failure.ForwardedPanic
+	}
+	if st := sp.Failure.Location.FullStackTrace; st != "" {
+		text += "\n" + st
+	}
+	return text
 }
 
 func systemOut(sp types.SpecReport) string {

@@ -73,5 +73,8 @@ func HTTPSGet(ctx context.Context, d Dialer, r HTTPSRequest) (HTTPResult, error)
 	if resp.TLS != nil {
 		res.TLSVersion = tls.VersionName(resp.TLS.Version)
 	}
-	return res, err
+	if err != nil {
+		return res, fmt.Errorf("read body of %s: %w", r.URL, err)
+	}
+	return res, nil
 }

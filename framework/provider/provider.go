@@ -110,3 +110,9 @@ func Names() []string {
 type Explainer interface {
 	Explain(from string, to netip.Addr) (reachable bool, reason string, err error)
 }
+
+// LogSource is the ability to hand over the tails of the environment's component logs
+// (apiserver, etcd, …), attached to failing specs.
+type LogSource interface {
+	LogTails(lines int) map[string]string
+}

@@ -16,13 +16,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // Set holds the paths of the lab binaries.
@@ -72,23 +73,27 @@ func CacheDir() string {
 	return filepath.Join(os.TempDir(), "reachgate-cache")
 }
 
-var requireLine = regexp.MustCompile(`(?m)^\s*(k8s\.io/kubernetes|go\.etcd\.io/etcd/server/v3)\s+(v\S+)`)
-
 // Versions reads the pinned versions from the module's go.mod.
 func Versions(src string) (k8s, etcd string, err error) {
-	data, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	path := filepath.Join(src, "go.mod")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", "", err
 	}
-	for _, m := range requireLine.FindAllStringSubmatch(string(data), -1) {
-		if m[1] == "k8s.io/kubernetes" {
-			k8s = m[2]
-		} else {
-			etcd = m[2]
+	f, err := modfile.ParseLax(path, data, nil)
+	if err != nil {
+		return "", "", err
+	}
+	for _, r := range f.Require {
+		switch r.Mod.Path {
+		case "k8s.io/kubernetes":
+			k8s = r.Mod.Version
+		case "go.etcd.io/etcd/server/v3":
+			etcd = r.Mod.Version
 		}
 	}
 	if k8s == "" || etcd == "" {
-		return "", "", fmt.Errorf("%s/go.mod: k8s.io/kubernetes and go.etcd.io/etcd/server/v3 must be required there", src)
+		return "", "", fmt.Errorf("%s: k8s.io/kubernetes and go.etcd.io/etcd/server/v3 must be required there", path)
 	}
 	return k8s, etcd, nil
 }
@@ -97,7 +102,13 @@ func Versions(src string) (k8s, etcd string, err error) {
 // $REACHGATE_KUBE_APISERVER and $REACHGATE_ETCD point at prebuilt binaries instead.
 func Ensure(ctx context.Context, log *slog.Logger) (Set, error) {
 	if a, e := os.Getenv("REACHGATE_KUBE_APISERVER"), os.Getenv("REACHGATE_ETCD"); a != "" && e != "" {
-		return Set{APIServer: a, Etcd: e}, nil
+		set := Set{APIServer: a, Etcd: e, KubernetesVersion: "(prebuilt)", EtcdVersion: "(prebuilt)"}
+		if src, err := SourceDir(); err == nil {
+			if k, e, err := Versions(src); err == nil {
+				set.KubernetesVersion, set.EtcdVersion = k, e
+			}
+		}
+		return set, nil
 	}
 	src, err := SourceDir()
 	if err != nil {

@@ -48,7 +48,10 @@ func (s *State) Start(spec StartSpec) (Process, error) {
 		return Process{}, fmt.Errorf("start %s in %s: %w", spec.Name, spec.Namespace, err)
 	}
 	p := Process{Name: spec.Name, PID: cmd.Process.Pid, Namespace: spec.Namespace, Log: logPath}
-	p.StartTime, _ = procStartTime(p.PID)
+	if p.StartTime, err = procStartTime(p.PID); err != nil {
+		_ = cmd.Process.Kill()
+		return Process{}, fmt.Errorf("identify %s (pid %d): %w", spec.Name, p.PID, err)
+	}
 	s.Processes = append(s.Processes, p)
 	// Reap it if it dies while this process lives, so Running sees the exit.
 	go func() { _ = cmd.Wait() }()
@@ -63,11 +66,12 @@ func NamespacePath(ns string) string { return "/run/netns/" + ns }
 
 // Running reports whether the recorded process still runs (same PID and start time).
 func (p Process) Running() bool {
-	st, err := procStartTime(p.PID)
-	if err != nil {
+	// Without a start time a PID alone could name a recycled, unrelated process.
+	if p.PID <= 0 || p.StartTime == 0 {
 		return false
 	}
-	if p.StartTime != 0 && st != p.StartTime {
+	st, err := procStartTime(p.PID)
+	if err != nil || st != p.StartTime {
 		return false
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
@@ -126,8 +130,4 @@ func procStartTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
-}
-
-func pidAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
 }

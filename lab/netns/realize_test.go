@@ -23,7 +23,6 @@ import (
 // timeouts, never refusals or ICMP errors, as in a cloud VPC.
 func TestRealizedNetworkAgreesWithModel(t *testing.T) {
 	roottest.Require(t)
-	t.Setenv("REACHGATE_STATE_DIR", t.TempDir())
 	topo, err := topology.ParseFile("../../fixtures/topologies/seed.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +32,12 @@ func TestRealizedNetworkAgreesWithModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Recorded like a provisioning lab owned by this process, so a concurrent `lab gc` (another
+	// package's test) leaves it alone.
 	st := &netns.State{Name: "it-net", Phase: netns.PhaseProvisioning, Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir("it-net")}
+	if err := st.SetOwner(); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := netns.Down(ctx, st, log); err != nil {

@@ -54,10 +54,11 @@ type State struct {
 	Created  time.Time `json:"created"`
 	// OwnerPID is the process provisioning the lab; while phase is provisioning and it is
 	// alive, GC leaves the lab alone.
-	OwnerPID   int                 `json:"ownerPID"`
-	Namespaces []string            `json:"namespaces"`
-	Processes  []Process           `json:"processes"`
-	Hosts      map[string]HostInfo `json:"hosts"`
+	OwnerPID       int                 `json:"ownerPID"`
+	OwnerStartTime uint64              `json:"ownerStartTime"`
+	Namespaces     []string            `json:"namespaces"`
+	Processes      []Process           `json:"processes"`
+	Hosts          map[string]HostInfo `json:"hosts"`
 	// Dir is the state directory (not persisted).
 	Dir string `json:"-"`
 }
@@ -127,6 +128,16 @@ func ListStates() ([]*State, error) {
 	return out, nil
 }
 
+// SetOwner records the calling process as the one provisioning the lab.
+func (s *State) SetOwner() error {
+	st, err := procStartTime(os.Getpid())
+	if err != nil {
+		return err
+	}
+	s.OwnerPID, s.OwnerStartTime = os.Getpid(), st
+	return nil
+}
+
 // Save writes the state atomically.
 func (s *State) Save() error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
@@ -161,7 +172,7 @@ func (s *State) Path(elem ...string) string {
 
 // Alive reports whether the lab is fully up: phase up and every recorded process running.
 func (s *State) Alive() bool {
-	if s.Phase == PhaseProvisioning && s.OwnerPID > 0 && pidAlive(s.OwnerPID) {
+	if s.Phase == PhaseProvisioning && (Process{PID: s.OwnerPID, StartTime: s.OwnerStartTime}).Running() {
 		return true
 	}
 	if s.Phase != PhaseUp {

@@ -60,6 +60,17 @@ func Setup(suite string) bool {
 		env, err = p.Provision(ctx, provider.Spec{Name: suite, Source: source, Data: data, Log: log})
 		Expect(err).NotTo(HaveOccurred(), "provision %s with provider %s", source, *providerName)
 	}, NodeTimeout(15*time.Minute))
+	// A failing spec carries the tails of the control plane's logs.
+	AfterEach(func() {
+		if !CurrentSpecReport().Failed() {
+			return
+		}
+		if src, ok := env.(provider.LogSource); ok {
+			for name, tail := range src.LogTails(40) {
+				AddReportEntry("log: "+name, tail)
+			}
+		}
+	})
 	AfterSuite(func(ctx SpecContext) {
 		if env != nil {
 			Expect(env.Teardown(context.WithoutCancel(ctx))).To(Succeed())

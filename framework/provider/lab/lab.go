@@ -14,6 +14,7 @@ import (
 	"reachgate/framework/selfbin"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
+	"reachgate/lab/controlplane"
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
 )
@@ -133,4 +134,13 @@ func (e *Environment) Explain(from string, to netip.Addr) (bool, string, error) 
 	}
 	t := e.lab.Model.Trace(h.IP, to)
 	return t.Reachable, t.Reason, nil
+}
+
+// LogTails implements provider.LogSource with the logs of the lab's processes.
+func (e *Environment) LogTails(lines int) map[string]string {
+	out := map[string]string{}
+	for _, p := range e.lab.State.Processes {
+		out[p.Name] = controlplane.Tail(p.Log, lines)
+	}
+	return out
 }

@@ -135,7 +135,7 @@ func TestFromGinkgo(t *testing.T) {
 			},
 			{
 				Name: prefix + "parses the kubeconfig" + labels, Classname: "ilbproxy", Time: 0.01,
-				Error: &Failure{Message: "Test Panicked", Type: "panicked", Text: "Test Panicked\nnil map\n" + failedLoc},
+				Error: &Failure{Message: "Test Panicked", Type: "panicked", Text: "Test Panicked\nnil map\n" + failedLoc + "\npanic: assignment to entry in nil map"},
 			},
 			{
 				Name: prefix + "connects within 30s" + labels, Classname: "ilbproxy", Time: 30,

@@ -310,7 +310,7 @@ func TestEnsurePrebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
-	want := Set{APIServer: "/opt/bin/kube-apiserver", Etcd: "/opt/bin/etcd"}
+	want := Set{APIServer: "/opt/bin/kube-apiserver", Etcd: "/opt/bin/etcd", KubernetesVersion: "(prebuilt)", EtcdVersion: "(prebuilt)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Ensure mismatch (-want +got):\n%s", diff)
 	}

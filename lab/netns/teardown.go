@@ -67,6 +67,10 @@ func deleteNamespace(ctx context.Context, ns string) error {
 	return nil
 }
 
+// OrphanGrace is how old a namespace with reachgate's prefix but no owning state must be
+// before GC removes it.
+var OrphanGrace = 2 * time.Minute
+
 // GC removes the leftovers of dead labs: labs whose phase is not up or whose processes
 // died, and namespaces with reachgate's prefix that no live lab owns.
 func GC(ctx context.Context, log *slog.Logger) error {
@@ -95,6 +99,12 @@ func GC(ctx context.Context, log *slog.Logger) error {
 	}
 	for _, ns := range names {
 		if !strings.HasPrefix(ns, Prefix) || owned[ns] {
+			continue
+		}
+		// A namespace no state records may be one a lab or test is creating right now
+		// (labs record before they create); only orphans past a grace period are removed.
+		if fi, err := os.Stat(NamespacePath(ns)); err == nil && time.Since(fi.ModTime()) < OrphanGrace {
+			log.Info("young orphan namespace kept (retry gc later)", "namespace", ns, "age", time.Since(fi.ModTime()).Round(time.Second).String())
 			continue
 		}
 		log.Info("removing orphan namespace", "namespace", ns)

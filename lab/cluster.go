@@ -47,15 +47,11 @@ func (l *Lab) NodeSpecs() []controlplane.NodeSpec {
 	return out
 }
 
-// nodePodCIDR gives node i the i-th /24 of the pod range, as GKE does for 110 pods a node.
 func nodePodCIDR(c *topology.GKECluster, i int) string {
-	if c.PodRange.Bits() > 24 {
-		return ""
+	if p, ok := c.NodePodCIDR(i); ok {
+		return p.String()
 	}
-	a := c.PodRange.Addr().As4()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v += uint32(i) << 8
-	return fmt.Sprintf("%d.%d.%d.%d/24", byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	return ""
 }
 
 func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, log *slog.Logger) error {
@@ -79,18 +75,18 @@ func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, 
 		return err
 	}
 	if self != "" {
-		// The kubelet emulation runs at the first node's position and reaches the control
-		// plane over the lab network, as GKE kubelets do.
+		// The GKE emulation (kubelets, controllers) runs at the first node's position and
+		// reaches the control plane over the lab network, as GKE's kubelets do.
 		first := l.Topology.Cluster.Nodes[0]
 		p, err := l.State.Start(netns.StartSpec{
-			Name: "kubelets", Namespace: l.Plan.Hosts[first], Path: self,
-			Args: []string{"lab", "kubelets", "--name", l.State.Name},
+			Name: "gke", Namespace: l.Plan.Hosts[first], Path: self,
+			Args: []string{"lab", "gke", "--name", l.State.Name},
 			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()},
 		})
 		if err != nil {
 			return err
 		}
-		log.Info("kubelet emulation started", "pid", p.PID, "at", first, "nodes", len(nodes))
+		log.Info("GKE emulation started", "pid", p.PID, "at", first, "nodes", len(nodes))
 	}
 	log.Info("nodes registered and Ready", "count", len(nodes))
 	return nil
@@ -130,26 +126,11 @@ func (l *Lab) Clientset(fromNS string) (*kubernetes.Clientset, error) {
 		return nil, fmt.Errorf("load admin kubeconfig: %w", err)
 	}
 	cfg.Timeout = 10 * time.Second
+	// The lab's controllers poll a small cluster often; client-go's default 5 QPS would
+	// throttle them into seconds-long loops.
+	cfg.QPS, cfg.Burst = 200, 400
 	if fromNS != "" {
 		cfg.Dial = netns.Dialer(fromNS)
 	}
 	return kubernetes.NewForConfig(cfg)
-}
-
-// RunKubelets reports the lab's node status until ctx ends; it is the body of the kubelet
-// emulation daemon, which runs inside a node's namespace.
-func RunKubelets(ctx context.Context, name string, log *slog.Logger) error {
-	l, err := Open(name)
-	if err != nil {
-		return err
-	}
-	if l.CP == nil {
-		return fmt.Errorf("lab %s has no cluster", name)
-	}
-	cs, err := l.Clientset("")
-	if err != nil {
-		return err
-	}
-	controlplane.Heartbeat(ctx, cs, l.NodeSpecs(), HeartbeatInterval, log)
-	return nil
 }

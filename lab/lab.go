@@ -81,8 +81,7 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		if err == nil {
 			return
 		}
-		st.Phase = netns.PhaseFailed
-		_ = st.Save()
+		_ = st.Update(func(s *netns.State) error { s.Phase = netns.PhaseFailed; return nil })
 		// Clean up even when ctx was cancelled (Ctrl-C): that is when it matters most.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -105,9 +104,11 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	st.Phase = netns.PhaseUp
-	st.OwnerPID, st.OwnerStartTime = 0, 0
-	if err := st.Save(); err != nil {
+	if err := st.Update(func(s *netns.State) error {
+		s.Phase = netns.PhaseUp
+		s.OwnerPID, s.OwnerStartTime = 0, 0
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	log.Info("lab up", "lab", st.Name, "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()), "state", st.Dir)

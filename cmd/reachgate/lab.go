@@ -15,6 +15,7 @@ import (
 	"reachgate/fixtures"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
+	"reachgate/lab/gke"
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
 )
@@ -25,7 +26,7 @@ func newLabCommand() *cobra.Command {
 		Short: "The local lab: the topology in network namespaces with a real control plane",
 	}
 	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
-		newLabGCCommand(), newLabKubeletsCommand(), newLabBuildCommand())
+		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand())
 	return c
 }
 
@@ -167,15 +168,15 @@ func newLabExecCommand() *cobra.Command {
 	return c
 }
 
-func newLabKubeletsCommand() *cobra.Command {
+func newLabGKECommand() *cobra.Command {
 	var name string
 	c := &cobra.Command{
-		Use:    "kubelets",
-		Short:  "Report the lab's node status (the daemon 'lab up' starts)",
+		Use:    "gke",
+		Short:  "Run the lab's GKE emulation: kubelets, workload and service controllers (the daemon 'lab up' starts)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return lab.RunKubelets(cmd.Context(), name, slog.Default())
+			return gke.Run(cmd.Context(), name, slog.Default())
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name")

@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -95,21 +94,4 @@ func ReportStatus(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec
 		}
 	}
 	return nil
-}
-
-// Heartbeat reports node status every interval until ctx ends. Errors are logged and retried:
-// a kubelet keeps trying while the control plane is unreachable.
-func Heartbeat(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := ReportStatus(ctx, cs, nodes); err != nil && ctx.Err() == nil {
-			log.Warn("node heartbeat failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

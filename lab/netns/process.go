@@ -25,7 +25,7 @@ type StartSpec struct {
 // Start launches a daemon inside its namespace, detached from the caller's session, with
 // output in <state>/logs/<name>.log; it is recorded in the state before Start returns.
 func (s *State) Start(spec StartSpec) (Process, error) {
-	logPath := s.Path("logs", spec.Name+".log")
+	logPath := s.Path("logs", strings.ReplaceAll(spec.Name, "/", "_")+".log")
 	if err := os.MkdirAll(s.Path("logs"), 0o700); err != nil {
 		return Process{}, err
 	}
@@ -52,13 +52,13 @@ func (s *State) Start(spec StartSpec) (Process, error) {
 		_ = cmd.Process.Kill()
 		return Process{}, fmt.Errorf("identify %s (pid %d): %w", spec.Name, p.PID, err)
 	}
-	s.Processes = append(s.Processes, p)
 	// Reap it if it dies while this process lives, so Running sees the exit.
 	go func() { _ = cmd.Wait() }()
-	if err := s.Save(); err != nil {
-		return p, err
-	}
-	return p, nil
+	err = s.Update(func(s *State) error {
+		s.Processes = append(s.Processes, p)
+		return nil
+	})
+	return p, err
 }
 
 // NamespacePath is the bind-mount path of a named namespace.

@@ -122,6 +122,10 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 		r.add("addr add %s/32 dev %s", gw, ifname)
 		r.add("link set %s up", ifname)
 		r.add("route replace %s/32 dev %s", h.IP, ifname)
+		if pods, ok := nodePods(t, h.Name); ok {
+			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
+			r.add("route replace %s via %s dev %s", pods, h.IP, ifname)
+		}
 	}
 	for _, l := range t.Links {
 		ifname := p.LinkIf[l.Name]
@@ -170,10 +174,28 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 		if err := b.run(ctx); err != nil {
 			return nil, err
 		}
+		if _, ok := nodePods(t, h.Name); ok {
+			if err := WriteSysctl(p.Hosts[h.Name], "net/ipv4/ip_forward", "1"); err != nil {
+				return nil, fmt.Errorf("enable forwarding on node %s: %w", h.Name, err)
+			}
+		}
 	}
 	for _, h := range t.Hosts {
 		st.Hosts[h.Name] = HostInfo{Namespace: p.Hosts[h.Name], IP: h.IP.String(), VPC: h.VPC, Role: h.Role}
 	}
 	log.Info("network realized", "vpcs", len(t.Networks), "hosts", len(t.Hosts), "links", len(t.Links))
 	return p, st.Save()
+}
+
+// nodePods returns the pod range of a GKE node host.
+func nodePods(t *topology.Topology, host string) (netip.Prefix, bool) {
+	if t.Cluster == nil {
+		return netip.Prefix{}, false
+	}
+	for i, n := range t.Cluster.Nodes {
+		if n == host {
+			return t.Cluster.NodePodCIDR(i)
+		}
+	}
+	return netip.Prefix{}, false
 }

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"syscall"
 	"time"
 )
 
@@ -154,15 +156,69 @@ func (s *State) Save() error {
 	return os.Rename(tmp, filepath.Join(s.Dir, "state.json"))
 }
 
+// Update applies fn to the state as it is on disk and saves the result, holding the lab's
+// state lock: lab processes (the GKE emulation adds pods) and the CLI write it concurrently.
+func (s *State) Update(fn func(*State) error) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, "state.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock lab state: %w", err)
+	}
+	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }()
+	if data, err := os.ReadFile(filepath.Join(s.Dir, "state.json")); err == nil {
+		var disk State
+		if err := json.Unmarshal(data, &disk); err != nil {
+			return fmt.Errorf("read lab state %s: %w", s.Dir, err)
+		}
+		disk.Dir = s.Dir
+		*s = disk
+	}
+	if s.Hosts == nil {
+		s.Hosts = map[string]HostInfo{}
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	return s.Save()
+}
+
+// Reload replaces the in-memory state with what is on disk (writes are atomic renames).
+func (s *State) Reload() error {
+	fresh, err := LoadState(s.Name)
+	if err != nil {
+		return err
+	}
+	fresh.Dir = s.Dir
+	*s = *fresh
+	return nil
+}
+
+// Forget drops stopped processes and deleted namespaces from the state, so a lab that
+// removed something on purpose still counts as alive.
+func (s *State) Forget(processes []Process, namespaces []string) error {
+	return s.Update(func(s *State) error {
+		s.Processes = slices.DeleteFunc(s.Processes, func(p Process) bool {
+			return slices.ContainsFunc(processes, func(q Process) bool { return q.PID == p.PID && q.StartTime == p.StartTime })
+		})
+		s.Namespaces = slices.DeleteFunc(s.Namespaces, func(n string) bool { return slices.Contains(namespaces, n) })
+		return nil
+	})
+}
+
 // RecordNamespace adds ns to the state and saves it, before the namespace is created.
 func (s *State) RecordNamespace(ns string) error {
-	for _, n := range s.Namespaces {
-		if n == ns {
-			return nil
+	return s.Update(func(s *State) error {
+		if !slices.Contains(s.Namespaces, ns) {
+			s.Namespaces = append(s.Namespaces, ns)
 		}
-	}
-	s.Namespaces = append(s.Namespaces, ns)
-	return s.Save()
+		return nil
+	})
 }
 
 // Path returns a path inside the state directory.

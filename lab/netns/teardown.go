@@ -15,8 +15,8 @@ import (
 // Down stops every process of the lab, deletes its namespaces and removes its state dir.
 // It tolerates things already gone, so it also finishes an interrupted Up or Down.
 func Down(ctx context.Context, st *State, log *slog.Logger) error {
-	st.Phase = PhaseDown
-	_ = st.Save()
+	// Mark the lab as going away (lab processes stop adding to it) and read what it owns now.
+	_ = st.Update(func(s *State) error { s.Phase = PhaseDown; return nil })
 	var errs []error
 	for i := len(st.Processes) - 1; i >= 0; i-- {
 		p := st.Processes[i]

@@ -168,3 +168,15 @@ func (n *Network) Router(name string) *CloudRouter {
 	}
 	return nil
 }
+
+// NodePodCIDR is the alias range of the i-th node (file order): the i-th /24 of the pod
+// range, as GKE assigns for 110 pods a node. ok is false when the range has no room.
+func (c *GKECluster) NodePodCIDR(i int) (p netip.Prefix, ok bool) {
+	if c.PodRange.Bits() > 24 || i < 0 || i >= 1<<(24-c.PodRange.Bits()) {
+		return netip.Prefix{}, false
+	}
+	a := c.PodRange.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(i) << 8
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 24), true
+}

@@ -5,6 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +21,7 @@ import (
 	"reachgate/framework/selfbin"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
+	"reachgate/lab/cloud"
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
@@ -40,11 +48,8 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		return nil, err
 	}
 	env := &Environment{lab: l, self: self, log: spec.Log}
-	if l.CP != nil {
-		src, err := binaries.SourceDir()
-		if err == nil {
-			env.version, _, _ = binaries.Versions(src)
-		}
+	if src, err := binaries.SourceDir(); err == nil {
+		env.version, _, _ = binaries.Versions(src)
 	}
 	return env, nil
 }
@@ -143,4 +148,71 @@ func (e *Environment) LogTails(lines int) map[string]string {
 		out[p.Name] = controlplane.Tail(p.Log, lines)
 	}
 	return out
+}
+
+// Cloud implements provider.CloudAccess with the lab's cloud.
+func (e *Environment) Cloud() provider.Cloud { return cloud.Lab{L: e.lab} }
+
+// AdminConfig implements provider.KubeAdmin: connections start at the first GKE node.
+func (e *Environment) AdminConfig() (*rest.Config, error) {
+	c := e.lab.Topology.Cluster
+	if c == nil || e.lab.CP == nil {
+		return nil, fmt.Errorf("lab %s has no cluster", e.lab.State.Name)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.lab.CP.AdminKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dial = netns.Dialer(e.lab.Plan.Hosts[c.Nodes[0]])
+	cfg.Timeout = 15 * time.Second
+	cfg.QPS, cfg.Burst = 100, 200
+	return cfg, nil
+}
+
+// KillPod implements provider.PodKiller: SIGKILL to the pod's container processes.
+func (e *Environment) KillPod(_ context.Context, namespace, name string) error {
+	if err := e.lab.State.Reload(); err != nil {
+		return err
+	}
+	prefix := "pod/" + namespace + "/" + name + "/"
+	killed := 0
+	for _, p := range e.lab.State.Processes {
+		if strings.HasPrefix(p.Name, prefix) && p.Running() {
+			if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+				return fmt.Errorf("kill %s: %w", p.Name, err)
+			}
+			killed++
+		}
+	}
+	if killed == 0 {
+		return fmt.Errorf("pod %s/%s has no running container in lab %s", namespace, name, e.lab.State.Name)
+	}
+	return nil
+}
+
+// PlaceFile implements provider.FilePlacer: files live in the host's directory of the lab state.
+func (h *Host) PlaceFile(_ context.Context, name string, data []byte) (string, error) {
+	if strings.ContainsAny(name, "/\\") || name == "" || name[0] == '.' {
+		return "", fmt.Errorf("file name %q: use a plain name", name)
+	}
+	dir := h.env.lab.State.Path("hosts", h.name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	return p, os.WriteFile(p, data, 0o600)
+}
+
+// Open wraps a lab that is already up (for `reachgate solution …`); self is the reachgate
+// binary that runs kubectl at hosts.
+func Open(name, self string, log *slog.Logger) (*Environment, error) {
+	l, err := lab.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	env := &Environment{lab: l, self: self, log: log}
+	if src, err := binaries.SourceDir(); err == nil {
+		env.version, _, _ = binaries.Versions(src)
+	}
+	return env, nil
 }

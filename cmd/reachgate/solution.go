@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/framework/provider"
+	labprovider "reachgate/framework/provider/lab"
+	"reachgate/framework/solution/ilbproxy"
+)
+
+func newSolutionCommand() *cobra.Command {
+	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy)"}
+	var name, variant, proxyName, address, host string
+	var ttl time.Duration
+	apply := &cobra.Command{
+		Use:   "apply ilb-proxy",
+		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "ilb-proxy" {
+				return fmt.Errorf("solution %q: supported: ilb-proxy", args[0])
+			}
+			n, err := resolveName(name)
+			if err != nil {
+				return err
+			}
+			env, err := openLab(n)
+			if err != nil {
+				return err
+			}
+			p, err := ilbproxy.ParseProxy(proxyName)
+			if err != nil {
+				return err
+			}
+			addr, err := netip.ParseAddr(address)
+			if err != nil {
+				return fmt.Errorf("--address %q: %w", address, err)
+			}
+			res, err := ilbproxy.Apply(cmd.Context(), env, ilbproxy.Options{Variant: ilbproxy.Variant(variant), Proxy: p,
+				Address: addr, TokenTTL: ttl, Log: slog.Default()})
+			if err != nil {
+				return err
+			}
+			h, err := env.Host(host)
+			if err != nil {
+				return err
+			}
+			path, err := h.(provider.FilePlacer).PlaceFile(cmd.Context(), "ilb-proxy.kubeconfig", res.Kubeconfig)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("ilb-proxy (%s, %s) ready at %s in %.1f s; token expires %s\n", p, variant, res.Server, res.Seconds, res.Expires.Format(time.RFC3339))
+			fmt.Printf("kubeconfig for %s: %s\ntry: reachgate lab exec %s -- reachgate kubectl --kubeconfig %s get nodes\n", host, path, host, path)
+			return nil
+		},
+	}
+	apply.Flags().StringVar(&variant, "variant", "hardened", "seed (the article as written) or hardened")
+	apply.Flags().StringVar(&proxyName, "proxy", "nginx", "nginx, go-l7 (or go), go-l4")
+	apply.Flags().StringVar(&address, "address", "10.128.0.28", "static internal address of the load balancer")
+	apply.Flags().StringVar(&host, "host", "tp-vm", "host that gets the kubeconfig")
+	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
+	remove := &cobra.Command{
+		Use:   "remove ilb-proxy",
+		Short: "Remove everything apply created",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "ilb-proxy" {
+				return fmt.Errorf("solution %q: supported: ilb-proxy", args[0])
+			}
+			n, err := resolveName(name)
+			if err != nil {
+				return err
+			}
+			env, err := openLab(n)
+			if err != nil {
+				return err
+			}
+			return ilbproxy.Remove(cmd.Context(), env, ilbproxy.Options{Log: slog.Default()})
+		},
+	}
+	for _, sub := range []*cobra.Command{apply, remove} {
+		sub.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+		c.AddCommand(sub)
+	}
+	return c
+}
+
+func openLab(name string) (*labprovider.Environment, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return labprovider.Open(name, self, slog.Default())
+}

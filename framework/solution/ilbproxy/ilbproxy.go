@@ -1,0 +1,292 @@
+// Package ilbproxy applies the article's Solution 1 to an environment: a reverse proxy
+// (nginx or reachgate's Go proxy, 2 replicas) in the GKE VPC behind an internal passthrough
+// load balancer with a reserved static address, and a least-privilege kubeconfig for the
+// third-party VM. It uses client-go and the provider's Cloud only, so it runs unchanged on
+// the lab, kind and GKE.
+package ilbproxy
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"reachgate/fixtures"
+	"reachgate/framework/kubeconfig"
+	"reachgate/framework/provider"
+	"reachgate/lab/controlplane"
+)
+
+// Variant is seed (the article as written) or hardened (what reachgate recommends).
+type Variant string
+
+// Proxy is the proxy implementation.
+type Proxy string
+
+// Variants and proxies.
+const (
+	Seed     Variant = "seed"
+	Hardened Variant = "hardened"
+	Nginx    Proxy   = "nginx"
+	GoL7     Proxy   = "go-l7"
+	GoL4     Proxy   = "go-l4"
+)
+
+// Proxies lists the proxy implementations.
+var Proxies = []Proxy{Nginx, GoL7, GoL4}
+
+// ParseProxy accepts nginx, go (= go-l7), go-l7, go-l4.
+func ParseProxy(s string) (Proxy, error) {
+	switch s {
+	case "nginx":
+		return Nginx, nil
+	case "go", "go-l7":
+		return GoL7, nil
+	case "go-l4":
+		return GoL4, nil
+	}
+	return "", fmt.Errorf("proxy %q: choose nginx, go-l7 (or go) or go-l4", s)
+}
+
+// clusterInfoAccess lets the VM run `kubectl cluster-info` (it lists kube-system services).
+var clusterInfoAccess = map[string][]rbacv1.PolicyRule{"kube-system": kubeconfig.ClusterInfoRules}
+
+// Options for Apply.
+type Options struct {
+	Variant   Variant
+	Proxy     Proxy
+	Address   netip.Addr    // the ILB's static internal address; default 10.128.0.28
+	TokenTTL  time.Duration // default 24h
+	Namespace string        // default "default"
+	Replicas  int32         // default 2
+	Log       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if !o.Address.IsValid() {
+		o.Address = netip.MustParseAddr("10.128.0.28")
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 2
+	}
+	if o.Variant == "" {
+		o.Variant = Hardened
+	}
+	if o.Proxy == "" {
+		o.Proxy = Nginx
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result is what the third-party VM needs. Token is a secret: never log it.
+type Result struct {
+	Server        string // https://<address>
+	Address       netip.Addr
+	CAPEM         []byte // what the kubeconfig trusts
+	TLSServerName string // set for L4 passthrough
+	Kubeconfig    []byte
+	Token         string
+	Expires       time.Time
+	Seconds       float64 // how long Apply took
+}
+
+func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, error) {
+	ka, ok := env.(provider.KubeAdmin)
+	if !ok {
+		return nil, nil, errors.New("the provider gives no admin access to the cluster")
+	}
+	ca, ok := env.(provider.CloudAccess)
+	if !ok {
+		return nil, nil, errors.New("the provider has no cloud API")
+	}
+	cfg, err := ka.AdminConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	return cs, ca.Cloud(), err
+}
+
+// Apply stands the solution up and waits until the load balancer has its address and the
+// proxies are ready. It is idempotent.
+func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, error) {
+	o.defaults()
+	if o.Variant != Hardened {
+		return nil, fmt.Errorf("variant %q: only %q is implemented so far", o.Variant, Hardened)
+	}
+	start := time.Now()
+	cs, cloud, err := clients(env)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cloud.Cluster(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("describe cluster: %w", err)
+	}
+	addr, err := cloud.ReserveInternalAddress(ctx, provider.AddressSpec{Name: AddressName, Region: info.Region,
+		Subnetwork: info.Subnetwork, Address: o.Address, Purpose: "SHARED_LOADBALANCER_VIP"})
+	if err != nil {
+		return nil, fmt.Errorf("reserve %s: %w", o.Address, err)
+	}
+	o.Log.Info("static internal address reserved", "name", AddressName, "address", addr)
+	w := workloadFor(o.Proxy)
+	l7 := o.Proxy != GoL4
+	res := &Result{Server: "https://" + addr.String(), Address: addr}
+	if l7 {
+		pem, err := serve(ctx, cs, o, addr)
+		if err != nil {
+			return nil, err
+		}
+		res.CAPEM = pem
+	} else {
+		// Passthrough: the client sees the API server's certificate, which names the
+		// private endpoint and kubernetes.default, never the ILB address.
+		res.CAPEM, res.TLSServerName = info.CAPEM, "kubernetes.default"
+	}
+	tmpl := map[Proxy]string{Nginx: "nginx/hardened.conf.tmpl", GoL7: "proxy/l7.yaml.tmpl", GoL4: "proxy/l4.yaml.tmpl"}[o.Proxy]
+	conf, err := fixtures.Render(tmpl, map[string]string{"Endpoint": info.PrivateEndpoint.String(), "Address": addr.String()})
+	if err != nil {
+		return nil, err
+	}
+	objs := []func() error{
+		func() error {
+			return apply(ctx, cs.CoreV1().ConfigMaps(o.Namespace), &corev1.ConfigMap{ObjectMeta: meta(w.configMap, o.Namespace, nil),
+				Data: map[string]string{w.confKey: string(conf)}})
+		},
+		func() error {
+			return apply(ctx, cs.CoreV1().ConfigMaps(o.Namespace), &corev1.ConfigMap{ObjectMeta: meta(ConfigMapCA, o.Namespace, nil),
+				Data: map[string]string{"ca.crt": string(info.CAPEM)}})
+		},
+		func() error { return apply(ctx, cs.AppsV1().Deployments(o.Namespace), w.deployment(o.Namespace, o.Replicas, l7, l7)) },
+		func() error { return apply(ctx, cs.CoreV1().Services(o.Namespace), w.service(o.Namespace, addr.String(), true)) },
+	}
+	for _, f := range objs {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	o.Log.Info("proxy objects applied", "proxy", o.Proxy, "deployment", w.name, "replicas", o.Replicas)
+	kc, err := kubeconfig.Create(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount,
+		ClusterRole: ClusterRoleName, Rules: kubeconfig.NodeReader, NamespaceRules: clusterInfoAccess, TokenTTL: o.TokenTTL, ClusterName: info.Name,
+		Server: res.Server, CAPEM: res.CAPEM, TLSServerName: res.TLSServerName})
+	if err != nil {
+		return nil, err
+	}
+	res.Kubeconfig, res.Token, res.Expires = kc.Kubeconfig, kc.Token, kc.Expires
+	if err := waitReady(ctx, cs, o.Namespace, w.name, addr, o.Replicas); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	o.Log.Info("ilb-proxy ready", "server", res.Server, "proxy", o.Proxy, "seconds", fmt.Sprintf("%.1f", res.Seconds))
+	return res, nil
+}
+
+// serve creates the proxy's TLS Secret: a certificate for the ILB address from a CA of the
+// solution's own, and returns that CA for the kubeconfig.
+func serve(ctx context.Context, cs kubernetes.Interface, o Options, addr netip.Addr) ([]byte, error) {
+	ca, err := controlplane.NewCA("reachgate ilb-proxy CA", 5*365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := ca.Issue(controlplane.CertSpec{CommonName: addr.String(), IPs: []net.IP{net.IP(addr.AsSlice())},
+		DNSNames: []string{"kubernetes.default"}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: 365 * 24 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	sec := &corev1.Secret{ObjectMeta: meta(SecretTLS, o.Namespace, nil), Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM, corev1.TLSPrivateKeyKey: leaf.KeyPEM}}
+	if err := apply(ctx, cs.CoreV1().Secrets(o.Namespace), sec); err != nil {
+		return nil, err
+	}
+	return ca.CertPEM, nil
+}
+
+func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, addr netip.Addr, replicas int32) error {
+	deadline := time.Now().Add(90 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		d, derr := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		s, serr := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if derr == nil && serr == nil {
+			ip := ""
+			if len(s.Status.LoadBalancer.Ingress) > 0 {
+				ip = s.Status.LoadBalancer.Ingress[0].IP
+			}
+			if d.Status.AvailableReplicas >= replicas && ip == addr.String() {
+				return nil
+			}
+			last = fmt.Sprintf("deployment %d/%d available, service EXTERNAL-IP %q", d.Status.AvailableReplicas, replicas, ip)
+		} else {
+			last = errors.Join(derr, serr).Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("ilb-proxy not ready after 90s: %s", last)
+}
+
+// Remove deletes everything Apply created and waits until the proxies are gone.
+func Remove(ctx context.Context, env provider.Environment, o Options) error {
+	o.defaults()
+	cs, cloud, err := clients(env)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	del := func(err error) {
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range Proxies {
+		w := workloadFor(p)
+		del(cs.CoreV1().Services(o.Namespace).Delete(ctx, w.name, metav1.DeleteOptions{}))
+		del(cs.AppsV1().Deployments(o.Namespace).Delete(ctx, w.name, metav1.DeleteOptions{}))
+		del(cs.CoreV1().ConfigMaps(o.Namespace).Delete(ctx, w.configMap, metav1.DeleteOptions{}))
+	}
+	del(cs.CoreV1().ConfigMaps(o.Namespace).Delete(ctx, ConfigMapCA, metav1.DeleteOptions{}))
+	del(cs.CoreV1().Secrets(o.Namespace).Delete(ctx, SecretTLS, metav1.DeleteOptions{}))
+	del(kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
+		NamespaceRules: clusterInfoAccess}))
+	if info, err := cloud.Cluster(ctx); err == nil {
+		del(cloud.ReleaseAddress(ctx, info.Region, AddressName))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// The Deployment's pods go with it (garbage collection); wait so the next Apply starts clean.
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, err := cs.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app in (nginx,reachgate-proxy)"})
+		if err == nil && len(pods.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return errors.New("ilb-proxy pods still present 60s after removal")
+}

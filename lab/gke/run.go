@@ -1,0 +1,127 @@
+// Package gke is the lab's stand-in for what GKE runs around a control plane: kubelets
+// (node status, pods as real processes in pod namespaces), the Deployment/ReplicaSet and
+// garbage-collection controllers, and the service controller that turns an internal
+// LoadBalancer Service into an internal passthrough load balancer VIP. It runs as one daemon
+// process per lab, inside a node's namespace, talking to the API server over the lab network.
+package gke
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"reachgate/lab"
+	"reachgate/lab/controlplane"
+	"reachgate/lab/netns"
+)
+
+// Interval is how often the controllers reconcile; pods and load balancers follow objects
+// within a few intervals. Polling a small lab cluster this often costs little.
+const Interval = 250 * time.Millisecond
+
+// Controller holds the daemon's view of the lab.
+type Controller struct {
+	lab   *lab.Lab
+	cs    kubernetes.Interface
+	self  string
+	log   *slog.Logger
+	nodes []controlplane.NodeSpec
+	// deadSince remembers when a pod's container was first seen dead (restart back-off).
+	deadSince map[string]time.Time
+}
+
+// Run reconciles until ctx ends or the lab is being torn down.
+func Run(ctx context.Context, name string, log *slog.Logger) error {
+	l, err := lab.Open(name)
+	if err != nil {
+		return err
+	}
+	if l.CP == nil {
+		return fmt.Errorf("lab %s has no cluster", name)
+	}
+	cs, err := l.Clientset("")
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	c := &Controller{lab: l, cs: cs, self: self, log: log, nodes: l.NodeSpecs(), deadSince: map[string]time.Time{}}
+	var lastBeat time.Time
+	t := time.NewTicker(Interval)
+	defer t.Stop()
+	for {
+		if st, err := netns.LoadState(name); err != nil || st.Phase == netns.PhaseDown {
+			log.Info("lab is going away; controllers stop")
+			return nil
+		}
+		if time.Since(lastBeat) >= lab.HeartbeatInterval {
+			if err := controlplane.ReportStatus(ctx, cs, c.nodes); err != nil && ctx.Err() == nil {
+				log.Warn("node heartbeat failed", "err", err)
+			} else {
+				lastBeat = time.Now()
+			}
+		}
+		loopStart := time.Now()
+		for _, step := range []struct {
+			name string
+			fn   func(context.Context) error
+		}{
+			{"serviceaccounts", c.reconcileServiceAccounts},
+			{"deployments", c.reconcileDeployments},
+			{"replicasets", c.reconcileReplicaSets},
+			{"pods", c.reconcilePods},
+			{"services", c.reconcileServices},
+		} {
+			if err := step.fn(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("reconcile failed", "controller", step.name, "err", err)
+			}
+		}
+		if d := time.Since(loopStart); d > 2*Interval {
+			log.Debug("slow reconcile loop", "took", d.Round(time.Millisecond).String())
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// state reloads the lab's state (other processes add to it).
+func (c *Controller) state() *netns.State {
+	st := c.lab.State
+	if err := st.Reload(); err != nil {
+		c.log.Warn("reload lab state", "err", err)
+	}
+	return st
+}
+
+// reconcileServiceAccounts gives every namespace its "default" ServiceAccount, as the
+// ServiceAccount controller does; pods cannot be created without it.
+func (c *Controller) reconcileServiceAccounts(ctx context.Context) error {
+	nss, err := c.cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, ns := range nss.Items {
+		if ns.DeletionTimestamp != nil {
+			continue
+		}
+		if _, err := c.cs.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns.Name}}
+			if _, err := c.cs.CoreV1().ServiceAccounts(ns.Name).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}

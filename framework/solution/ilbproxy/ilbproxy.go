@@ -175,8 +175,12 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 			return apply(ctx, cs.CoreV1().ConfigMaps(o.Namespace), &corev1.ConfigMap{ObjectMeta: meta(ConfigMapCA, o.Namespace, nil),
 				Data: map[string]string{"ca.crt": string(info.CAPEM)}})
 		},
-		func() error { return apply(ctx, cs.AppsV1().Deployments(o.Namespace), w.deployment(o.Namespace, o.Replicas, l7, l7)) },
-		func() error { return apply(ctx, cs.CoreV1().Services(o.Namespace), w.service(o.Namespace, addr.String(), true)) },
+		func() error {
+			return apply(ctx, cs.AppsV1().Deployments(o.Namespace), w.deployment(o.Namespace, o.Replicas, l7, l7))
+		},
+		func() error {
+			return apply(ctx, cs.CoreV1().Services(o.Namespace), w.service(o.Namespace, addr.String(), true))
+		},
 	}
 	for _, f := range objs {
 		if err := f(); err != nil {

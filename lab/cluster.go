@@ -64,6 +64,12 @@ func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, 
 	if err != nil {
 		return err
 	}
+	if err := controlplane.EnsureServiceAccounts(ctx, cs); err != nil {
+		return err
+	}
+	if err := controlplane.WaitSettled(ctx, cs); err != nil {
+		return err
+	}
 	nodes := l.NodeSpecs()
 	if err := controlplane.RegisterNodes(ctx, cs, nodes); err != nil {
 		return err

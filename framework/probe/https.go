@@ -23,6 +23,9 @@ type HTTPSRequest struct {
 	// Token is sent as a bearer token; it never appears in results.
 	Token   string
 	Timeout time.Duration
+	// NoKeepAlive opens a new connection for the request (each one crosses the load
+	// balancer's backend choice afresh).
+	NoKeepAlive bool
 }
 
 // HTTPResult is what came back.
@@ -48,8 +51,9 @@ func HTTPSGet(ctx context.Context, d Dialer, r HTTPSRequest) (HTTPResult, error)
 		r.Timeout = 10 * time.Second
 	}
 	tr := &http.Transport{
-		DialContext:     d.DialContext,
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: r.ServerName, MinVersion: tls.VersionTLS12},
+		DialContext:       d.DialContext,
+		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: r.ServerName, MinVersion: tls.VersionTLS12},
+		DisableKeepAlives: r.NoKeepAlive,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: r.Timeout}

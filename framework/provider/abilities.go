@@ -44,3 +44,9 @@ type FilePlacer interface {
 type PodKiller interface {
 	KillPod(ctx context.Context, namespace, name string) error
 }
+
+// Inventory is the ability to list what the environment itself runs (namespaces,
+// processes), so a test can check that removing a solution leaves it as it was.
+type Inventory interface {
+	Inventory() ([]string, error)
+}

@@ -95,3 +95,43 @@ func ReportStatus(ctx context.Context, cs kubernetes.Interface, nodes []NodeSpec
 	}
 	return nil
 }
+
+// SystemNamespaces are the namespaces a new cluster has.
+var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// EnsureServiceAccounts creates the system namespaces (the API server makes them too, a
+// moment after it is ready) and their "default" ServiceAccounts, so the cluster is settled
+// when the lab reports it up.
+func EnsureServiceAccounts(ctx context.Context, cs kubernetes.Interface) error {
+	for _, ns := range SystemNamespaces {
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}
+		if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create serviceaccount %s/default: %w", ns, err)
+		}
+	}
+	return nil
+}
+
+// WaitSettled waits until the API server's own bootstrap objects exist (the default/kubernetes
+// Service appears shortly after /readyz), so callers see a stable cluster.
+func WaitSettled(ctx context.Context, cs kubernetes.Interface) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the default/kubernetes Service did not appear: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

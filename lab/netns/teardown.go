@@ -54,12 +54,27 @@ func Down(ctx context.Context, st *State, log *slog.Logger) error {
 	return nil
 }
 
+// KillAll sends SIGKILL to every process inside one of the lab's namespaces and returns
+// how many it signalled.
+func KillAll(ctx context.Context, ns string) (int, error) {
+	if !strings.HasPrefix(ns, Prefix) {
+		return 0, fmt.Errorf("namespace %s is not reachgate's", ns)
+	}
+	n := 0
+	for _, pid := range namespacePIDs(ctx, ns) {
+		if p, err := strconv.Atoi(pid); err == nil && p != os.Getpid() {
+			if syscall.Kill(p, syscall.SIGKILL) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 // deleteNamespace kills what still runs inside a namespace of ours, then deletes it.
 func deleteNamespace(ctx context.Context, ns string) error {
-	for _, pid := range namespacePIDs(ctx, ns) {
-		if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() {
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
+	if _, err := KillAll(ctx, ns); err != nil {
+		return err
 	}
 	if _, err := run(ctx, "", "ip", "netns", "del", ns); err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+	"sort"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -169,8 +169,9 @@ func (e *Environment) AdminConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// KillPod implements provider.PodKiller: SIGKILL to the pod's container processes.
-func (e *Environment) KillPod(_ context.Context, namespace, name string) error {
+// KillPod implements provider.PodKiller: SIGKILL to every process of the pod (all of a
+// container's processes, as when its cgroup is killed).
+func (e *Environment) KillPod(ctx context.Context, namespace, name string) error {
 	if err := e.lab.State.Reload(); err != nil {
 		return err
 	}
@@ -178,10 +179,11 @@ func (e *Environment) KillPod(_ context.Context, namespace, name string) error {
 	killed := 0
 	for _, p := range e.lab.State.Processes {
 		if strings.HasPrefix(p.Name, prefix) && p.Running() {
-			if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+			n, err := netns.KillAll(ctx, p.Namespace)
+			if err != nil {
 				return fmt.Errorf("kill %s: %w", p.Name, err)
 			}
-			killed++
+			killed += n
 		}
 	}
 	if killed == 0 {
@@ -215,4 +217,22 @@ func Open(name, self string, log *slog.Logger) (*Environment, error) {
 		env.version, _, _ = binaries.Versions(src)
 	}
 	return env, nil
+}
+
+// Inventory implements provider.Inventory: the lab's namespaces and running processes by name.
+func (e *Environment) Inventory() ([]string, error) {
+	if err := e.lab.State.Reload(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ns := range e.lab.State.Namespaces {
+		out = append(out, "namespace "+ns)
+	}
+	for _, p := range e.lab.State.Processes {
+		if p.Running() {
+			out = append(out, "process "+p.Name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -1,0 +1,231 @@
+package ilbproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"reachgate/framework/probe"
+	"reachgate/framework/provider"
+	"reachgate/framework/solution/ilbproxy"
+	"reachgate/suites/harness"
+)
+
+// The article's Solution 1, once per proxy implementation: the third-party VM reaches the
+// API server through an internal load balancer in front of two proxy replicas.
+var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
+	for _, proxy := range ilbproxy.Proxies {
+		Context("hardened with "+string(proxy), Ordered, Label(string(proxy)), func() {
+			var (
+				env  provider.Environment
+				cs   kubernetes.Interface
+				res  *ilbproxy.Result
+				tpVM provider.Host
+				kc   string
+			)
+			BeforeAll(func(ctx SpecContext) {
+				env = harness.Env()
+				cfg, err := env.(provider.KubeAdmin).AdminConfig()
+				Expect(err).NotTo(HaveOccurred())
+				cs, err = kubernetes.NewForConfig(cfg)
+				Expect(err).NotTo(HaveOccurred())
+				before := snapshot(ctx, cs, env)
+				log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+				res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: proxy, Log: log})
+				Expect(err).NotTo(HaveOccurred())
+				AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
+				DeferCleanup(func(ctx SpecContext) {
+					Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
+					Eventually(func(ctx context.Context) string { return diff(before, snapshot(ctx, cs, env)) }).WithContext(ctx).
+						WithTimeout(20*time.Second).Should(BeEmpty(), "Remove must leave the API server and the lab as before Apply")
+				}, NodeTimeout(90*time.Second))
+				tpVM, err = env.Host("tp-vm")
+				Expect(err).NotTo(HaveOccurred())
+				kc, err = tpVM.(provider.FilePlacer).PlaceFile(ctx, "ilb-proxy.kubeconfig", res.Kubeconfig)
+				Expect(err).NotTo(HaveOccurred())
+			}, NodeTimeout(2*time.Minute))
+
+			It("answers the article's curl at the ILB address with 200", func(ctx SpecContext) {
+				r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/", CAPEM: res.CAPEM,
+					ServerName: res.TLSServerName, Token: res.Token})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r.Status).To(Equal(200))
+			}, SpecTimeout(20*time.Second))
+
+			It("runs kubectl get nodes at tp-vm: every node Ready", func(ctx SpecContext) {
+				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
+				Expect(err).NotTo(HaveOccurred())
+				for _, n := range env.Cluster().Nodes {
+					Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
+				}
+			}, SpecTimeout(30*time.Second))
+
+			It("runs kubectl cluster-info at tp-vm: control plane at the ILB address", func(ctx SpecContext) {
+				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(out).To(ContainSubstring("Kubernetes control plane"))
+				Expect(out).To(ContainSubstring(res.Server))
+			}, SpecTimeout(30*time.Second))
+
+			It("gives the token no more than intended: auth can-i create pods says no", func(ctx SpecContext) {
+				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "auth", "can-i", "create", "pods", "--request-timeout=10s")
+				Expect(err).To(HaveOccurred(), "can-i must exit non-zero for a denied verb")
+				Expect(out).To(HavePrefix("no"))
+				out, err = tpVM.Kubectl(ctx, "--kubeconfig", kc, "auth", "can-i", "list", "nodes", "--request-timeout=10s")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(out).To(HavePrefix("yes"))
+			}, SpecTimeout(30*time.Second))
+
+			It("serves a certificate that verifies against the kubeconfig's CA for the name it dials", func(ctx SpecContext) {
+				pool := x509.NewCertPool()
+				Expect(pool.AppendCertsFromPEM(res.CAPEM)).To(BeTrue())
+				name := res.TLSServerName
+				if name == "" {
+					name = res.Address.String()
+				}
+				raw, err := tpVM.DialContext(ctx, "tcp", net.JoinHostPort(res.Address.String(), "443"))
+				Expect(err).NotTo(HaveOccurred())
+				conn := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12})
+				defer conn.Close()
+				Expect(conn.HandshakeContext(ctx)).To(Succeed())
+				leaf := conn.ConnectionState().PeerCertificates[0]
+				Expect(leaf.VerifyHostname(name)).To(Succeed())
+				AddReportEntry("certificate", fmt.Sprintf("subject=%s dns=%v ip=%v expires=%s", leaf.Subject, leaf.DNSNames, leaf.IPAddresses, leaf.NotAfter.Format(time.DateOnly)))
+			}, SpecTimeout(20*time.Second))
+
+			It("keeps answering when a proxy replica dies: failures stop within 5 s", func(ctx SpecContext) {
+				killer, ok := env.(provider.PodKiller)
+				if !ok {
+					Skip("the provider cannot kill a pod's containers")
+				}
+				pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app in (nginx,reachgate-proxy)"})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(pods.Items).To(HaveLen(2))
+				victim := pods.Items[0].Name
+				killed := make(chan time.Time, 1)
+				go func() {
+					defer GinkgoRecover()
+					time.Sleep(2 * time.Second)
+					at := time.Now()
+					Expect(killer.KillPod(ctx, "default", victim)).To(Succeed())
+					killed <- at
+				}()
+				get := func(ctx context.Context) error {
+					r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM,
+						ServerName: res.TLSServerName, Token: res.Token, Timeout: 2 * time.Second, NoKeepAlive: true})
+					if err == nil && r.Status != 200 {
+						err = fmt.Errorf("status %d", r.Status)
+					}
+					return err
+				}
+				samples := probe.Continuous(ctx, 25, 9*time.Second, get)
+				var killedAt time.Time
+				Eventually(killed).Should(Receive(&killedAt))
+				w := probe.Window(samples, killedAt)
+				AddReportEntry("failover", fmt.Sprintf("%d requests at %.1f/s, %d failed, last failure %v after the kill", w.Requests, w.Rate, w.Failures, w.LastFailure.Round(time.Millisecond)))
+				Expect(w.Rate).To(BeNumerically(">=", 20))
+				Expect(w.LastFailure).To(BeNumerically("<=", 5*time.Second))
+				Expect(w.RecoveredAfter).To(BeTrue(), "requests after the last failure must all succeed")
+			}, SpecTimeout(30*time.Second))
+		})
+	}
+})
+
+// snapshot names what Apply may create: API objects in default and kube-system, cluster
+// RBAC, and (where the provider can tell) its own namespaces and processes.
+func snapshot(ctx context.Context, cs kubernetes.Interface, env provider.Environment) []string {
+	var out []string
+	add := func(kind string, names ...string) {
+		for _, n := range names {
+			out = append(out, kind+" "+n)
+		}
+	}
+	for _, ns := range []string{"default", "kube-system"} {
+		cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range cms.Items {
+			add("configmap", ns+"/"+o.Name)
+		}
+		secs, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range secs.Items {
+			add("secret", ns+"/"+o.Name)
+		}
+		sas, err := cs.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range sas.Items {
+			add("serviceaccount", ns+"/"+o.Name)
+		}
+		svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range svcs.Items {
+			add("service", ns+"/"+o.Name)
+		}
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range pods.Items {
+			add("pod", ns+"/"+o.Name)
+		}
+		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range deps.Items {
+			add("deployment", ns+"/"+o.Name)
+		}
+		roles, err := cs.RbacV1().Roles(ns).List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range roles.Items {
+			add("role", ns+"/"+o.Name)
+		}
+	}
+	crs, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for _, o := range crs.Items {
+		add("clusterrole", o.Name)
+	}
+	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for _, o := range crbs.Items {
+		add("clusterrolebinding", o.Name)
+	}
+	if inv, ok := env.(provider.Inventory); ok {
+		items, err := inv.Inventory()
+		Expect(err).NotTo(HaveOccurred())
+		out = append(out, items...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// diff lists what is only in a ("-") or only in b ("+").
+func diff(a, b []string) string {
+	in := func(xs []string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range xs {
+			m[x] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out string
+	for _, x := range a {
+		if !mb[x] {
+			out += "- " + x + "\n"
+		}
+	}
+	for _, x := range b {
+		if !ma[x] {
+			out += "+ " + x + "\n"
+		}
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -51,6 +52,10 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 	st := c.state()
 	want := map[string]bool{}
 	taken := map[netip.Addr]bool{}
+	// The first Service to claim an address keeps it.
+	sort.SliceStable(svcs.Items, func(i, j int) bool {
+		return svcs.Items[i].CreationTimestamp.Before(&svcs.Items[j].CreationTimestamp)
+	})
 	for _, s := range svcs.Items {
 		for _, in := range s.Status.LoadBalancer.Ingress {
 			if a, err := netip.ParseAddr(in.IP); err == nil {
@@ -58,6 +63,7 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 			}
 		}
 	}
+	claims := map[string]string{}
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
 		if !internalLB(s) {
@@ -65,6 +71,11 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 		}
 		if len(s.Spec.Selector) == 0 {
 			c.log.Debug("internal LB without selector is not realized by the lab", "service", s.Namespace+"/"+s.Name)
+			continue
+		}
+		if other, clash := claimed(claims, s); clash {
+			c.log.Warn("internal load balancer not created: its address and port are in use, as GCP refuses a second forwarding rule for them",
+				"service", s.Namespace+"/"+s.Name, "address", s.Spec.LoadBalancerIP, "in use by", other)
 			continue
 		}
 		want[lbProcessName(s)] = true
@@ -178,4 +189,23 @@ func (c *Controller) lbAddress(s *corev1.Service, taken map[netip.Addr]bool) (ne
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("subnet %s has no free address", subnet.CIDR)
+}
+
+// claimed records the service's requested address and ports in claims and reports a clash
+// with an earlier service (oldest first: the list is sorted by name, so sort by creation).
+func claimed(claims map[string]string, s *corev1.Service) (string, bool) {
+	if s.Spec.LoadBalancerIP == "" {
+		return "", false
+	}
+	me := s.Namespace + "/" + s.Name
+	for _, p := range s.Spec.Ports {
+		key := fmt.Sprintf("%s:%d", s.Spec.LoadBalancerIP, p.Port)
+		if other, ok := claims[key]; ok && other != me {
+			return other, true
+		}
+	}
+	for _, p := range s.Spec.Ports {
+		claims[fmt.Sprintf("%s:%d", s.Spec.LoadBalancerIP, p.Port)] = me
+	}
+	return "", false
 }

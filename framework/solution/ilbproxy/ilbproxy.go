@@ -7,7 +7,10 @@ package ilbproxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -149,13 +152,25 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	o.Log.Info("static internal address reserved", "name", AddressName, "address", addr)
 	w := workloadFor(o.Proxy)
 	l7 := o.Proxy != GoL4
+	// One implementation at a time: switching proxies replaces the other's workload, whose
+	// Service would otherwise claim the same address.
+	for _, p := range Proxies {
+		if other := workloadFor(p); other.name != w.name {
+			if err := deleteWorkload(ctx, cs, o.Namespace, other); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res := &Result{Server: "https://" + addr.String(), Address: addr}
+	rollout := map[string]string{}
 	if l7 {
-		pem, err := serve(ctx, cs, o, addr)
+		pem, certPEM, err := serve(ctx, cs, o, addr)
 		if err != nil {
 			return nil, err
 		}
 		res.CAPEM = pem
+		// A new certificate rolls the proxies: they read it at start only.
+		rollout["reachgate.dev/tls-sha256"] = digest(certPEM)
 	} else {
 		// Passthrough: the client sees the API server's certificate, which names the
 		// private endpoint and kubernetes.default, never the ILB address.
@@ -176,7 +191,8 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 				Data: map[string]string{"ca.crt": string(info.CAPEM)}})
 		},
 		func() error {
-			return apply(ctx, cs.AppsV1().Deployments(o.Namespace), w.deployment(o.Namespace, o.Replicas, l7, l7))
+			rollout["reachgate.dev/config-sha256"] = digest(conf)
+			return apply(ctx, cs.AppsV1().Deployments(o.Namespace), w.deployment(o.Namespace, o.Replicas, l7, l7, rollout))
 		},
 		func() error {
 			return apply(ctx, cs.CoreV1().Services(o.Namespace), w.service(o.Namespace, addr.String(), true))
@@ -205,22 +221,65 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 
 // serve creates the proxy's TLS Secret: a certificate for the ILB address from a CA of the
 // solution's own, and returns that CA for the kubeconfig.
-func serve(ctx context.Context, cs kubernetes.Interface, o Options, addr netip.Addr) ([]byte, error) {
+func serve(ctx context.Context, cs kubernetes.Interface, o Options, addr netip.Addr) (caPEM, certPEM []byte, err error) {
+	// Re-applying keeps a certificate that still fits, so running proxies need no restart.
+	if cur, err := cs.CoreV1().Secrets(o.Namespace).Get(ctx, SecretTLS, metav1.GetOptions{}); err == nil && certFits(cur.Data, addr) {
+		return cur.Data["ca.crt"], cur.Data[corev1.TLSCertKey], nil
+	}
 	ca, err := controlplane.NewCA("reachgate ilb-proxy CA", 5*365*24*time.Hour)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	leaf, err := ca.Issue(controlplane.CertSpec{CommonName: addr.String(), IPs: []net.IP{net.IP(addr.AsSlice())},
 		DNSNames: []string{"kubernetes.default"}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: 365 * 24 * time.Hour})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sec := &corev1.Secret{ObjectMeta: meta(SecretTLS, o.Namespace, nil), Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM, corev1.TLSPrivateKeyKey: leaf.KeyPEM}}
+		Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM, corev1.TLSPrivateKeyKey: leaf.KeyPEM, "ca.crt": ca.CertPEM}}
 	if err := apply(ctx, cs.CoreV1().Secrets(o.Namespace), sec); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ca.CertPEM, nil
+	return ca.CertPEM, leaf.CertPEM, nil
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// deleteWorkload removes one implementation's Service, Deployment and config.
+func deleteWorkload(ctx context.Context, cs kubernetes.Interface, ns string, w workload) error {
+	var errs []error
+	for _, err := range []error{
+		cs.CoreV1().Services(ns).Delete(ctx, w.name, metav1.DeleteOptions{}),
+		cs.AppsV1().Deployments(ns).Delete(ctx, w.name, metav1.DeleteOptions{}),
+		cs.CoreV1().ConfigMaps(ns).Delete(ctx, w.configMap, metav1.DeleteOptions{}),
+	} {
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// certFits reports whether a TLS Secret's certificate chains to its ca.crt, covers addr and
+// is valid for at least 30 more days.
+func certFits(data map[string][]byte, addr netip.Addr) bool {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data["ca.crt"]) {
+		return false
+	}
+	block, _ := pem.Decode(data[corev1.TLSCertKey])
+	if block == nil {
+		return false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: addr.String(), CurrentTime: time.Now().Add(30 * 24 * time.Hour)})
+	return err == nil
 }
 
 func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, addr netip.Addr, replicas int32) error {
@@ -234,7 +293,8 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, ad
 			if len(s.Status.LoadBalancer.Ingress) > 0 {
 				ip = s.Status.LoadBalancer.Ingress[0].IP
 			}
-			if d.Status.AvailableReplicas >= replicas && ip == addr.String() {
+			rolled := d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == replicas
+			if rolled && d.Status.AvailableReplicas >= replicas && ip == addr.String() {
 				return nil
 			}
 			last = fmt.Sprintf("deployment %d/%d available, service EXTERNAL-IP %q", d.Status.AvailableReplicas, replicas, ip)
@@ -264,10 +324,7 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 		}
 	}
 	for _, p := range Proxies {
-		w := workloadFor(p)
-		del(cs.CoreV1().Services(o.Namespace).Delete(ctx, w.name, metav1.DeleteOptions{}))
-		del(cs.AppsV1().Deployments(o.Namespace).Delete(ctx, w.name, metav1.DeleteOptions{}))
-		del(cs.CoreV1().ConfigMaps(o.Namespace).Delete(ctx, w.configMap, metav1.DeleteOptions{}))
+		del(deleteWorkload(ctx, cs, o.Namespace, workloadFor(p)))
 	}
 	del(cs.CoreV1().ConfigMaps(o.Namespace).Delete(ctx, ConfigMapCA, metav1.DeleteOptions{}))
 	del(cs.CoreV1().Secrets(o.Namespace).Delete(ctx, SecretTLS, metav1.DeleteOptions{}))

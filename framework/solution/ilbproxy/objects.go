@@ -52,7 +52,7 @@ func meta(name, ns string, extra map[string]string) metav1.ObjectMeta {
 }
 
 // deployment is the proxy Deployment: 2 replicas, config and certificates mounted read-only.
-func (w workload) deployment(ns string, replicas int32, withTLS, withCA bool) *appsv1.Deployment {
+func (w workload) deployment(ns string, replicas int32, withTLS, withCA bool, annotations map[string]string) *appsv1.Deployment {
 	app := map[string]string{"app": w.name}
 	vols := []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: w.configMap},
@@ -73,7 +73,7 @@ func (w workload) deployment(ns string, replicas int32, withTLS, withCA bool) *a
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: app},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: app},
+				ObjectMeta: metav1.ObjectMeta{Labels: app, Annotations: annotations},
 				Spec: corev1.PodSpec{
 					Volumes: vols,
 					Containers: []corev1.Container{{

@@ -68,6 +68,6 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	root.AddCommand(newLabCommand(), newKubectlCommand(), newProxyCommand(), newILBCommand(), newSolutionCommand())
+	root.AddCommand(newLabCommand(), newKubectlCommand(), newProxyCommand(), newILBCommand(), newSolutionCommand(), newBenchCommand())
 	return root
 }

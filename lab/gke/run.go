@@ -78,8 +78,9 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 			{"serviceaccounts", c.reconcileServiceAccounts},
 			{"deployments", c.reconcileDeployments},
 			{"replicasets", c.reconcileReplicaSets},
-			{"pods", c.reconcilePods},
+			// Services before pods: a load balancer drops a deleted pod before its sandbox goes.
 			{"services", c.reconcileServices},
+			{"pods", c.reconcilePods},
 		} {
 			if err := step.fn(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("reconcile failed", "controller", step.name, "err", err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -87,6 +88,9 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 	for _, p := range st.Processes {
 		if strings.HasPrefix(p.Name, "ilb/") && !want[p.Name] {
 			_ = p.Stop(ctx, 3*time.Second)
+			if ns, name, ok := strings.Cut(strings.TrimPrefix(p.Name, "ilb/"), "/"); ok {
+				_ = os.Remove(st.Path("ilb", ns+"-"+name+".json"))
+			}
 			stopped = append(stopped, p)
 			c.log.Info("internal load balancer removed", "lb", p.Name)
 		}
@@ -129,6 +133,11 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 		}
 		if err := lb.WriteSpec(path, spec); err != nil {
 			return err
+		}
+		for _, p := range st.Processes {
+			if p.Name == lbProcessName(s) && p.Running() {
+				_ = syscall.Kill(p.PID, syscall.SIGHUP)
+			}
 		}
 		c.log.Info("internal load balancer configured", "service", s.Namespace+"/"+s.Name, "vip", vip, "ports", ports, "backends", backends)
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"reflect"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,11 +38,17 @@ func Run(ctx context.Context, specPath string, log *slog.Logger) error {
 	}
 	tick := time.NewTicker(d.spec.Interval)
 	defer tick.Stop()
+	// SIGHUP: the spec file changed (the service controller signals it), act now rather
+	// than at the next tick, so removed backends get no new connections.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop(ctx)
 		case <-tick.C:
+		case <-hup:
 		}
 		interval := d.spec.Interval
 		if err := d.step(ctx); err != nil {

@@ -1,84 +1,189 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/probe"
+	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
 )
 
+// benchFlags are the flags of `reachgate bench`.
+type benchFlags struct {
+	name        string
+	requests    int
+	concurrency int
+	rounds      int
+}
+
 func newBenchCommand() *cobra.Command {
-	var name string
-	var n, conc int
+	var f benchFlags
 	c := &cobra.Command{
 		Use:   "bench ilb-proxy",
 		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from tp-vm through each proxy",
-		Args:  cobra.ExactArgs(1),
+		Long: "Measures in interleaved rounds: each round measures the direct path, then applies each proxy\n" +
+			"in turn (starting with a different one each round) and measures through it. Per path it reports\n" +
+			"the median over the rounds of p50, p99 and req/s, the p99 range, and the median of the per-round\n" +
+			"p99 overhead over the direct path of the same round, so that drift on the shared machine cancels.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "ilb-proxy" {
 				return fmt.Errorf("benchmark %q: supported: ilb-proxy", args[0])
 			}
-			ctx := cmd.Context()
-			lname, err := resolveName(name)
-			if err != nil {
-				return err
-			}
-			env, err := openLab(lname)
-			if err != nil {
-				return err
-			}
-			quiet := slog.New(slog.DiscardHandler)
-			cl := env.Cluster()
-			node, err := env.Host(cl.Nodes[0])
-			if err != nil {
-				return err
-			}
-			tp, err := env.Host("tp-vm")
-			if err != nil {
-				return err
-			}
-			type row struct {
-				path string
-				res  probe.LoadResult
-			}
-			direct, err := probe.Load(ctx, node, probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint + "/version", CAPEM: cl.CAPEM}, n, conc)
-			if err != nil {
-				return fmt.Errorf("direct: %w", err)
-			}
-			rows := []row{{"direct from " + cl.Nodes[0] + " to " + cl.PrivateEndpoint, direct}}
-			for _, p := range ilbproxy.Proxies {
-				res, err := ilbproxy.Apply(ctx, env, ilbproxy.Options{Proxy: p, Log: quiet})
-				if err != nil {
-					return fmt.Errorf("apply %s: %w", p, err)
-				}
-				lr, err := probe.Load(ctx, tp, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token}, n, conc)
-				if err != nil {
-					return fmt.Errorf("through %s: %w", p, err)
-				}
-				rows = append(rows, row{"tp-vm through ILB + " + string(p), lr})
-				slog.Info("measured", "proxy", p, "p50", lr.P50, "p99", lr.P99)
-			}
-			if err := ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: quiet}); err != nil {
-				return err
-			}
-			fmt.Printf("GET /version, %d requests over %d kept-alive connections each\n", n, conc)
-			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PATH\tP50\tP99\tP99 OVER DIRECT\tREQ/S\tERRORS")
-			ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\n", r.path, ms(r.res.P50), ms(r.res.P99), ms(r.res.P99-direct.P99), r.res.PerSec, r.res.Errors)
-			}
-			return tw.Flush()
+			return runBench(cmd.Context(), f, os.Stdout)
 		},
 	}
-	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
-	c.Flags().IntVar(&n, "requests", 3000, "requests per path")
-	c.Flags().IntVar(&conc, "concurrency", 8, "parallel connections")
+	c.Flags().StringVar(&f.name, "name", "", "lab name (default: the only lab)")
+	c.Flags().IntVar(&f.requests, "requests", 2000, "requests per path and round")
+	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "parallel connections")
+	c.Flags().IntVar(&f.rounds, "rounds", 5, "interleaved rounds; each measures every path once")
 	return c
 }
+
+// benchPath is one measured path and its result in every round.
+type benchPath struct {
+	name  string
+	proxy ilbproxy.Proxy // "" for the direct path
+	runs  []probe.LoadResult
+}
+
+func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
+	if f.requests < 1 || f.concurrency < 1 || f.rounds < 1 {
+		return errors.New("--requests, --concurrency and --rounds must be at least 1")
+	}
+	lname, err := resolveName(f.name)
+	if err != nil {
+		return err
+	}
+	env, err := openLab(lname)
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	cl := env.Cluster()
+	node, err := env.Host(cl.Nodes[0])
+	if err != nil {
+		return err
+	}
+	tp, err := env.Host("tp-vm")
+	if err != nil {
+		return err
+	}
+	direct := &benchPath{name: "direct from " + cl.Nodes[0] + " to " + cl.PrivateEndpoint}
+	paths := []*benchPath{direct}
+	byProxy := map[ilbproxy.Proxy]*benchPath{}
+	for _, p := range ilbproxy.Proxies {
+		bp := &benchPath{name: "tp-vm through ILB + " + string(p), proxy: p}
+		paths = append(paths, bp)
+		byProxy[p] = bp
+	}
+	load := func(d provider.Host, r probe.HTTPSRequest) (probe.LoadResult, error) {
+		return probe.Load(ctx, d, r, f.requests, f.concurrency)
+	}
+
+	start := time.Now()
+	for round := range f.rounds {
+		lr, err := load(node, probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint + "/version", CAPEM: cl.CAPEM})
+		if err != nil {
+			return fmt.Errorf("round %d: direct: %w", round+1, err)
+		}
+		direct.runs = append(direct.runs, lr)
+		// Rotate the order so that no proxy always runs first (fresh
+		// machine) or last (after the others warmed or tired it).
+		n := len(ilbproxy.Proxies)
+		for i := range n {
+			p := ilbproxy.Proxies[(round+i)%n]
+			res, err := ilbproxy.Apply(ctx, env, ilbproxy.Options{Proxy: p, Log: quiet})
+			if err != nil {
+				return fmt.Errorf("round %d: apply %s: %w", round+1, p, err)
+			}
+			lr, err := load(tp, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token})
+			if err != nil {
+				return fmt.Errorf("round %d: through %s: %w", round+1, p, err)
+			}
+			byProxy[p].runs = append(byProxy[p].runs, lr)
+		}
+		slog.Info("round measured", "round", round+1, "of", f.rounds, "elapsed", time.Since(start).Round(time.Second),
+			"directP99", ms(direct.runs[round].P99), "nginxP99", ms(byProxy[ilbproxy.Nginx].runs[round].P99),
+			"goL7P99", ms(byProxy[ilbproxy.GoL7].runs[round].P99), "goL4P99", ms(byProxy[ilbproxy.GoL4].runs[round].P99))
+	}
+	if err := ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: quiet}); err != nil {
+		return err
+	}
+	return report(out, f, paths)
+}
+
+// report prints the table and the verdict.
+func report(out io.Writer, f benchFlags, paths []*benchPath) error {
+	direct := paths[0]
+	overhead := func(bp *benchPath) time.Duration {
+		d := make([]time.Duration, len(bp.runs))
+		for i, r := range bp.runs {
+			d[i] = r.P99 - direct.runs[i].P99
+		}
+		return median(d)
+	}
+	fmt.Fprintf(out, "GET /version, %d rounds x %d requests over %d kept-alive connections per path; medians over the rounds\n",
+		f.rounds, f.requests, f.concurrency)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tP50\tP99\tP99 MIN..MAX\tP99 OVER DIRECT\tREQ/S\tERRORS")
+	for _, bp := range paths {
+		p50 := median(field(bp.runs, func(r probe.LoadResult) time.Duration { return r.P50 }))
+		p99s := field(bp.runs, func(r probe.LoadResult) time.Duration { return r.P99 })
+		rps := median(field(bp.runs, func(r probe.LoadResult) float64 { return r.PerSec }))
+		errs := 0
+		for _, r := range bp.runs {
+			errs += r.Errors
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s..%s\t%s\t%.0f\t%d\n", bp.name, ms(p50), ms(median(p99s)),
+			ms(slices.Min(p99s)), ms(slices.Max(p99s)), ms(overhead(bp)), rps, errs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	find := func(p ilbproxy.Proxy) *benchPath {
+		i := slices.IndexFunc(paths, func(bp *benchPath) bool { return bp.proxy == p })
+		return paths[i]
+	}
+	ngx := overhead(find(ilbproxy.Nginx))
+	for _, p := range []ilbproxy.Proxy{ilbproxy.GoL7, ilbproxy.GoL4} {
+		o := overhead(find(p))
+		verdict := "NO: worse than nginx"
+		if o <= ngx {
+			verdict = "yes"
+		}
+		fmt.Fprintf(out, "%s p99 overhead %s <= nginx's %s: %s\n", p, ms(o), ms(ngx), verdict)
+	}
+	return nil
+}
+
+func field[T any](runs []probe.LoadResult, get func(probe.LoadResult) T) []T {
+	out := make([]T, len(runs))
+	for i, r := range runs {
+		out[i] = get(r)
+	}
+	return out
+}
+
+// median of a non-empty sample; the mean of the middle two for an even count.
+func median[T time.Duration | float64](s []T) T {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

@@ -55,7 +55,12 @@ func newSolutionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("ilb-proxy (%s, %s) ready at %s in %.1f s; token expires %s\n", p, variant, res.Server, res.Seconds, res.Expires.Format(time.RFC3339))
+			fmt.Printf("ilb-proxy (%s, %s) ready at %s in %.1f s\n", p, variant, res.Server, res.Seconds)
+			if res.Token == "" {
+				fmt.Printf("the kubeconfig has no token: the ServiceAccount lists %d token Secrets (none exist since Kubernetes 1.24)\n", res.SecretsFound)
+			} else {
+				fmt.Printf("token expires %s\n", res.Expires.Format(time.RFC3339))
+			}
 			fmt.Printf("kubeconfig for %s: %s\ntry: reachgate lab exec %s -- reachgate kubectl --kubeconfig %s get nodes\n", host, path, host, path)
 			return nil
 		},

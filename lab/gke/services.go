@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -70,10 +71,6 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 		if !internalLB(s) {
 			continue
 		}
-		if len(s.Spec.Selector) == 0 {
-			c.log.Debug("internal LB without selector is not realized by the lab", "service", s.Namespace+"/"+s.Name)
-			continue
-		}
 		if other, clash := claimed(claims, s); clash {
 			c.log.Warn("internal load balancer not created: its address and port are in use, as GCP refuses a second forwarding rule for them",
 				"service", s.Namespace+"/"+s.Name, "address", s.Spec.LoadBalancerIP, "in use by", other)
@@ -116,16 +113,27 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 		}
 		ports = append(ports, int(p.Port))
 	}
-	sel := labels.SelectorFromSet(s.Spec.Selector)
-	var backends []string
-	for i := range pods {
-		p := &pods[i]
-		if p.Namespace == s.Namespace && p.DeletionTimestamp == nil && p.Status.PodIP != "" && sel.Matches(labels.Set(p.Labels)) {
-			backends = append(backends, p.Status.PodIP)
+	spec := lb.Spec{Name: lbName(s), VIP: vip.String(), Ports: ports}
+	if len(s.Spec.Selector) == 0 {
+		// No selector (default/kubernetes patched to LoadBalancer, as the article's step 1
+		// does): GKE sends the traffic to nodes, whose kube-proxy forwards it to the
+		// endpoints with the node as source. The lab forwards to the endpoints from the
+		// VPC's gateway address, which the endpoints' network can answer.
+		if spec.Backends, err = c.endpointAddresses(ctx, s); err != nil {
+			return err
+		}
+		cl := c.lab.Topology.Cluster
+		spec.SNAT = c.lab.Plan.Gateways[cl.VPC+"/"+cl.Subnet].String()
+	} else {
+		sel := labels.SelectorFromSet(s.Spec.Selector)
+		for i := range pods {
+			p := &pods[i]
+			if p.Namespace == s.Namespace && p.DeletionTimestamp == nil && p.Status.PodIP != "" && sel.Matches(labels.Set(p.Labels)) {
+				spec.Backends = append(spec.Backends, p.Status.PodIP)
+			}
 		}
 	}
-	slices.Sort(backends)
-	spec := lb.Spec{Name: lbName(s), VIP: vip.String(), Ports: ports, Backends: backends}
+	slices.Sort(spec.Backends)
 	path := st.Path("ilb", lbName(s)+".json")
 	if old, err := lb.LoadSpec(path); err != nil || !sameSpec(old, spec) {
 		if err := os.MkdirAll(st.Path("ilb"), 0o700); err != nil {
@@ -139,7 +147,7 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 				_ = syscall.Kill(p.PID, syscall.SIGHUP)
 			}
 		}
-		c.log.Info("internal load balancer configured", "service", s.Namespace+"/"+s.Name, "vip", vip, "ports", ports, "backends", backends)
+		c.log.Info("internal load balancer configured", "service", s.Namespace+"/"+s.Name, "vip", vip, "ports", ports, "backends", spec.Backends)
 	}
 	running := false
 	for _, p := range st.Processes {
@@ -162,7 +170,24 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 }
 
 func sameSpec(a, b lb.Spec) bool {
-	return a.Name == b.Name && a.VIP == b.VIP && slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Backends, b.Backends)
+	return a.Name == b.Name && a.VIP == b.VIP && a.SNAT == b.SNAT && slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Backends, b.Backends)
+}
+
+// endpointAddresses lists the ready endpoint addresses of a Service without a selector.
+func (c *Controller) endpointAddresses(ctx context.Context, s *corev1.Service) ([]string, error) {
+	slices, err := c.cs.DiscoveryV1().EndpointSlices(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + s.Name})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sl := range slices.Items {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				out = append(out, ep.Addresses...)
+			}
+		}
+	}
+	return out, nil
 }
 
 // lbAddress is spec.loadBalancerIP (which must lie in a subnet of the cluster's VPC) or the

@@ -31,7 +31,14 @@ func Rules(s Spec, backends []string) string {
 		fmt.Fprintf(&b, "\t\tip daddr %s tcp dport %s dnat to %s\n", s.VIP, portMatch(s.Ports), target(backends))
 	}
 	fmt.Fprintf(&b, "\t\tip daddr %s drop\n", s.VIP)
-	b.WriteString("\t}\n}\n")
+	b.WriteString("\t}\n")
+	if s.SNAT != "" && len(backends) > 0 {
+		b.WriteString("\tchain postrouting {\n")
+		b.WriteString("\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+		fmt.Fprintf(&b, "\t\tct original ip daddr %s snat to %s\n", s.VIP, s.SNAT)
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 

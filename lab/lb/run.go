@@ -30,7 +30,8 @@ func Run(ctx context.Context, specPath string, log *slog.Logger) error {
 		return err
 	}
 	d := &daemon{path: specPath, log: log.With("lb", s.Name), spec: s, health: newHealth(s), dirty: true,
-		now: time.Now, probe: dialProbe, apply: Apply, remove: Remove}
+		now: time.Now, apply: Apply, remove: Remove}
+	d.probe = func(ctx context.Context, addr string, port int) error { return dialProbe(ctx, d.spec.SNAT, addr, port) }
 	d.log.Info("load balancer starting", "table", TableName(s.Name), "vip", s.VIP, "ports", s.Ports,
 		"backends", s.Backends, "interval", s.Interval, "timeout", s.Timeout)
 	if err := d.step(ctx); err != nil {
@@ -181,8 +182,11 @@ func (d *daemon) stop(ctx context.Context) error {
 }
 
 // dialProbe is GCP's TCP health check: the check passes when the connection opens.
-func dialProbe(ctx context.Context, addr string, port int) error {
+func dialProbe(ctx context.Context, source, addr string, port int) error {
 	var dl net.Dialer
+	if source != "" {
+		dl.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
 	c, err := dl.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 	if err != nil {
 		return err

@@ -36,6 +36,10 @@ type Spec struct {
 	VIP      string   // IPv4 address, e.g. "10.128.0.28"
 	Ports    []int    // TCP ports forwarded, e.g. [443]
 	Backends []string // IPv4 addresses; passthrough, so each serves the same Ports
+	// SNAT, when set, rewrites the client source to this address for connections through
+	// the VIP, and health checks use it too: for backends outside the VPC that can only
+	// answer the VPC's own ranges (GKE's kube-proxy does the same for a node port).
+	SNAT string
 	// Health checking: TCP connect to each backend's first port. Zero means the default.
 	Interval           time.Duration // ≤ MaxInterval
 	Timeout            time.Duration // per check, ≤ Interval
@@ -49,6 +53,7 @@ type specFile struct {
 	VIP                string   `json:"vip" yaml:"vip"`
 	Ports              []int    `json:"ports" yaml:"ports"`
 	Backends           []string `json:"backends" yaml:"backends"`
+	SNAT               string   `json:"snat,omitempty" yaml:"snat,omitempty"`
 	Interval           string   `json:"interval,omitempty" yaml:"interval,omitempty"`
 	Timeout            string   `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	UnhealthyThreshold int      `json:"unhealthyThreshold,omitempty" yaml:"unhealthyThreshold,omitempty"`
@@ -80,6 +85,11 @@ func (s Spec) Validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !specName.MatchString(s.Name) {
 		bad("name %q: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", s.Name)
+	}
+	if s.SNAT != "" {
+		if a, err := netip.ParseAddr(s.SNAT); err != nil || !a.Is4() {
+			bad("snat %q is not an IPv4 address", s.SNAT)
+		}
 	}
 	vip, err := netip.ParseAddr(s.VIP)
 	if err != nil || !vip.Is4() {
@@ -145,7 +155,7 @@ func LoadSpec(path string) (Spec, error) {
 	if err != nil {
 		return Spec{}, fmt.Errorf("load balancer spec %s: %w", path, err)
 	}
-	s := Spec{Name: f.Name, VIP: f.VIP, Ports: f.Ports, Backends: f.Backends,
+	s := Spec{Name: f.Name, VIP: f.VIP, Ports: f.Ports, Backends: f.Backends, SNAT: f.SNAT,
 		UnhealthyThreshold: f.UnhealthyThreshold, HealthyThreshold: f.HealthyThreshold}
 	for _, d := range []struct {
 		field, text string
@@ -207,7 +217,7 @@ func WriteSpec(path string, s Spec) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	f := specFile{Name: s.Name, VIP: s.VIP, Ports: s.Ports, Backends: s.Backends,
+	f := specFile{Name: s.Name, VIP: s.VIP, Ports: s.Ports, Backends: s.Backends, SNAT: s.SNAT,
 		UnhealthyThreshold: s.UnhealthyThreshold, HealthyThreshold: s.HealthyThreshold}
 	if f.Backends == nil {
 		f.Backends = []string{}

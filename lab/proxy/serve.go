@@ -22,6 +22,7 @@ const dialTimeout = 10 * time.Second
 // requests and connections finish for up to 5 s, closes the rest and
 // returns nil. Invalid configs and listen failures are returned at once.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	defer tmpProfile()()
 	s, err := newServer(cfg, log)
 	if err != nil {
 		return err

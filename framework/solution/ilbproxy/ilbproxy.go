@@ -109,6 +109,10 @@ type Result struct {
 	Token         string
 	Expires       time.Time
 	Seconds       float64 // how long Apply took
+	// Seed variant only: the article's server.pem (certificate + key, what its curl trusts)
+	// and how many ServiceAccount token Secrets `.secrets` listed.
+	ServerPEM    []byte
+	SecretsFound int
 }
 
 func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, error) {
@@ -132,8 +136,11 @@ func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, er
 // proxies are ready. It is idempotent.
 func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, error) {
 	o.defaults()
-	if o.Variant != Hardened {
-		return nil, fmt.Errorf("variant %q: only %q is implemented so far", o.Variant, Hardened)
+	if o.Variant != Hardened && o.Variant != Seed {
+		return nil, fmt.Errorf("variant %q: choose %q or %q", o.Variant, Seed, Hardened)
+	}
+	if o.Variant == Seed && o.Proxy != Nginx {
+		return nil, fmt.Errorf("the seed variant is the article's nginx script; proxy %q has no seed form", o.Proxy)
 	}
 	start := time.Now()
 	cs, cloud, err := clients(env)
@@ -150,6 +157,18 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 		return nil, fmt.Errorf("reserve %s: %w", o.Address, err)
 	}
 	o.Log.Info("static internal address reserved", "name", AddressName, "address", addr)
+	res := &Result{Server: "https://" + addr.String(), Address: addr}
+	if o.Variant == Seed {
+		if err := applySeed(ctx, cs, o, info, addr, res); err != nil {
+			return nil, err
+		}
+		if err := waitReady(ctx, cs, o.Namespace, workloadFor(Nginx).name, addr, o.Replicas); err != nil {
+			return nil, err
+		}
+		res.Seconds = time.Since(start).Seconds()
+		o.Log.Info("ilb-proxy (seed) applied", "server", res.Server, "secretsFound", res.SecretsFound, "seconds", fmt.Sprintf("%.1f", res.Seconds))
+		return res, nil
+	}
 	w := workloadFor(o.Proxy)
 	l7 := o.Proxy != GoL4
 	// One implementation at a time: switching proxies replaces the other's workload, whose
@@ -161,7 +180,6 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 			}
 		}
 	}
-	res := &Result{Server: "https://" + addr.String(), Address: addr}
 	rollout := map[string]string{}
 	if l7 {
 		pem, certPEM, err := serve(ctx, cs, o, addr)
@@ -326,6 +344,7 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	for _, p := range Proxies {
 		del(deleteWorkload(ctx, cs, o.Namespace, workloadFor(p)))
 	}
+	errs = append(errs, removeSeed(ctx, cs, o.Namespace)...)
 	del(cs.CoreV1().ConfigMaps(o.Namespace).Delete(ctx, ConfigMapCA, metav1.DeleteOptions{}))
 	del(cs.CoreV1().Secrets(o.Namespace).Delete(ctx, SecretTLS, metav1.DeleteOptions{}))
 	del(kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,

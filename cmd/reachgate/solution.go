@@ -23,14 +23,7 @@ func newSolutionCommand() *cobra.Command {
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "ilb-proxy" {
-				return fmt.Errorf("solution %q: supported: ilb-proxy", args[0])
-			}
-			n, err := resolveName(name)
-			if err != nil {
-				return err
-			}
-			env, err := openLab(n)
+			env, err := solutionLab(args[0], name)
 			if err != nil {
 				return err
 			}
@@ -75,14 +68,7 @@ func newSolutionCommand() *cobra.Command {
 		Short: "Remove everything apply created",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "ilb-proxy" {
-				return fmt.Errorf("solution %q: supported: ilb-proxy", args[0])
-			}
-			n, err := resolveName(name)
-			if err != nil {
-				return err
-			}
-			env, err := openLab(n)
+			env, err := solutionLab(args[0], name)
 			if err != nil {
 				return err
 			}
@@ -94,6 +80,18 @@ func newSolutionCommand() *cobra.Command {
 		c.AddCommand(sub)
 	}
 	return c
+}
+
+// solutionLab checks the solution's name and opens the lab it applies to.
+func solutionLab(solution, name string) (*labprovider.Environment, error) {
+	if solution != "ilb-proxy" {
+		return nil, fmt.Errorf("solution %q: supported: ilb-proxy", solution)
+	}
+	n, err := resolveName(name)
+	if err != nil {
+		return nil, err
+	}
+	return openLab(n)
 }
 
 func openLab(name string) (*labprovider.Environment, error) {

@@ -31,10 +31,11 @@ func newBenchCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench ilb-proxy",
 		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from tp-vm through each proxy",
-		Long: "Measures in interleaved rounds: each round measures the direct path, then applies each proxy\n" +
-			"in turn (starting with a different one each round) and measures through it. Per path it reports\n" +
-			"the median over the rounds of p50, p99 and req/s, the p99 range, and the median of the per-round\n" +
-			"p99 overhead over the direct path of the same round, so that drift on the shared machine cancels.",
+		Long: "Measures in interleaved rounds: each round applies each proxy in turn (starting with a different\n" +
+			"one each round), measures the direct path and then the path through the proxy. Per path it reports\n" +
+			"the median over all measurements of p50, p99 and req/s, and the p99 range; the p99 overhead is the\n" +
+			"median of the differences between each proxy measurement and the direct one just before it, so\n" +
+			"that load from elsewhere on the shared machine weighs on both sides of a difference.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "ilb-proxy" {
@@ -46,7 +47,7 @@ func newBenchCommand() *cobra.Command {
 	c.Flags().StringVar(&f.name, "name", "", "lab name (default: the only lab)")
 	c.Flags().IntVar(&f.requests, "requests", 2000, "requests per path and round")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "parallel connections")
-	c.Flags().IntVar(&f.rounds, "rounds", 5, "interleaved rounds; each measures every path once")
+	c.Flags().IntVar(&f.rounds, "rounds", 9, "interleaved rounds; each measures every proxy once, each after the direct path")
 	return c
 }
 
@@ -55,6 +56,8 @@ type benchPath struct {
 	name  string
 	proxy ilbproxy.Proxy // "" for the direct path
 	runs  []probe.LoadResult
+	// baseline holds the direct path's result measured just before each run.
+	baseline []probe.LoadResult
 }
 
 func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
@@ -91,15 +94,10 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 		return probe.Load(ctx, d, r, f.requests, f.concurrency)
 	}
 
+	directReq := probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint + "/version", CAPEM: cl.CAPEM}
 	start := time.Now()
 	for round := range f.rounds {
-		lr, err := load(node, probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint + "/version", CAPEM: cl.CAPEM})
-		if err != nil {
-			return fmt.Errorf("round %d: direct: %w", round+1, err)
-		}
-		direct.runs = append(direct.runs, lr)
-		// Rotate the order so that no proxy always runs first (fresh
-		// machine) or last (after the others warmed or tired it).
+		// Rotate the order so that no proxy always runs first or last.
 		n := len(ilbproxy.Proxies)
 		for i := range n {
 			p := ilbproxy.Proxies[(round+i)%n]
@@ -107,15 +105,24 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("round %d: apply %s: %w", round+1, p, err)
 			}
+			// The direct path is measured right before each proxy, so that
+			// every overhead compares two measurements seconds apart.
+			d, err := load(node, directReq)
+			if err != nil {
+				return fmt.Errorf("round %d: direct: %w", round+1, err)
+			}
 			lr, err := load(tp, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token})
 			if err != nil {
 				return fmt.Errorf("round %d: through %s: %w", round+1, p, err)
 			}
-			byProxy[p].runs = append(byProxy[p].runs, lr)
+			direct.runs = append(direct.runs, d)
+			bp := byProxy[p]
+			bp.runs = append(bp.runs, lr)
+			bp.baseline = append(bp.baseline, d)
 		}
+		last := func(p ilbproxy.Proxy) string { r := byProxy[p].runs; return ms(r[len(r)-1].P99) }
 		slog.Info("round measured", "round", round+1, "of", f.rounds, "elapsed", time.Since(start).Round(time.Second),
-			"directP99", ms(direct.runs[round].P99), "nginxP99", ms(byProxy[ilbproxy.Nginx].runs[round].P99),
-			"goL7P99", ms(byProxy[ilbproxy.GoL7].runs[round].P99), "goL4P99", ms(byProxy[ilbproxy.GoL4].runs[round].P99))
+			"nginxP99", last(ilbproxy.Nginx), "goL7P99", last(ilbproxy.GoL7), "goL4P99", last(ilbproxy.GoL4))
 	}
 	if err := ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: quiet}); err != nil {
 		return err
@@ -125,15 +132,17 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 
 // report prints the table and the verdict.
 func report(out io.Writer, f benchFlags, paths []*benchPath) error {
-	direct := paths[0]
 	overhead := func(bp *benchPath) time.Duration {
+		if bp.baseline == nil {
+			return 0
+		}
 		d := make([]time.Duration, len(bp.runs))
 		for i, r := range bp.runs {
-			d[i] = r.P99 - direct.runs[i].P99
+			d[i] = r.P99 - bp.baseline[i].P99
 		}
 		return median(d)
 	}
-	fmt.Fprintf(out, "GET /version, %d rounds x %d requests over %d kept-alive connections per path; medians over the rounds\n",
+	fmt.Fprintf(out, "GET /version, %d rounds x %d requests over %d kept-alive connections per measurement; medians over the rounds\n",
 		f.rounds, f.requests, f.concurrency)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tP50\tP99\tP99 MIN..MAX\tP99 OVER DIRECT\tREQ/S\tERRORS")

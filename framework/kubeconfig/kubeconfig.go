@@ -116,7 +116,16 @@ func createOrUpdate(ctx context.Context, cs kubernetes.Interface, role *rbacv1.C
 
 func grantIn(ctx context.Context, cs kubernetes.Interface, ns string, r Request, rules []rbacv1.PolicyRule, labels map[string]string) error {
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: r.ClusterRole, Namespace: ns, Labels: labels}, Rules: rules}
-	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	_, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		cur, gerr := cs.RbacV1().Roles(ns).Get(ctx, role.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		cur.Rules = rules
+		_, err = cs.RbacV1().Roles(ns).Update(ctx, cur, metav1.UpdateOptions{})
+	}
+	if err != nil {
 		return fmt.Errorf("create role %s/%s: %w", ns, role.Name, err)
 	}
 	rb := &rbacv1.RoleBinding{

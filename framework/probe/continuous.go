@@ -89,6 +89,6 @@ func Window(samples []Sample, event time.Time) LossWindow {
 	if lastFail >= 0 && samples[lastFail].At.After(event) {
 		w.LastFailure = samples[lastFail].At.Sub(event)
 	}
-	w.RecoveredAfter = lastFail < len(samples)-1
+	w.RecoveredAfter = len(samples) > 0 && lastFail < len(samples)-1
 	return w
 }

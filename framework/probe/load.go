@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -58,9 +59,14 @@ func Load(ctx context.Context, d Dialer, r HTTPSRequest, n, concurrency int) (Lo
 		}
 		return time.Since(start), nil
 	}
-	// Warm the connections so handshakes are not in the distribution.
+	// Warm every connection at once (so each worker has its own) so handshakes are not in
+	// the distribution.
+	warm := make(chan error, concurrency)
 	for range concurrency {
-		if _, err := get(); err != nil {
+		go func() { _, err := get(); warm <- err }()
+	}
+	for range concurrency {
+		if err := <-warm; err != nil {
 			return LoadResult{}, fmt.Errorf("warm-up GET %s: %w", r.URL, err)
 		}
 	}
@@ -106,6 +112,10 @@ func Summarize(lats []time.Duration) LoadResult {
 	}
 	s := slices.Clone(lats)
 	slices.Sort(s)
-	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	// Nearest rank: the smallest value with at least q of the sample at or below it.
+	at := func(q float64) time.Duration {
+		rank := int(math.Ceil(q * float64(len(s))))
+		return s[max(0, min(len(s), rank)-1)]
+	}
 	return LoadResult{Requests: len(s), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: s[len(s)-1]}
 }

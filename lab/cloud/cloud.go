@@ -34,7 +34,7 @@ type AddressSpec struct {
 	Name       string
 	Region     string
 	Subnetwork string
-	Address    netip.Addr // the requested address; the zero value lets the cloud choose
+	Address    netip.Addr // the requested address (the lab requires one)
 	Purpose    string     // e.g. SHARED_LOADBALANCER_VIP
 }
 

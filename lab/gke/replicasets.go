@@ -40,7 +40,7 @@ func (c *Controller) reconcileReplicaSets(ctx context.Context) error {
 		if rs.Spec.Replicas != nil {
 			want = int(*rs.Spec.Replicas)
 		}
-		for n := len(mine); n < want; n++ {
+		for n := len(mine); n < want && len(c.nodes) > 0; n++ {
 			node := c.leastLoaded(load)
 			load[node]++
 			pod := &corev1.Pod{

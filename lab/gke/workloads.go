@@ -103,7 +103,10 @@ func (c *Controller) reconcileDeployments(ctx context.Context) error {
 				Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: sel, Template: tmpl},
 			}
 			created, err := c.cs.AppsV1().ReplicaSets(d.Namespace).Create(ctx, rs, metav1.CreateOptions{})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
+			if apierrors.IsAlreadyExists(err) {
+				continue // created by an earlier pass this list missed; status next pass
+			}
+			if err != nil {
 				return fmt.Errorf("create replicaset %s: %w", name, err)
 			}
 			current = created

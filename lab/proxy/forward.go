@@ -58,9 +58,10 @@ func isHex(c byte) bool {
 func (p *l7Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var (
-		c   *upConn
-		res *http.Response
-		err error
+		c    *upConn
+		res  *http.Response
+		err  error
+		stop func() bool
 	)
 	for {
 		c, err = p.pool.get(ctx)
@@ -68,10 +69,14 @@ func (p *l7Proxy) forward(w http.ResponseWriter, r *http.Request) {
 			p.upstreamError(w, r, err)
 			return
 		}
+		// The client leaving ends the wait and a watch: closing the
+		// connection unblocks the read.
+		stop = context.AfterFunc(ctx, c.abort)
 		res, err = p.roundTrip(c, r)
 		if err == nil {
 			break
 		}
+		stop()
 		c.close()
 		var re *retryableError
 		if !errors.As(err, &re) || ctx.Err() != nil {
@@ -81,8 +86,6 @@ func (p *l7Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		// A kept-alive connection the upstream had closed: the request is a
 		// GET or HEAD without a body, so sending it again is safe.
 	}
-	// The client leaving ends a watch: closing the connection unblocks the read.
-	stop := context.AfterFunc(ctx, c.abort)
 	reusable, err := p.copyResponse(w, r, res, c.br)
 	if !stop() || !reusable || err != nil {
 		c.close()
@@ -150,12 +153,12 @@ func hopHeader(k string) bool {
 	return false
 }
 
-// connectionListed reports whether the Connection header values name k as
-// hop-by-hop.
-func connectionListed(conn []string, k string) bool {
-	for _, v := range conn {
+// listsToken reports whether the comma-separated header values hold token,
+// e.g. a Connection header naming a hop-by-hop header.
+func listsToken(values []string, token string) bool {
+	for _, v := range values {
 		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(f), k) {
+			if strings.EqualFold(textproto.TrimString(f), token) {
 				return true
 			}
 		}
@@ -182,7 +185,7 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, host string) error {
 		case "Host", "Content-Length", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
 			continue
 		}
-		if hopHeader(k) || len(conn) > 0 && connectionListed(conn, k) {
+		if hopHeader(k) || len(conn) > 0 && listsToken(conn, k) {
 			continue
 		}
 		if !validFieldName(k) {
@@ -209,14 +212,12 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, host string) error {
 	bw.WriteString("X-Forwarded-Host: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\nX-Forwarded-Proto: https\r\n")
-	if te := r.Header["Te"]; len(te) > 0 && tokenListed(te, "trailers") {
+	if te := r.Header["Te"]; len(te) > 0 && listsToken(te, "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
 	_, err := bw.WriteString("\r\n")
 	return err
 }
-
-func tokenListed(vv []string, token string) bool { return connectionListed(vv, token) }
 
 // validFieldName and validFieldValue keep a header from smuggling in a
 // line of its own; both servers in front have checked more already.
@@ -233,7 +234,7 @@ func (p *l7Proxy) copyResponse(w http.ResponseWriter, r *http.Request, res *http
 	h := w.Header()
 	conn := res.Header["Connection"]
 	for k, vv := range res.Header {
-		if hopHeader(k) || len(conn) > 0 && connectionListed(conn, k) {
+		if hopHeader(k) || len(conn) > 0 && listsToken(conn, k) {
 			continue
 		}
 		h[k] = vv

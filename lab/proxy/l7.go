@@ -22,7 +22,8 @@ type l7Proxy struct {
 	upstream   string
 	serverName string
 	srv        *http.Server
-	transport  *http.Transport
+	transport  *http.Transport // for what the lean path leaves to ReverseProxy
+	pool       *upstreamPool   // for the lean path (forward.go)
 	active     inflight
 	// base is every request's parent context; canceling it ends upgraded
 	// (hijacked) connections, which http.Server.Shutdown does not track.
@@ -56,6 +57,7 @@ func newL7Proxy(cfg Config, log *slog.Logger) (*l7Proxy, error) {
 		ServerName:         p.serverName,
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+		NextProtos:         []string{"http/1.1"},
 	}
 	if cfg.UpstreamCAFile == "" {
 		// The article's nginx (proxy_ssl_verify off): kept so that reachgate
@@ -90,6 +92,8 @@ func newL7Proxy(cfg Config, log *slog.Logger) (*l7Proxy, error) {
 		DisableCompression:    true, // pass bodies as they are, never re-encode
 		Protocols:             &h1,
 	}
+	p.pool = &upstreamPool{addr: cfg.Upstream, dialer: dialer, tls: upTLS,
+		handshakeTimeout: 10 * time.Second, idleTimeout: 90 * time.Second, maxIdle: 256}
 	target := &url.URL{Scheme: "https", Host: cfg.Upstream}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -103,9 +107,15 @@ func newL7Proxy(cfg Config, log *slog.Logger) (*l7Proxy, error) {
 		ErrorHandler:  p.upstreamError,
 	}
 
-	var handler http.Handler = rp
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lean(r) {
+			p.forward(w, r)
+		} else {
+			rp.ServeHTTP(w, r)
+		}
+	})
 	if cfg.AccessLog {
-		handler = accessLog(log, rp)
+		handler = accessLog(log, handler)
 	}
 	p.base, p.cancelBase = context.WithCancel(context.Background())
 	var protocols http.Protocols
@@ -129,6 +139,7 @@ func newL7Proxy(cfg Config, log *slog.Logger) (*l7Proxy, error) {
 
 func (p *l7Proxy) serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	defer p.transport.CloseIdleConnections()
+	defer p.pool.closeIdle()
 	defer p.cancelBase()
 	errc := make(chan error, 1)
 	go func() { errc <- p.srv.ServeTLS(ln, "", "") }()

@@ -45,9 +45,9 @@ func newBenchCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&f.name, "name", "", "lab name (default: the only lab)")
-	c.Flags().IntVar(&f.requests, "requests", 2000, "requests per path and round")
+	c.Flags().IntVar(&f.requests, "requests", 1500, "requests per measurement")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "parallel connections")
-	c.Flags().IntVar(&f.rounds, "rounds", 9, "interleaved rounds; each measures every proxy once, each after the direct path")
+	c.Flags().IntVar(&f.rounds, "rounds", 15, "interleaved rounds; each measures every proxy once, each after the direct path")
 	return c
 }
 
@@ -164,14 +164,25 @@ func report(out io.Writer, f benchFlags, paths []*benchPath) error {
 		i := slices.IndexFunc(paths, func(bp *benchPath) bool { return bp.proxy == p })
 		return paths[i]
 	}
-	ngx := overhead(find(ilbproxy.Nginx))
+	ngx := find(ilbproxy.Nginx)
 	for _, p := range []ilbproxy.Proxy{ilbproxy.GoL7, ilbproxy.GoL4} {
-		o := overhead(find(p))
+		bp := find(p)
+		// Head to head: both were measured in each round, seconds apart.
+		diffs := make([]time.Duration, len(bp.runs))
+		wins := 0
+		for i, r := range bp.runs {
+			diffs[i] = r.P99 - ngx.runs[i].P99
+			if diffs[i] <= 0 {
+				wins++
+			}
+		}
+		o, no := overhead(bp), overhead(ngx)
 		verdict := "NO: worse than nginx"
-		if o <= ngx {
+		if o <= no {
 			verdict = "yes"
 		}
-		fmt.Fprintf(out, "%s p99 overhead %s <= nginx's %s: %s\n", p, ms(o), ms(ngx), verdict)
+		fmt.Fprintf(out, "%s p99 overhead %s <= nginx's %s: %s (p99 at most nginx's in %d of %d rounds; median difference %s)\n",
+			p, ms(o), ms(no), verdict, wins, len(diffs), ms(median(diffs)))
 	}
 	return nil
 }

@@ -162,7 +162,7 @@ func (c *Controller) startContainer(ctx context.Context, st *netns.State, pod *c
 			args = []string{"proxy", "--config", "/etc/reachgate/proxy.yaml"}
 		}
 		return st.Start(netns.StartSpec{Name: name, Namespace: podNS, Path: c.self, Args: args,
-			Env: []string{"REACHGATE_ROOT=" + root, "GOMAXPROCS=1", "GOGC=400", "GODEBUG=schedtrace=2147483647"}}) // schedtrace: keeps sysmon out of deep sleep (lab/proxy/runtime.go)
+			Env: []string{"REACHGATE_ROOT=" + root, "GOMAXPROCS=1", "GOGC=400", "GODEBUG=schedtrace=2147483647"}}) // why: lab/proxy/runtime.go
 	}
 	return netns.Process{}, fmt.Errorf("image %q: the lab runs nginx and %s images only", ctr.Image, ProxyImage)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -66,4 +67,31 @@ func BenchmarkL4(b *testing.B) {
 	up, _ := newUpstream(b, pki.upstream)
 	addr, _ := startProxy(b, "", l4Config(upstreamAddr(up)), slog.New(slog.DiscardHandler))
 	benchGet(b, benchClient(b, &tls.Config{RootCAs: pki.clusterCA, ServerName: "kubernetes.default"}), "https://"+addr)
+}
+
+// BenchmarkL7Parallel is BenchmarkL7 with 8 clients at once, as in
+// `reachgate bench ilb-proxy` (which runs the proxy with GOMAXPROCS=1).
+func BenchmarkL7Parallel(b *testing.B) {
+	up, _ := newUpstream(b, pki.upstream)
+	cfg := l7Config(upstreamAddr(up))
+	cfg.AccessLog = false
+	addr, _ := startProxy(b, "", cfg, slog.New(slog.DiscardHandler))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.proxyCA}, MaxIdleConnsPerHost: 8}
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(8 / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/version", nil)
+			req.Header.Set("Authorization", token)
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
 }

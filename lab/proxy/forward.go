@@ -95,7 +95,10 @@ func (p *l7Proxy) forward(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Headers are out: all that can be done is to cut the response short,
 		// so that the client does not take it for complete.
-		if ctx.Err() == nil {
+		var cerr *clientError
+		if ctx.Err() != nil || errors.As(err, &cerr) {
+			p.log.Debug("client gone during the response", "client", r.RemoteAddr, "path", r.URL.Path, "err", err)
+		} else {
 			p.log.Warn("upstream response cut off", "upstream", p.upstream, "path", r.URL.Path, "err", err)
 		}
 		panic(http.ErrAbortHandler)
@@ -108,6 +111,12 @@ type retryableError struct{ err error }
 
 func (e *retryableError) Error() string { return e.err.Error() }
 func (e *retryableError) Unwrap() error { return e.err }
+
+// clientError is a failure to write to the client.
+type clientError struct{ err error }
+
+func (e *clientError) Error() string { return "write to the client: " + e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
 
 // roundTrip sends r's head on c and reads the response head.
 func (p *l7Proxy) roundTrip(c *upConn, r *http.Request) (*http.Response, error) {
@@ -124,9 +133,12 @@ func (p *l7Proxy) roundTrip(c *upConn, r *http.Request) (*http.Response, error) 
 	if err := c.bw.Flush(); err != nil {
 		return nil, retryable(err)
 	}
-	for {
+	for first := true; ; first = false {
 		if _, err := c.br.Peek(1); err != nil {
-			return nil, retryable(err)
+			if first {
+				err = retryable(err)
+			}
+			return nil, err
 		}
 		res, err := http.ReadResponse(c.br, r)
 		if err != nil {
@@ -142,8 +154,8 @@ func (p *l7Proxy) roundTrip(c *upConn, r *http.Request) (*http.Response, error) 
 	}
 }
 
-// hopHeaders are the hop-by-hop headers, never forwarded either way, and
-// the forwarding headers that only the proxy may set.
+// hopHeader reports whether k is a hop-by-hop header, never forwarded
+// either way.
 func hopHeader(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
@@ -219,13 +231,48 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, host string) error {
 	return err
 }
 
-// validFieldName and validFieldValue keep a header from smuggling in a
-// line of its own; both servers in front have checked more already.
+// validFieldName, validFieldValue and validHost are the checks of
+// http.Server (RFC 9110 tokens, no control characters but tab, the
+// characters a host may hold); they keep a header from smuggling in a line
+// of its own.
 func validFieldName(k string) bool {
-	return k != "" && !strings.ContainsAny(k, " \t:\r\n\x00")
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isTokenByte(k[i]) {
+			return false
+		}
+	}
+	return true
 }
 
-func validFieldValue(v string) bool { return !strings.ContainsAny(v, "\r\n\x00") }
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		b := h[i]
+		if !(isAlnum(b) || strings.IndexByte("!$%&'()*+,-.:;=[]_~", b) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
+}
+
+func isTokenByte(b byte) bool {
+	return isAlnum(b) || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}
 
 // copyResponse sends res to the client, flushing as the upstream sends so
 // that watches stream, and reports whether the upstream connection can carry
@@ -260,7 +307,7 @@ func (p *l7Proxy) copyResponse(w http.ResponseWriter, r *http.Request, res *http
 		n, rerr := res.Body.Read(*buf)
 		if n > 0 {
 			if _, werr := w.Write((*buf)[:n]); werr != nil {
-				return false, fmt.Errorf("write to the client: %w", werr)
+				return false, &clientError{werr}
 			}
 			written += int64(n)
 			// The server flushes the end of the body when the handler returns.

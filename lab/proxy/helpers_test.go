@@ -179,10 +179,11 @@ type echo struct {
 // newUpstream starts a fake API server on 127.0.0.1 serving cert. Besides
 // echoing requests it has /watch (one line, then more once release is
 // closed), /ticks?n=&every= (n lines at an interval), /slow?d= (answers
-// after d) and /upgrade (101, then echoes bytes).
-func newUpstream(t testing.TB, cert tls.Certificate) (srv *httptest.Server, release chan struct{}) {
+// after d), /upgrade (101, then echoes bytes), /headers (the request's
+// headers as JSON, Host among them) and /trailers (a body and a trailer).
+func newUpstream(t testing.TB, cert tls.Certificate) (*httptest.Server, chan struct{}) {
 	t.Helper()
-	release = make(chan struct{})
+	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -231,12 +232,33 @@ func newUpstream(t testing.TB, cert tls.Certificate) (srv *httptest.Server, rele
 		brw.Flush()
 		io.Copy(conn, brw) // echo until the client half-closes or leaves
 	})
-	srv = httptest.NewUnstartedServer(mux)
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(h)
+	})
+	mux.HandleFunc("/trailers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		fmt.Fprintln(w, "body")
+		w.Header().Set("X-Checksum", "abc")
+	})
+	return newUpstreamWith(t, cert, mux), release
+}
+
+// newUpstreamWith serves h over TLS with cert on 127.0.0.1, after the
+// configure functions had their say on the server.
+func newUpstreamWith(t testing.TB, cert tls.Certificate, h http.Handler, configure ...func(*http.Server)) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	for _, f := range configure {
+		f(srv.Config)
+	}
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelInfo)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv, release
+	return srv
 }
 
 // upstreamAddr is the "127.0.0.1:port" of an httptest server.

@@ -17,6 +17,10 @@ import (
 )
 
 // l7Proxy terminates the clients' TLS and re-encrypts to the upstream.
+// Connections go through the HTTP/1.1 loop (h1.go), which serves plain
+// requests itself and hands HTTP/2 and everything else to http.Server.
+// GETs and HEADs without a body take the lean forwarder (forward.go) over
+// pooled upstream connections; the rest takes httputil.ReverseProxy.
 type l7Proxy struct {
 	log        *slog.Logger
 	upstream   string
@@ -24,6 +28,7 @@ type l7Proxy struct {
 	srv        *http.Server
 	transport  *http.Transport // for what the lean path leaves to ReverseProxy
 	pool       *upstreamPool   // for the lean path (forward.go)
+	h1         *h1Loop
 	active     inflight
 	// base is every request's parent context; canceling it ends upgraded
 	// (hijacked) connections, which http.Server.Shutdown does not track.
@@ -118,21 +123,28 @@ func newL7Proxy(cfg Config, log *slog.Logger) (*l7Proxy, error) {
 		handler = accessLog(log, handler)
 	}
 	p.base, p.cancelBase = context.WithCancel(context.Background())
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.active.begin()
+		defer p.active.end()
+		handler.ServeHTTP(w, r)
+	})
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion, NextProtos: []string{"h2", "http/1.1"}}
+	// The HTTP/1.1 loop (h1.go) accepts every connection and does the TLS
+	// handshake; http.Server gets the HTTP/2 ones and those the loop hands
+	// over.
+	p.h1 = &h1Loop{p: p, handler: counted, tls: tlsConf, conns: map[*h1Conn]struct{}{}}
 	p.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p.active.begin()
-			defer p.active.end()
-			handler.ServeHTTP(w, r)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion},
+		Handler:           withTLSState(counted),
+		TLSConfig:         tlsConf.Clone(),
 		Protocols:         &protocols,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       90 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelInfo),
 		BaseContext:       func(net.Listener) context.Context { return p.base },
+		ConnContext:       connContext,
 	}
 	return p, nil
 }
@@ -141,31 +153,45 @@ func (p *l7Proxy) serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	defer p.transport.CloseIdleConnections()
 	defer p.pool.closeIdle()
 	defer p.cancelBase()
-	errc := make(chan error, 1)
-	go func() { errc <- p.srv.ServeTLS(ln, "", "") }()
+	p.h1.queue = newConnQueue(ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- p.srv.Serve(p.h1.queue) }()
+	accepted := make(chan error, 1)
+	go func() { accepted <- p.h1.accept(ln) }()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var failed error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve l7 on %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
+	case err := <-accepted:
+		if ctx.Err() == nil {
+			ln.Close()
+			failed = fmt.Errorf("serve l7 on %s: %w", ln.Addr(), err)
+		}
+	case err := <-served:
+		ln.Close()
+		<-accepted
+		failed = fmt.Errorf("serve l7 on %s: %w", ln.Addr(), err)
 	}
 	gctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	// Shutdown closes the listener and waits for ordinary requests; upgraded
-	// connections are counted by active only.
+	// Idle connections close now, busy ones after their current request;
+	// upgraded connections are counted by active only.
+	p.h1.shutdown()
 	err := p.srv.Shutdown(gctx)
-	if err == nil && p.active.wait(gctx) {
-		<-errc
-		return nil
+	p.h1.queue.Close() // Shutdown closed it, unless Serve had failed already
+	if err == nil && p.h1.wait(gctx) && p.active.wait(gctx) {
+		return failed
 	}
 	p.log.Warn("shutdown grace period over: closing the remaining connections",
 		"grace", grace, "inFlight", p.active.n.Load())
 	p.srv.Close()
 	p.cancelBase()
-	<-errc
+	p.h1.closeAll()
 	wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
 	defer wcancel()
+	p.h1.wait(wctx)
 	p.active.wait(wctx)
-	return nil
+	return failed
 }
 
 // upstreamError answers a failed upstream round trip. A certificate that

@@ -21,8 +21,10 @@ const dialTimeout = 10 * time.Second
 // Run serves cfg until ctx is done, then stops accepting, lets in-flight
 // requests and connections finish for up to 5 s, closes the rest and
 // returns nil. Invalid configs and listen failures are returned at once.
+// Run is for the proxy's own process: it sets the GC target when GOGC does
+// not (runtime.go).
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	defer tmpProfile()()
+	applyRuntimeDefaults()
 	s, err := newServer(cfg, log)
 	if err != nil {
 		return err

@@ -47,11 +47,15 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 	if err != nil {
 		return nil, err
 	}
-	env := &Environment{lab: l, self: self, log: spec.Log}
+	return newEnvironment(l, self, spec.Log), nil
+}
+
+func newEnvironment(l *lab.Lab, self string, log *slog.Logger) *Environment {
+	env := &Environment{lab: l, self: self, log: log}
 	if src, err := binaries.SourceDir(); err == nil {
 		env.version, _, _ = binaries.Versions(src)
 	}
-	return env, nil
+	return env
 }
 
 // Environment is a lab as a provider.Environment.
@@ -212,11 +216,7 @@ func Open(name, self string, log *slog.Logger) (*Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &Environment{lab: l, self: self, log: log}
-	if src, err := binaries.SourceDir(); err == nil {
-		env.version, _, _ = binaries.Versions(src)
-	}
-	return env, nil
+	return newEnvironment(l, self, log), nil
 }
 
 // Inventory implements provider.Inventory: the lab's namespaces and running processes by name.

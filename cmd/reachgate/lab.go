@@ -26,7 +26,7 @@ func newLabCommand() *cobra.Command {
 		Short: "The local lab: the topology in network namespaces with a real control plane",
 	}
 	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
-		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand())
+		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand(), newLabExplainCommand())
 	return c
 }
 

@@ -45,3 +45,26 @@ func TestLabUpRejectsMalformedTopology(t *testing.T) {
 		})
 	}
 }
+
+// explain on the seed topology file: the baseline verdicts, as exit codes.
+func TestLabExplainSeedVerdicts(t *testing.T) {
+	cases := []struct {
+		from, to string
+		code     int
+	}{
+		{"tp-vm", "192.168.32.34:443", 1},
+		{"gke-private-cluster-default-pool-a9966b2c-gq92", "192.168.32.34:443", 0},
+		{"tp-vm", "gke-private-cluster-default-pool-a9966b2c-gq92", 0},
+		{"tp-vm", "jumpbox", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.from+"->"+tc.to, func(t *testing.T) {
+			root := newRootCommand()
+			root.SetArgs([]string{"lab", "explain", "-f", "../../fixtures/topologies/seed.yaml", "--from", tc.from, "--to", tc.to, "--json"})
+			err := root.ExecuteContext(context.Background())
+			if got := exitCode(err); got != tc.code {
+				t.Errorf("got exit code %d (%v); want %d", got, err, tc.code)
+			}
+		})
+	}
+}

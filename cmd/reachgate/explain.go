@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/lab"
+	"reachgate/lab/netmodel"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+)
+
+// explainView is `lab explain --json`.
+type explainView struct {
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	Verdict string         `json:"verdict"`
+	Trace   netmodel.Trace `json:"trace"`
+	Micros  int64          `json:"computedMicroseconds"`
+	Source  string         `json:"topology"`
+}
+
+func newLabExplainCommand() *cobra.Command {
+	var name, file, from, to string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "explain --from HOST --to IP[:PORT]",
+		Short: "Say from the network model whether a host reaches an address, hop by hop both ways, and why not",
+		Long: "Reads the running lab's topology (or --topology FILE, no lab or root needed) and walks the\n" +
+			"forward and the return path through the VPCs' effective routes. Ports are accepted but not\n" +
+			"yet judged: firewall rules are not modelled. Exits 1 when unreachable.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, source, err := explainTopology(name, file)
+			if err != nil {
+				return err
+			}
+			h := t.Host(from)
+			if h == nil {
+				return fmt.Errorf("--from %q: no such host in %s", from, source)
+			}
+			host := to
+			if hh, _, err := net.SplitHostPort(to); err == nil {
+				host = hh
+			}
+			dst, err := netip.ParseAddr(host)
+			if err != nil {
+				if dh := t.Host(to); dh != nil {
+					dst = dh.IP
+				} else {
+					return fmt.Errorf("--to %q: give an IP, IP:PORT or a host name", to)
+				}
+			}
+			m, err := netmodel.Compute(t)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			tr := m.Trace(h.IP, dst)
+			v := explainView{From: from, To: to, Trace: tr, Micros: time.Since(start).Microseconds(), Source: source, Verdict: "unreachable"}
+			if tr.Reachable {
+				v.Verdict = "reachable"
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(v); err != nil {
+					return err
+				}
+			} else {
+				fmt.Printf("%s -> %s: %s\n", from, to, v.Verdict)
+				printPath("forward", tr.Forward)
+				printPath("return", tr.Return)
+				fmt.Printf("why: %s\n", tr.Reason)
+			}
+			if !tr.Reachable {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+	c.Flags().StringVarP(&file, "topology", "f", "", "explain on this topology file instead of a running lab")
+	c.Flags().StringVar(&from, "from", "", "source host")
+	c.Flags().StringVar(&to, "to", "", "destination IP, IP:PORT or host")
+	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	_ = c.MarkFlagRequired("from")
+	_ = c.MarkFlagRequired("to")
+	return c
+}
+
+func explainTopology(name, file string) (*topology.Topology, string, error) {
+	if file != "" {
+		t, err := topology.ParseFile(file)
+		return t, file, err
+	}
+	n, err := resolveName(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (or pass --topology FILE)", err)
+	}
+	l, err := lab.Open(n)
+	if err != nil {
+		return nil, "", err
+	}
+	return l.Topology, netns.LabDir(n) + "/topology.yaml", nil
+}
+
+func printPath(label string, p netmodel.Path) {
+	fmt.Printf("%s:\n", label)
+	for _, h := range p.Hops {
+		route := "no route"
+		if h.Route != nil {
+			route = fmt.Sprintf("%s %s", h.Route.Prefix, h.Route.Type)
+			if h.Route.Link != "" {
+				route += " via " + h.Route.Link + " to " + h.Route.NextHopVPC
+			}
+		}
+		region := ""
+		if h.Region != "" {
+			region = " (" + h.Region + ")"
+		}
+		fmt.Printf("  %s%s: %s\n", h.VPC, region, route)
+	}
+	switch {
+	case p.Delivered:
+		fmt.Println("  delivered")
+	case p.Blocked != "":
+		fmt.Printf("  blocked: %s\n", p.Blocked)
+	}
+}

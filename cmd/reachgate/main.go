@@ -69,5 +69,12 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(newLabCommand(), newKubectlCommand(), newProxyCommand(), newILBCommand(), newSolutionCommand(), newBenchCommand())
+	for _, c := range moreCommands {
+		root.AddCommand(c())
+	}
 	return root
 }
+
+// moreCommands holds commands registered by their own files' init functions
+// (func init() { moreCommands = append(moreCommands, newXCommand) }).
+var moreCommands []func() *cobra.Command

@@ -13,9 +13,13 @@ const MaxHops = 16
 
 // Trace is the forward and return path between two addresses.
 type Trace struct {
-	Reachable bool // both paths delivered
+	Reachable bool // both paths delivered, and the destination admits the flow
+	Flow      Flow // zero when only routing was judged
 	Forward   Path
 	Return    Path
+	// Admission is the destination's verdict on the flow (firewall, authorized networks);
+	// set when the forward path was delivered and a flow was given.
+	Admission *Admission
 	Reason    string // plain words for a platform engineer
 }
 
@@ -87,9 +91,31 @@ func (m *Model) subnet(vpc, name string) *topology.Subnetwork {
 	return nil
 }
 
+// TraceFlow is Trace plus the destination's admission of flow f: ingress firewall rules and
+// master authorized networks. Replies need no admission (GCP firewalls are stateful).
+func (m *Model) TraceFlow(src, dst netip.Addr, f Flow) Trace {
+	t := m.Trace(src, dst)
+	t.Flow = f
+	if f.Proto == "" || !t.Forward.Delivered {
+		return t
+	}
+	a := m.Admit(src, dst, f)
+	t.Admission = &a
+	if a.Allowed {
+		return t
+	}
+	t.Reachable = false
+	last := &t.Forward.Hops[len(t.Forward.Hops)-1]
+	last.Note += "; refused: " + a.Reason
+	t.Forward.Delivered = false
+	t.Forward.Blocked = a.Reason
+	t.Reason = fmt.Sprintf("%s reaches the network of %s on %s (%s), but %s", src, dst, f, t.Forward.chain(), a.Reason)
+	return t
+}
+
 // Trace walks the packet from src to dst and the reply from dst to src. src and dst are host
 // addresses; either may also be any address inside a subnet, which is then delivered on
-// reaching the VPC that owns the subnet.
+// reaching the VPC that owns the subnet. Ports and firewalls are not judged (see TraceFlow).
 func (m *Model) Trace(src, dst netip.Addr) Trace {
 	from, ok := m.locate(src)
 	if !ok {

@@ -102,31 +102,37 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 		}
 		return cfg[ns]
 	}
-	// Links are created from the router side of each pair; each end is born in its namespace.
+	// Each VPC router's main table holds the routes that apply VPC-wide; routes that apply
+	// only to traffic entering in one region go to that region's table, which repeats the
+	// main table (see regionTables).
+	tables := map[string][]string{}
+	route := func(vpc, format string, a ...any) {
+		tables[vpc] = append(tables[vpc], fmt.Sprintf(format, a...))
+	}
 	for _, n := range t.Networks {
-		r := nsBatch(p.Routers[n.Name])
-		r.add("route replace blackhole default")
+		route(n.Name, "blackhole default")
 		for _, s := range n.Subnets {
 			for _, pfx := range s.Prefixes() {
 				// Addresses of the subnet that no host holds are dropped, not bounced.
-				r.add("route replace blackhole %s", pfx)
+				route(n.Name, "blackhole %s", pfx)
 			}
 		}
 	}
 	for i, h := range t.Hosts {
 		rns, hns := p.Routers[h.VPC], p.Hosts[h.Name]
 		gw := p.Gateways[h.VPC+"/"+h.Subnet]
-		ifname := fmt.Sprintf("h%d", i)
+		ifname := hostIf(i)
 		r := nsBatch(rns)
 		r.add("link add %s type veth peer name eth0 netns %s", ifname, hns)
 		r.add("addr add %s/32 dev %s", gw, ifname)
 		r.add("link set %s up", ifname)
-		r.add("route replace %s/32 dev %s", h.IP, ifname)
+		route(h.VPC, "%s/32 dev %s", h.IP, ifname)
 		if pods, ok := nodePods(t, h.Name); ok {
 			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
-			r.add("route replace %s via %s dev %s", pods, h.IP, ifname)
+			route(h.VPC, "%s via %s dev %s", pods, h.IP, ifname)
 		}
 	}
+	// Links are created from the router side of each pair; each end is born in its namespace.
 	for _, l := range t.Links {
 		ifname := p.LinkIf[l.Name]
 		a := nsBatch(p.Routers[l.A.VPC])
@@ -142,17 +148,16 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 	}
 	for _, n := range t.Networks {
 		r := nsBatch(p.Routers[n.Name])
-		for _, rt := range m.Effective(n.Name) {
-			if rt.Link == "" {
-				continue // local subnet: hosts have /32 routes, the rest is blackholed above
+		for _, rt := range m.EffectiveIn(n.Name, "") {
+			if rt.Link != "" { // local subnets: hosts have /32 routes, the rest is blackholed
+				route(n.Name, "%s", p.via(rt))
 			}
-			if rt.Region != "" {
-				// Regional routes need per-region tables; until the realizer has them, a
-				// regional route applies everywhere in the VPC. Logged so it is visible.
-				log.Debug("regional route installed VPC-wide", "vpc", n.Name, "prefix", rt.Prefix, "region", rt.Region)
-			}
-			peer := p.LinkAddr[rt.Link][rt.NextHopVPC]
-			r.add("route replace %s via %s dev %s", rt.Prefix, peer, p.LinkIf[rt.Link])
+		}
+		for _, spec := range tables[n.Name] {
+			r.add("route replace %s", spec)
+		}
+		for _, line := range regionTables(p, t, m, n.Name, tables[n.Name]) {
+			r.add("%s", line)
 		}
 	}
 	// Routers first (they create the veths), then hosts.
@@ -179,6 +184,9 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 				return nil, fmt.Errorf("enable forwarding on node %s: %w", h.Name, err)
 			}
 		}
+	}
+	if err := applyFilters(ctx, p, t, m); err != nil {
+		return nil, err
 	}
 	for _, h := range t.Hosts {
 		st.Hosts[h.Name] = HostInfo{Namespace: p.Hosts[h.Name], IP: h.IP.String(), VPC: h.VPC, Role: h.Role}

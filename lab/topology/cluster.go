@@ -33,11 +33,26 @@ func (c *checker) cluster() {
 			c.add(p+".serviceRange", "names the same range as podRange (pods and services need their own ranges)")
 		}
 	}
+	if a := cl.AuthorizedNetworks; a != nil {
+		ap := p + ".authorizedNetworks"
+		if len(a.CIDRBlocks) > maxAuthorizedNetworks {
+			c.add(ap+".cidrBlocks", "has %d blocks and GKE allows at most %d (merge ranges)", len(a.CIDRBlocks), maxAuthorizedNetworks)
+		}
+		for k, b := range a.CIDRBlocks {
+			c.cidr(at(ap+".cidrBlocks", k), b)
+		}
+		if !a.Enabled && (len(a.CIDRBlocks) > 0 || a.PrivateEndpointEnforcement) {
+			c.add(ap+".enabled", "is false, so cidrBlocks and privateEndpointEnforcement have no effect (set enabled: true, or remove them)")
+		}
+	}
 	master := c.masterVPC(cl, vpc)
 	c.masterRange(cl, g, master)
 	c.clusterPeering(cl, vpc, master)
 	c.roles(g, vpc, sub, master)
 }
+
+// maxAuthorizedNetworks is GKE's limit on master authorized networks for a private cluster.
+const maxAuthorizedNetworks = 50
 
 // secondaryRef checks that name is a secondary range of s.
 func (c *checker) secondaryRef(path string, s *Subnetwork, name, example string) {

@@ -11,6 +11,9 @@ func (c *checker) hosts() {
 			c.unique(seen, p+".name", "host", h.Name)
 		}
 		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleNode, RoleControlPlane)
+		for k, tag := range h.Tags {
+			c.name(at(p+".tags", k), "tag", tag, "gke-node", maxName)
+		}
 		var sub *Subnetwork
 		if n := c.network(p+".vpc", h.VPC); n != nil {
 			sub = c.subnetOf(p+".subnet", n, h.Subnet)

@@ -1,6 +1,9 @@
 package topology
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Topology is a parsed, validated topology with defaults applied.
 // Slices keep the file's order; lookups go through the methods.
@@ -23,7 +26,53 @@ type Network struct {
 	RoutingMode string // "REGIONAL" or "GLOBAL" (gcp only; "" for others)
 	Subnets     []*Subnetwork
 	Routers     []*CloudRouter
+	Firewall    []*Rule
 }
+
+// Rule is a resolved ingress firewall rule.
+type Rule struct {
+	Name       string
+	Deny       bool
+	Priority   int
+	Sources    []netip.Prefix
+	Ports      []PortRange
+	TargetTags []string
+}
+
+// PortRange is one protocol and port range of a firewall rule. Proto "all" matches every
+// protocol; a zero Lo means every port of Proto.
+type PortRange struct {
+	Proto  string // "tcp", "udp", "icmp" or "all"
+	Lo, Hi uint16
+}
+
+// String writes the range as in the file ("tcp:443", "tcp:1-2", "udp", "all").
+func (p PortRange) String() string {
+	switch {
+	case p.Lo == 0:
+		return p.Proto
+	case p.Lo == p.Hi:
+		return fmt.Sprintf("%s:%d", p.Proto, p.Lo)
+	}
+	return fmt.Sprintf("%s:%d-%d", p.Proto, p.Lo, p.Hi)
+}
+
+// Matches reports whether the range covers a packet of proto to port.
+func (p PortRange) Matches(proto string, port uint16) bool {
+	if p.Proto == "all" {
+		return true
+	}
+	if p.Proto != proto {
+		return false
+	}
+	return p.Lo == 0 || (port >= p.Lo && port <= p.Hi)
+}
+
+// Default firewall priority and the implied rules' priority, as in GCP.
+const (
+	DefaultFirewallPriority = 1000
+	ImpliedRulePriority     = 65535
+)
 
 // GCP reports whether the network follows GCP's rules.
 func (n *Network) GCP() bool { return n.Cloud == "gcp" }
@@ -94,6 +143,7 @@ type Machine struct {
 	Region string
 	IP     netip.Addr
 	Role   string
+	Tags   []string
 }
 
 // Connection is a resolved link.
@@ -127,6 +177,16 @@ type GKECluster struct {
 	// ControlPlane is the host at PrivateEndpoint; Nodes are the hosts with role node, in file order.
 	ControlPlane string
 	Nodes        []string
+	// NodeRange is the primary range of the cluster's subnet.
+	NodeRange netip.Prefix
+	// Authorized is nil when master authorized networks are disabled.
+	Authorized *Authorized
+}
+
+// Authorized is the resolved master authorized networks configuration.
+type Authorized struct {
+	CIDRBlocks                 []netip.Prefix
+	PrivateEndpointEnforcement bool
 }
 
 // Network returns the named VPC, or nil.

@@ -1,6 +1,11 @@
 package topology
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
 
 // resolve converts a decoded file into the runtime model and applies the
 // defaults. It never fails: a value that does not parse becomes the zero
@@ -16,7 +21,7 @@ func resolve(source string, f *File) *Topology {
 		t.Networks = append(t.Networks, resolveVPC(v))
 	}
 	for _, h := range f.Spec.Hosts {
-		m := &Machine{Name: h.Name, VPC: h.VPC, Subnet: h.Subnet, IP: address(h.IP), Role: h.Role}
+		m := &Machine{Name: h.Name, VPC: h.VPC, Subnet: h.Subnet, IP: address(h.IP), Role: h.Role, Tags: h.Tags}
 		if m.Role == "" {
 			m.Role = RoleVM
 		}
@@ -65,7 +70,53 @@ func resolveVPC(v VPC) *Network {
 		}
 		n.Routers = append(n.Routers, cr)
 	}
+	for _, f := range v.Firewall {
+		r := &Rule{Name: f.Name, Deny: f.Action == "deny", Priority: DefaultFirewallPriority, TargetTags: f.TargetTags}
+		if f.Priority != nil {
+			r.Priority = *f.Priority
+		}
+		for _, s := range f.SourceRanges {
+			r.Sources = append(r.Sources, prefix(s))
+		}
+		if len(f.Ports) == 0 {
+			r.Ports = []PortRange{{Proto: "all"}}
+		}
+		for _, s := range f.Ports {
+			pr, _ := ParsePortRange(s)
+			r.Ports = append(r.Ports, pr)
+		}
+		n.Firewall = append(n.Firewall, r)
+	}
 	return n
+}
+
+// ParsePortRange reads "all", "tcp", "udp", "icmp", "tcp:443" or "tcp:1000-2000"; the string
+// is the problem in words, "" when s is fine.
+func ParsePortRange(s string) (PortRange, string) {
+	proto, ports, hasPorts := strings.Cut(s, ":")
+	switch proto {
+	case "all", "icmp":
+		if hasPorts {
+			return PortRange{}, fmt.Sprintf("%q: %s has no ports (write %s)", s, proto, proto)
+		}
+		return PortRange{Proto: proto}, ""
+	case "tcp", "udp":
+	default:
+		return PortRange{}, fmt.Sprintf("%q: protocol %q is not one of tcp, udp, icmp, all (write e.g. tcp:443)", s, proto)
+	}
+	if !hasPorts {
+		return PortRange{Proto: proto}, ""
+	}
+	lo, hi, isRange := strings.Cut(ports, "-")
+	if !isRange {
+		hi = lo
+	}
+	a, errA := strconv.ParseUint(lo, 10, 16)
+	b, errB := strconv.ParseUint(hi, 10, 16)
+	if errA != nil || errB != nil || a == 0 || a > b {
+		return PortRange{}, fmt.Sprintf("%q: ports must be a number or a range LOW-HIGH within 1-65535 (write e.g. %s:443 or %s:30000-32767)", s, proto, proto)
+	}
+	return PortRange{Proto: proto, Lo: uint16(a), Hi: uint16(b)}, ""
 }
 
 func resolveCluster(t *Topology, c *Cluster) *GKECluster {
@@ -83,7 +134,14 @@ func resolveCluster(t *Topology, c *Cluster) *GKECluster {
 	if g.KubernetesVersion == "" {
 		g.KubernetesVersion = DefaultK8sVersion
 	}
+	if a := c.AuthorizedNetworks; a != nil && a.Enabled {
+		g.Authorized = &Authorized{PrivateEndpointEnforcement: a.PrivateEndpointEnforcement}
+		for _, b := range a.CIDRBlocks {
+			g.Authorized.CIDRBlocks = append(g.Authorized.CIDRBlocks, prefix(b))
+		}
+	}
 	if s := t.subnet(c.VPC, c.Subnet); s != nil {
+		g.NodeRange = s.CIDR
 		g.PodRange = s.secondary(c.PodRange)
 		g.ServiceRange = s.secondary(c.ServiceRange)
 	}

@@ -45,6 +45,24 @@ type VPC struct {
 	RoutingMode string   `yaml:"routingMode,omitempty" json:"routingMode,omitempty"`
 	Subnets     []Subnet `yaml:"subnets" json:"subnets"`
 	Routers     []Router `yaml:"routers,omitempty" json:"routers,omitempty"`
+	// Firewall holds the VPC's ingress firewall rules (customer gcp VPCs only). As in GCP, the
+	// implied rules always apply below them: deny all ingress, allow all egress.
+	Firewall []FirewallRule `yaml:"firewall,omitempty" json:"firewall,omitempty"`
+}
+
+// FirewallRule is a VPC ingress firewall rule.
+type FirewallRule struct {
+	Name string `yaml:"name" json:"name"`
+	// Action is "allow" (default) or "deny".
+	Action string `yaml:"action,omitempty" json:"action,omitempty"`
+	// Priority is 0 (highest) to 65535; left out, it is 1000. At equal priority deny wins.
+	Priority *int `yaml:"priority,omitempty" json:"priority,omitempty"`
+	// SourceRanges are the sources the rule matches.
+	SourceRanges []string `yaml:"sourceRanges" json:"sourceRanges"`
+	// Ports are "all" (default), "tcp", "udp", "icmp", "tcp:443" or "tcp:30000-32767".
+	Ports []string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	// TargetTags limits the rule to hosts with one of these tags; left out, it applies to all.
+	TargetTags []string `yaml:"targetTags,omitempty" json:"targetTags,omitempty"`
 }
 
 // Subnet is a regional address range of a VPC.
@@ -87,6 +105,8 @@ type Host struct {
 	IP string `yaml:"ip" json:"ip"`
 	// Role is "vm" (default), "node" (a GKE node of the cluster) or "control-plane".
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+	// Tags are network tags that firewall rules can target.
+	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
 }
 
 // Link joins two VPCs: a VPC peering, an interconnect (VLAN attachment) or a VPN.
@@ -124,4 +144,16 @@ type Cluster struct {
 	Peering         string `yaml:"peering" json:"peering"`
 	// KubernetesVersion is what the lab's kubelets report (the apiserver reports its own build).
 	KubernetesVersion string `yaml:"kubernetesVersion,omitempty" json:"kubernetesVersion,omitempty"`
+	// AuthorizedNetworks is the master authorized networks configuration; left out, disabled.
+	AuthorizedNetworks *AuthorizedNetworks `yaml:"authorizedNetworks,omitempty" json:"authorizedNetworks,omitempty"`
+}
+
+// AuthorizedNetworks limits who may reach the control plane.
+type AuthorizedNetworks struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// CIDRBlocks are the allowed source ranges (at most 50).
+	CIDRBlocks []string `yaml:"cidrBlocks,omitempty" json:"cidrBlocks,omitempty"`
+	// PrivateEndpointEnforcement makes the list apply to the private endpoint too. The
+	// cluster's node range and pod range may always connect.
+	PrivateEndpointEnforcement bool `yaml:"privateEndpointEnforcement,omitempty" json:"privateEndpointEnforcement,omitempty"`
 }

@@ -38,6 +38,49 @@ func (c *checker) vpcs() {
 		}
 		c.subnets(i, v)
 		c.routers(p, v, n)
+		c.firewall(p, v, n)
+	}
+}
+
+// maxFirewallPriority is the lowest priority a rule may have (the implied rules' priority).
+const maxFirewallPriority = 65535
+
+func (c *checker) firewall(p string, v VPC, n *Network) {
+	if len(v.Firewall) == 0 {
+		return
+	}
+	if !n.GCP() || n.ManagedBy != "" {
+		owner := "this VPC is " + n.Cloud
+		if n.ManagedBy != "" {
+			owner = "GKE manages this VPC"
+		}
+		c.add(p+".firewall", "firewall rules apply to customer GCP VPCs only, and %s (remove them)", owner)
+		return
+	}
+	seen := map[string]string{}
+	for j, f := range v.Firewall {
+		fp := at(p+".firewall", j)
+		if c.name(fp+".name", "firewall rule", f.Name, "allow-third-party", maxName) {
+			c.unique(seen, fp+".name", "firewall rule", f.Name)
+		}
+		c.oneOf(fp+".action", "action", f.Action, true, "allow", "deny")
+		if f.Priority != nil && (*f.Priority < 0 || *f.Priority > maxFirewallPriority) {
+			c.add(fp+".priority", "%d is out of range (use 0 to %d; lower numbers win; leave it out for %d)", *f.Priority, maxFirewallPriority, DefaultFirewallPriority)
+		}
+		if len(f.SourceRanges) == 0 {
+			c.add(fp+".sourceRanges", "at least one source range is required (write e.g. sourceRanges: [172.31.0.0/16])")
+		}
+		for k, s := range f.SourceRanges {
+			c.cidr(at(fp+".sourceRanges", k), s)
+		}
+		for k, s := range f.Ports {
+			if _, msg := ParsePortRange(s); msg != "" {
+				c.add(at(fp+".ports", k), "%s", msg)
+			}
+		}
+		for k, tag := range f.TargetTags {
+			c.name(at(fp+".targetTags", k), "tag", tag, "gke-node", maxName)
+		}
 	}
 }
 

@@ -60,7 +60,8 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 			Skip("the provider cannot listen at a node")
 		}
 		h := env.Topology().Host(cluster.Nodes[0])
-		ln, err := l.Listen(ctx, "tcp", net.JoinHostPort(h.IP.String(), "10250"))
+		// SSH: the seed topology's firewall rule allow-third-party-ssh admits tp-vm to the nodes.
+		ln, err := l.Listen(ctx, "tcp", net.JoinHostPort(h.IP.String(), "22"))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(ln.Close)
 		go func() {

@@ -1,0 +1,180 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"reachgate/lab/netmodel"
+	"reachgate/lab/topology"
+)
+
+// hostIf is the router-side interface of the i-th host (file order).
+func hostIf(i int) string { return fmt.Sprintf("h%d", i) }
+
+// via is the `ip route` body sending rt's prefix across its link.
+func (p *Plan) via(rt netmodel.Route) string {
+	return fmt.Sprintf("%s via %s dev %s", rt.Prefix, p.LinkAddr[rt.Link][rt.NextHopVPC], p.LinkIf[rt.Link])
+}
+
+// Routing tables and rule preferences for regional routes.
+const (
+	regionTableBase = 100
+	regionRulePref  = 100
+)
+
+// regionTables returns the `ip` batch lines that give vpc one routing table per region with
+// regional routes (GCP REGIONAL dynamic routing), and the rules that pick it by where the
+// packet came from: a host's interface gives the host's region; a link gives the region
+// netmodel says traffic from each source range enters in (for a peering, GCP keeps the
+// region the packet had; for an interconnect or VPN, it is the attachment's region). Each
+// region table repeats main (the routes that apply everywhere) so the longest match is
+// chosen across both, as GCP does. Traffic of no known region uses main only.
+func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, main []string) []string {
+	regions := m.Regions(vpc)
+	if len(regions) == 0 {
+		return nil
+	}
+	var out []string
+	table := map[string]int{}
+	for i, region := range regions {
+		id := regionTableBase + i
+		table[region] = id
+		for _, spec := range main {
+			out = append(out, fmt.Sprintf("route replace %s table %d", spec, id))
+		}
+		for _, rt := range m.EffectiveIn(vpc, region) {
+			if rt.Region == region {
+				out = append(out, fmt.Sprintf("route replace %s table %d", p.via(rt), id))
+			}
+		}
+	}
+	for i, h := range t.Hosts {
+		if id, ok := table[h.Region]; ok && h.VPC == vpc {
+			out = append(out, fmt.Sprintf("rule add iif %s lookup %d pref %d", hostIf(i), id, regionRulePref))
+		}
+	}
+	for _, e := range m.Entries(vpc) {
+		if id, ok := table[e.Region]; ok && e.Link != "" {
+			out = append(out, fmt.Sprintf("rule add iif %s from %s lookup %d pref %d", p.LinkIf[e.Link], e.Source, id, regionRulePref))
+		}
+	}
+	return out
+}
+
+// filterTable is the nft table (family ip) of a router namespace holding the VPC firewall
+// and the control plane's authorized networks.
+const filterTable = "rg_filter"
+
+// applyFilters installs, in every router namespace that needs one, the nft rules netmodel's
+// admission decisions imply. Nothing else filters traffic in the lab.
+func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Model) error {
+	for _, n := range t.Networks {
+		script := filterScript(t, m, n.Name)
+		if script == "" {
+			continue
+		}
+		if _, err := run(ctx, script, "nsenter", "--net="+NamespacePath(p.Routers[n.Name]), "nft", "-f", "-"); err != nil {
+			return fmt.Errorf("install firewall of vpc %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// filterScript renders vpc's forward filter: per instance interface, the ingress firewall
+// rules in evaluation order (first match decides, as GCP's priority order does) ending in the
+// implied deny; and at the control plane's interface, the authorized networks. Replies pass
+// (GCP firewalls are stateful), and connections the internal load balancer forwarded pass
+// too: GKE creates a k8s-fw rule for each LoadBalancer Service that allows its
+// loadBalancerSourceRanges (default all) on the Service's ports.
+func filterScript(t *topology.Topology, m *netmodel.Model, vpc string) string {
+	rules := m.FirewallRules(vpc)
+	authorized, enforced := m.AuthorizedSources()
+	var chains []string
+	var jumps []string
+	for i, h := range t.Hosts {
+		if h.VPC != vpc {
+			continue
+		}
+		var body []string
+		switch {
+		case h.Role == topology.RoleControlPlane && enforced && t.Cluster != nil && h.IP == t.Cluster.PrivateEndpoint:
+			body = append(body, fmt.Sprintf("ip saddr %s accept", nftSet(authorized)), "drop")
+		case firewalledVPC(t, vpc):
+			for _, r := range rules {
+				if !r.AppliesTo(h) {
+					continue
+				}
+				verdict := "accept"
+				if r.Deny {
+					verdict = "drop"
+				}
+				for _, pr := range r.Ports {
+					body = append(body, fmt.Sprintf("ip saddr %s %s%s comment %q", nftSet(r.Sources), nftPorts(pr), verdict, r.Name))
+				}
+			}
+			body = append(body, `drop comment "implied-deny-ingress"`)
+		default:
+			continue
+		}
+		chain := "in_" + hostIf(i)
+		chains = append(chains, fmt.Sprintf("\tchain %s {\n\t\t%s\n\t}\n", chain, strings.Join(body, "\n\t\t")))
+		jumps = append(jumps, fmt.Sprintf("\t\toifname %q jump %s\n", hostIf(i), chain))
+	}
+	if len(chains) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "add table ip %s\ndelete table ip %s\ntable ip %s {\n", filterTable, filterTable, filterTable)
+	b.WriteString(strings.Join(chains, ""))
+	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
+	b.WriteString("\t\tct state established,related accept\n\t\tct status dnat accept\n")
+	b.WriteString(strings.Join(jumps, ""))
+	b.WriteString("\t}\n}\n")
+	return b.String()
+}
+
+// firewalledVPC reports whether vpc's instances sit behind GCP firewall rules (customer GCP
+// VPCs), so even with no rule the implied deny applies.
+func firewalledVPC(t *topology.Topology, vpc string) bool {
+	n := t.Network(vpc)
+	return n != nil && n.GCP() && n.ManagedBy == ""
+}
+
+// nftSet writes prefixes as an anonymous nft set. nft refuses overlapping intervals, so a
+// prefix inside another one is left out (the set matches the same addresses).
+func nftSet(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "{ 0.0.0.0/32 }" // matches nothing real: an empty list allows nobody
+	}
+	var s []string
+	for i, p := range ps {
+		p = p.Masked()
+		inside := slices.ContainsFunc(ps, func(q netip.Prefix) bool {
+			q = q.Masked()
+			return q.Bits() < p.Bits() && q.Contains(p.Addr())
+		}) || slices.ContainsFunc(ps[:i], func(q netip.Prefix) bool { return q.Masked() == p })
+		if !inside {
+			s = append(s, p.String())
+		}
+	}
+	slices.Sort(s)
+	return "{ " + strings.Join(s, ", ") + " }"
+}
+
+// nftPorts is the match for one protocol/port range, with a trailing space when not empty.
+func nftPorts(p topology.PortRange) string {
+	switch {
+	case p.Proto == "all":
+		return ""
+	case p.Proto == "icmp":
+		return "ip protocol icmp "
+	case p.Lo == 0:
+		return fmt.Sprintf("ip protocol %s ", p.Proto)
+	case p.Lo == p.Hi:
+		return fmt.Sprintf("%s dport %d ", p.Proto, p.Lo)
+	}
+	return fmt.Sprintf("%s dport %d-%d ", p.Proto, p.Lo, p.Hi)
+}

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync"
 	"time"
 )
 
@@ -36,6 +39,62 @@ type HTTPResult struct {
 	BodySHA256 string        `json:"bodySHA256"`
 	TLSVersion string        `json:"tlsVersion"`
 	Duration   time.Duration `json:"duration"`
+	// Timing breaks the request down (a fresh connection each call).
+	Timing Timing `json:"timing"`
+}
+
+// Timing is where a request's time went, each phase measured from the request's start
+// except Connect and TLS, which are the phases' own lengths.
+type Timing struct {
+	Connect   Ms `json:"connectMs"`
+	TLS       Ms `json:"tlsMs"`
+	FirstByte Ms `json:"firstByteMs"` // start to the first response byte
+	Total     Ms `json:"totalMs"`     // start to the end of the body
+}
+
+// timer records the phases of one request: the dial around the Dialer (whatever it is),
+// the rest through httptrace. Callbacks may run on the transport's goroutines.
+type timer struct {
+	mu                                                       sync.Mutex
+	start, connStart, connDone, tlsStart, tlsDone, firstByte time.Time
+}
+
+func (t *timer) mark(at *time.Time) {
+	t.mu.Lock()
+	if at.IsZero() {
+		*at = time.Now()
+	}
+	t.mu.Unlock()
+}
+
+func (t *timer) dial(d Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		t.mark(&t.connStart)
+		c, err := d.DialContext(ctx, network, addr)
+		t.mark(&t.connDone)
+		return c, err
+	}
+}
+
+func (t *timer) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
+		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
+	}
+}
+
+func (t *timer) timing(end time.Time) Timing {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	span := func(a, b time.Time) Ms {
+		if a.IsZero() || b.IsZero() {
+			return 0
+		}
+		return ToMs(b.Sub(a))
+	}
+	return Timing{Connect: span(t.connStart, t.connDone), TLS: span(t.tlsStart, t.tlsDone),
+		FirstByte: span(t.start, t.firstByte), Total: span(t.start, end)}
 }
 
 // HTTPSGet performs the request from d.
@@ -50,8 +109,9 @@ func HTTPSGet(ctx context.Context, d Dialer, r HTTPSRequest) (HTTPResult, error)
 	if r.Timeout == 0 {
 		r.Timeout = 10 * time.Second
 	}
+	var tm timer
 	tr := &http.Transport{
-		DialContext:       d.DialContext,
+		DialContext:       tm.dial(d),
 		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: r.ServerName, MinVersion: tls.VersionTLS12},
 		DisableKeepAlives: r.NoKeepAlive,
 	}
@@ -64,14 +124,18 @@ func HTTPSGet(ctx context.Context, d Dialer, r HTTPSRequest) (HTTPResult, error)
 	if r.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Token)
 	}
+	req = req.WithContext(httptrace.WithClientTrace(ctx, tm.trace()))
 	start := time.Now()
+	tm.start = start // before any transport goroutine exists
 	resp, err := client.Do(req)
 	if err != nil {
-		return HTTPResult{URL: r.URL, Duration: time.Since(start)}, fmt.Errorf("GET %s: %w", r.URL, err)
+		end := time.Now()
+		return HTTPResult{URL: r.URL, Duration: end.Sub(start), Timing: tm.timing(end)}, fmt.Errorf("GET %s: %w", r.URL, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	res := HTTPResult{URL: r.URL, Status: resp.StatusCode, Body: body, Duration: time.Since(start)}
+	end := time.Now()
+	res := HTTPResult{URL: r.URL, Status: resp.StatusCode, Body: body, Duration: end.Sub(start), Timing: tm.timing(end)}
 	sum := sha256.Sum256(body)
 	res.BodySHA256 = hex.EncodeToString(sum[:])
 	if resp.TLS != nil {

@@ -13,7 +13,6 @@ type Check struct {
 	Reason string `json:"reason"`
 }
 
-
 // Ms is a duration in milliseconds, the unit results are read in.
 type Ms float64
 

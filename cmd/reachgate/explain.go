@@ -22,19 +22,20 @@ type explainView struct {
 	To      string         `json:"to"`
 	Verdict string         `json:"verdict"`
 	Trace   netmodel.Trace `json:"trace"`
-	Micros  int64          `json:"computedMicroseconds"`
+	Micros  int64          `json:"computedMicroseconds"` // routes computed and traced
 	Source  string         `json:"topology"`
 }
 
 func newLabExplainCommand() *cobra.Command {
-	var name, file, from, to string
+	var name, file, from, to, proto string
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "explain --from HOST --to IP[:PORT]",
 		Short: "Say from the network model whether a host reaches an address, hop by hop both ways, and why not",
 		Long: "Reads the running lab's topology (or --topology FILE, no lab or root needed) and walks the\n" +
-			"forward and the return path through the VPCs' effective routes. Ports are accepted but not\n" +
-			"yet judged: firewall rules are not modelled. Exits 1 when unreachable.",
+			"forward and the return path through the VPCs' effective routes. With a port, the destination's\n" +
+			"ingress firewall rules and the control plane's authorized networks judge the flow too (replies\n" +
+			"pass: GCP firewalls are stateful). Exits 1 when unreachable.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, source, err := explainTopology(name, file)
@@ -45,9 +46,12 @@ func newLabExplainCommand() *cobra.Command {
 			if h == nil {
 				return fmt.Errorf("--from %q: no such host in %s", from, source)
 			}
-			host := to
-			if hh, _, err := net.SplitHostPort(to); err == nil {
+			host, flow := to, netmodel.Flow{}
+			if hh, port, err := net.SplitHostPort(to); err == nil {
 				host = hh
+				if flow, err = netmodel.ParseFlow(proto + ":" + port); err != nil {
+					return fmt.Errorf("--to %q: %w", to, err)
+				}
 			}
 			dst, err := netip.ParseAddr(host)
 			if err != nil {
@@ -57,12 +61,12 @@ func newLabExplainCommand() *cobra.Command {
 					return fmt.Errorf("--to %q: give an IP, IP:PORT or a host name", to)
 				}
 			}
+			start := time.Now()
 			m, err := netmodel.Compute(t)
 			if err != nil {
 				return err
 			}
-			start := time.Now()
-			tr := m.Trace(h.IP, dst)
+			tr := m.TraceFlow(h.IP, dst, flow)
 			v := explainView{From: from, To: to, Trace: tr, Micros: time.Since(start).Microseconds(), Source: source, Verdict: "unreachable"}
 			if tr.Reachable {
 				v.Verdict = "reachable"
@@ -77,6 +81,9 @@ func newLabExplainCommand() *cobra.Command {
 				fmt.Printf("%s -> %s: %s\n", from, to, v.Verdict)
 				printPath("forward", tr.Forward)
 				printPath("return", tr.Return)
+				if a := tr.Admission; a != nil && a.Allowed && a.Rule != "" {
+					fmt.Printf("admitted by: %s\n", a.Rule)
+				}
 				fmt.Printf("why: %s\n", tr.Reason)
 			}
 			if !tr.Reachable {
@@ -89,6 +96,7 @@ func newLabExplainCommand() *cobra.Command {
 	c.Flags().StringVarP(&file, "topology", "f", "", "explain on this topology file instead of a running lab")
 	c.Flags().StringVar(&from, "from", "", "source host")
 	c.Flags().StringVar(&to, "to", "", "destination IP, IP:PORT or host")
+	c.Flags().StringVar(&proto, "proto", "tcp", "protocol of the flow when --to has a port: tcp or udp")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	_ = c.MarkFlagRequired("from")
 	_ = c.MarkFlagRequired("to")

@@ -56,6 +56,9 @@ func TestLabExplainSeedVerdicts(t *testing.T) {
 		{"gke-private-cluster-default-pool-a9966b2c-gq92", "192.168.32.34:443", 0},
 		{"tp-vm", "gke-private-cluster-default-pool-a9966b2c-gq92", 0},
 		{"tp-vm", "jumpbox", 1},
+		// the seed firewall admits the third party on SSH only
+		{"tp-vm", "10.128.0.3:22", 0},
+		{"tp-vm", "10.128.0.3:443", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.from+"->"+tc.to, func(t *testing.T) {

@@ -180,11 +180,15 @@ func (m *Model) Admit(src, dst netip.Addr, f Flow) Admission {
 	if h == nil {
 		return Admission{Allowed: true, Reason: fmt.Sprintf("%s is not an instance's address; no firewall applies", dst)}
 	}
-	if a := m.authorized(src, dst, h); !a.Allowed {
-		return a
+	auth := m.authorized(src, dst, h)
+	if !auth.Allowed {
+		return auth
 	}
 	n := m.nets[h.VPC]
 	if n == nil || !firewalled(n) {
+		if auth.Rule != "" {
+			return auth
+		}
 		return Admission{Allowed: true, Reason: fmt.Sprintf("vpc %s has no GCP firewall", h.VPC)}
 	}
 	for _, r := range m.FirewallRules(h.VPC) {
@@ -230,7 +234,7 @@ func (m *Model) authorized(src, dst netip.Addr, h *topology.Machine) Admission {
 		return Admission{Allowed: true}
 	}
 	if slices.ContainsFunc(allowed, func(p netip.Prefix) bool { return p.Contains(src) }) {
-		return Admission{Allowed: true, Rule: "authorized-networks"}
+		return Admission{Allowed: true, Rule: "authorized-networks", Reason: fmt.Sprintf("%s is in the master authorized networks of cluster %s", src, c.Name)}
 	}
 	return Admission{Rule: "authorized-networks", Reason: fmt.Sprintf("%s is not in the master authorized networks of cluster %s "+
 		"(cidrBlocks %s; privateEndpointEnforcement is on, so they apply to the private endpoint %s, and only the node range %s "+

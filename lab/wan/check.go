@@ -1,0 +1,237 @@
+package wan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"reachgate/lab/netns"
+)
+
+// Chain is a three-namespace test bench, A — R — B, with forwarding in R and the element's
+// link being R's interface "l0" towards B. It measures what the element does to traffic
+// between A and B. Its addresses never leave its namespaces.
+type Chain struct {
+	A, R, B string
+	Link    Link
+	wg      sync.WaitGroup
+	closers []func() error
+	udpSeen atomic.Int64
+}
+
+// Chain addresses.
+const (
+	ChainA   = "10.250.1.2"
+	ChainRA  = "10.250.1.1"
+	ChainRB  = "10.250.2.1" // R's address on the impaired link
+	ChainB   = "10.250.2.2"
+	chainTCP = 7001 // B and R accept and close
+	chainUDP = 7002 // B echoes
+	chainCnt = 7003 // B counts
+)
+
+// NewChain creates the namespaces prefix-a, prefix-r and prefix-b (replacing leftovers of
+// an earlier run with the same prefix) and starts B's and R's servers.
+func NewChain(ctx context.Context, prefix string) (*Chain, error) {
+	c := &Chain{A: prefix + "-a", R: prefix + "-r", B: prefix + "-b"}
+	c.Link = Link{Namespace: c.R, Interface: "l0"}
+	for _, ns := range []string{c.A, c.R, c.B} {
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+		if _, err := run(ctx, "", "ip", "netns", "add", ns); err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
+	}
+	steps := []struct {
+		ns    string
+		lines []string
+	}{
+		{c.R, []string{"link set lo up",
+			"link add a0 type veth peer name a0 netns " + c.A,
+			"link add l0 type veth peer name l0 netns " + c.B,
+			"addr add " + ChainRA + "/30 dev a0", "addr add " + ChainRB + "/30 dev l0",
+			"link set a0 up", "link set l0 up"}},
+		{c.A, []string{"link set lo up", "addr add " + ChainA + "/30 dev a0", "link set a0 up", "route add default via " + ChainRA}},
+		{c.B, []string{"link set lo up", "addr add " + ChainB + "/30 dev l0", "link set l0 up", "route add default via " + ChainRB}},
+	}
+	for _, s := range steps {
+		if err := ipBatch(ctx, s.ns, s.lines...); err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
+	}
+	if err := netns.WriteSysctl(c.R, "net/ipv4/ip_forward", "1"); err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	for _, srv := range []struct{ ns, addr string }{{c.B, ChainB}, {c.R, ChainRB}} {
+		l, err := netns.Listen(srv.ns, "tcp", fmt.Sprintf("%s:%d", srv.addr, chainTCP))
+		if err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
+		c.closers = append(c.closers, l.Close)
+		c.wg.Go(func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				conn.Close()
+			}
+		})
+	}
+	var echo, count net.PacketConn
+	err := netns.Do(c.B, func() (err error) {
+		if echo, err = net.ListenPacket("udp", fmt.Sprintf("%s:%d", ChainB, chainUDP)); err != nil {
+			return err
+		}
+		count, err = net.ListenPacket("udp", fmt.Sprintf("%s:%d", ChainB, chainCnt))
+		return err
+	})
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	c.closers = append(c.closers, echo.Close, count.Close)
+	c.wg.Go(func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := echo.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = echo.WriteTo(buf[:n], from)
+		}
+	})
+	c.wg.Go(func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := count.ReadFrom(buf); err != nil {
+				return
+			}
+			c.udpSeen.Add(1)
+		}
+	})
+	return c, nil
+}
+
+// Close stops the servers and deletes the namespaces.
+func (c *Chain) Close() error {
+	var errs []error
+	for _, f := range c.closers {
+		_ = f()
+	}
+	c.wg.Wait()
+	for _, ns := range []string{c.A, c.R, c.B} {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %v: %s", ns, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RTT is a measured round trip: the median and spread of n samples.
+type RTT struct {
+	Median, Min, Max time.Duration
+	Samples          int
+}
+
+func (r RTT) String() string {
+	return fmt.Sprintf("median %v (min %v, max %v, n=%d)", r.Median.Round(10*time.Microsecond),
+		r.Min.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Samples)
+}
+
+func summarize(s []time.Duration) RTT {
+	slices.Sort(s)
+	return RTT{Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], Samples: len(s)}
+}
+
+// TCPConnectRTT measures n TCP handshakes (SYN to SYN-ACK: one round trip) from A to B,
+// or, with toRouter, from B to R's own address over the link.
+func (c *Chain) TCPConnectRTT(ctx context.Context, n int, toRouter bool) (RTT, error) {
+	from, to := c.A, fmt.Sprintf("%s:%d", ChainB, chainTCP)
+	if toRouter {
+		from, to = c.B, fmt.Sprintf("%s:%d", ChainRB, chainTCP)
+	}
+	dial := netns.Dialer(from)
+	var s []time.Duration
+	for range n {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		start := time.Now()
+		conn, err := dial(cctx, "tcp", to)
+		d := time.Since(start)
+		cancel()
+		if err != nil {
+			return RTT{}, fmt.Errorf("tcp connect %s from %s: %w", to, from, err)
+		}
+		conn.Close()
+		s = append(s, d)
+	}
+	return summarize(s), nil
+}
+
+// UDPEchoRTT measures n UDP echoes from A to B; lost echoes are retried.
+func (c *Chain) UDPEchoRTT(ctx context.Context, n int) (RTT, error) {
+	conn, err := c.udp(ctx, chainUDP)
+	if err != nil {
+		return RTT{}, err
+	}
+	defer conn.Close()
+	var s []time.Duration
+	buf := make([]byte, 64)
+	for i := 0; len(s) < n; i++ {
+		if i > 3*n || ctx.Err() != nil {
+			return RTT{}, fmt.Errorf("udp echo from %s to %s: %d of %d answered", c.A, ChainB, len(s), i)
+		}
+		msg := fmt.Appendf(nil, "probe %d", i)
+		start := time.Now()
+		if _, err := conn.Write(msg); err != nil {
+			return RTT{}, err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			m, err := conn.Read(buf)
+			if err != nil {
+				break // lost; the next probe
+			}
+			if string(buf[:m]) == string(msg) {
+				s = append(s, time.Since(start))
+				break
+			}
+		}
+	}
+	return summarize(s), nil
+}
+
+// UDPDelivered sends n datagrams from A to B, paced by gap, and returns how many arrived.
+func (c *Chain) UDPDelivered(ctx context.Context, n int, gap time.Duration, settle time.Duration) (int, error) {
+	conn, err := c.udp(ctx, chainCnt)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	before := c.udpSeen.Load()
+	for i := range n {
+		if _, err := fmt.Fprintf(conn, "datagram %d", i); err != nil {
+			return 0, err
+		}
+		time.Sleep(gap)
+	}
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(settle):
+	}
+	return int(c.udpSeen.Load() - before), nil
+}
+
+func (c *Chain) udp(ctx context.Context, port int) (net.Conn, error) {
+	conn, err := netns.Dialer(c.A)(ctx, "udp", fmt.Sprintf("%s:%d", ChainB, port))
+	if err != nil {
+		return nil, fmt.Errorf("udp socket in %s: %w", c.A, err)
+	}
+	return conn, nil
+}

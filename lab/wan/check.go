@@ -2,8 +2,10 @@ package wan
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"slices"
@@ -35,6 +37,8 @@ const (
 	chainTCP = 7001 // B and R accept and close
 	chainUDP = 7002 // B echoes
 	chainCnt = 7003 // B counts
+	chainIn  = 7004 // B reads until EOF, then answers the byte count
+	chainOut = 7005 // B writes until the client closes
 )
 
 // NewChain creates the namespaces prefix-a, prefix-r and prefix-b (replacing leftovers of
@@ -84,8 +88,19 @@ func NewChain(ctx context.Context, prefix string) (*Chain, error) {
 			}
 		})
 	}
+	sink, err := netns.Listen(c.B, "tcp", fmt.Sprintf("%s:%d", ChainB, chainIn))
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	source, err := netns.Listen(c.B, "tcp", fmt.Sprintf("%s:%d", ChainB, chainOut))
+	if err != nil {
+		return nil, errors.Join(err, sink.Close(), c.Close())
+	}
+	c.closers = append(c.closers, sink.Close, source.Close)
+	c.wg.Go(func() { serve(sink, sinkConn) })
+	c.wg.Go(func() { serve(source, sourceConn) })
 	var echo, count net.PacketConn
-	err := netns.Do(c.B, func() (err error) {
+	err = netns.Do(c.B, func() (err error) {
 		if echo, err = net.ListenPacket("udp", fmt.Sprintf("%s:%d", ChainB, chainUDP)); err != nil {
 			return err
 		}
@@ -234,4 +249,75 @@ func (c *Chain) udp(ctx context.Context, port int) (net.Conn, error) {
 		return nil, fmt.Errorf("udp socket in %s: %w", c.A, err)
 	}
 	return conn, nil
+}
+
+func serve(l net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		wg.Go(func() {
+			defer conn.Close()
+			handle(conn)
+		})
+	}
+}
+
+func sinkConn(conn net.Conn) {
+	n, _ := io.Copy(io.Discard, conn)
+	_ = binary.Write(conn, binary.BigEndian, n)
+}
+
+func sourceConn(conn net.Conn) {
+	buf := make([]byte, 64*1024)
+	for {
+		if _, err := conn.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// Throughput measures a bulk TCP transfer for about d: A to B, or B to A with reverse.
+// It returns bits per second as the receiver saw them.
+func (c *Chain) Throughput(ctx context.Context, d time.Duration, reverse bool) (float64, error) {
+	port := chainIn
+	if reverse {
+		port = chainOut
+	}
+	conn, err := netns.Dialer(c.A)(ctx, "tcp", fmt.Sprintf("%s:%d", ChainB, port))
+	if err != nil {
+		return 0, fmt.Errorf("bulk transfer from %s: %w", c.A, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(d + 10*time.Second))
+	start := time.Now()
+	if reverse {
+		buf := make([]byte, 64*1024)
+		var n int64
+		for time.Since(start) < d {
+			m, err := conn.Read(buf)
+			if err != nil {
+				return 0, fmt.Errorf("bulk transfer %s to %s: %w", c.B, c.A, err)
+			}
+			n += int64(m)
+		}
+		return float64(n) * 8 / time.Since(start).Seconds(), nil
+	}
+	buf := make([]byte, 64*1024)
+	for time.Since(start) < d {
+		if _, err := conn.Write(buf); err != nil {
+			return 0, fmt.Errorf("bulk transfer %s to %s: %w", c.A, c.B, err)
+		}
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := binary.Read(conn, binary.BigEndian, &n); err != nil {
+		return 0, fmt.Errorf("bulk transfer %s to %s: read the count: %w", c.A, c.B, err)
+	}
+	return float64(n) * 8 / time.Since(start).Seconds(), nil
 }

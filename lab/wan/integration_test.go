@@ -235,3 +235,63 @@ func cpuTicks(t *testing.T, pid int) uint64 {
 	k, _ := strconv.ParseUint(f[12], 10, 64)
 	return u + k
 }
+
+// TestRateAndUpdate shapes a live element with tbf through Update, in both directions,
+// then lifts the limit again, and changes the delay of the running daemon (SIGHUP).
+func TestRateAndUpdate(t *testing.T) {
+	roottest.Require(t)
+	ctx := t.Context()
+	c := newChain(t, "rate")
+	dir := t.TempDir()
+	st := &netns.State{Name: "wan-test", Dir: dir}
+	p, err := Apply(ctx, st, daemonBinary(t), dir, c.Link, Profiles["cross-region"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := Remove(context.Background(), c.Link, p); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+	})
+	limited, err := Resolve("same-metro", "rate=20mbit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(ctx, dir, c.Link, p, limited); err != nil {
+		t.Fatal(err)
+	}
+	rtt, err := c.TCPConnectRTT(ctx, 20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after update from cross-region to same-metro: tcp connect %v", rtt)
+	if rtt.Median > 3*time.Millisecond || rtt.Median < 2*time.Millisecond {
+		t.Errorf("rtt %v after the update; want about 2ms (the daemon did not take the new delay)", rtt.Median)
+	}
+	for _, reverse := range []bool{false, true} {
+		what := "A→B (egress tbf on l0)"
+		if reverse {
+			what = "B→A (ingress tbf on wi-l0)"
+		}
+		bps, err := c.Throughput(ctx, 2*time.Second, reverse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rate 20mbit: %s %.1f Mbit/s", what, bps/1e6)
+		if bps < 0.75*20e6 || bps > 1.1*20e6 {
+			t.Errorf("%s: %.1f Mbit/s; want about 20 (15-22)", what, bps/1e6)
+		}
+	}
+	limited.Rate = 0
+	if err := Update(ctx, dir, c.Link, p, limited); err != nil {
+		t.Fatal(err)
+	}
+	bps, err := c.Throughput(ctx, time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rate limit lifted: A→B %.1f Mbit/s", bps/1e6)
+	if bps < 60e6 {
+		t.Errorf("after lifting the rate limit: %.1f Mbit/s; want well above 20", bps/1e6)
+	}
+}

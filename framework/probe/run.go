@@ -189,3 +189,55 @@ func Run(ctx context.Context, d Dialer, o Options) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// String is the one-line summary Ginkgo prints for a report entry (JUnit system-out).
+func (r Report) String() string {
+	var failed []string
+	for _, c := range r.Checks {
+		if !c.Pass {
+			failed = append(failed, c.Name)
+		}
+	}
+	for _, v := range r.Budget {
+		if !v.Pass {
+			failed = append(failed, v.Item)
+		}
+	}
+	s := fmt.Sprintf("probe %s (profile %s): %d checks, %d budget items", r.URL, r.Profile, len(r.Checks), len(r.Budget))
+	if len(failed) > 0 {
+		return s + ", FAILED: " + strings.Join(failed, "; ")
+	}
+	return s + ", all pass"
+}
+
+// Verdicts prints one line per verdict (for report entries and JUnit).
+type Verdicts []Verdict
+
+// String lists the verdicts, one per line.
+func (vs Verdicts) String() string {
+	var b strings.Builder
+	for _, v := range vs {
+		mark := "PASS"
+		if !v.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "%s %s\n", mark, v.Text)
+	}
+	return b.String()
+}
+
+// Checks prints one line per check (for report entries and JUnit).
+type Checks []Check
+
+// String lists the checks, one per line.
+func (cs Checks) String() string {
+	var b strings.Builder
+	for _, c := range cs {
+		mark := "PASS"
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "%s %s: %s\n", mark, c.Name, c.Reason)
+	}
+	return b.String()
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/reports"
+)
+
+func init() { moreCommands = append(moreCommands, newReportCommand) }
+
+func newReportCommand() *cobra.Command {
+	var in string
+	c := &cobra.Command{
+		Use:   "report --in DIR",
+		Short: "Build results.json and report.html from the suite reports in DIR (reports/out)",
+		Long: "Reads DIR/ginkgo.json (ginkgo --json-report), else DIR/ginkgo/*.json (written by suites run alone),\n" +
+			"else DIR/junit.xml; adds DIR/findings.json (a JSON list of {id, severity, title, evidence, fix})\n" +
+			"when present; writes DIR/results.json and DIR/report.html (one static file, no external assets).\n" +
+			"With only a results.json in DIR, regenerates report.html from it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runReport(cmd.Context(), in, os.Stdout)
+		},
+	}
+	c.Flags().StringVar(&in, "in", "reports/out", "report directory")
+	return c
+}
+
+func runReport(ctx context.Context, dir string, stdout io.Writer) error {
+	res, err := reports.Build(dir)
+	if err != nil {
+		return err
+	}
+	if res.Meta.Commit == "" {
+		if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+			res.Meta.Commit = strings.TrimSpace(string(out))
+			if err := res.WriteJSON(filepath.Join(dir, reports.ResultsJSON)); err != nil {
+				return err
+			}
+			if err := reports.WriteHTML(filepath.Join(dir, reports.ReportHTML), res); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%d specs: %d passed, %d failed, %d skipped; %d measurements, %d findings\n%s\n%s\n",
+		res.Summary.Specs, res.Summary.Passed, res.Summary.Failed, res.Summary.Skipped, len(res.Measurements), len(res.Findings),
+		filepath.Join(dir, reports.ResultsJSON), filepath.Join(dir, reports.ReportHTML))
+	return nil
+}

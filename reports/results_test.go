@@ -48,7 +48,9 @@ func tlsSuiteReport() types.Report {
 		return types.SpecReport{ContainerHierarchyTexts: containers, ContainerHierarchyLabels: labels, LeafNodeType: types.NodeTypeIt,
 			LeafNodeText: text, State: state, RunTime: 2 * time.Second, ReportEntries: entries}
 	}
-	entry := func(name string, v any) types.ReportEntry { return types.ReportEntry{Name: name, Value: types.WrapEntryValue(v)} }
+	entry := func(name string, v any) types.ReportEntry {
+		return types.ReportEntry{Name: name, Value: types.WrapEntryValue(v)}
+	}
 	hardened := [][]string{{"solution", "ilb-proxy", "hardened", "nginx"}}
 	seed := [][]string{{"solution", "ilb-proxy", "seed", "nginx"}}
 	failed := spec([]string{"tls"}, seed, "accepts only TLS >= 1.2", types.SpecStateFailed,

@@ -38,7 +38,7 @@ func newLabExplainCommand() *cobra.Command {
 			"pass: GCP firewalls are stateful). Exits 1 when unreachable.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, source, err := explainTopology(name, file)
+			t, l, source, err := explainTopology(name, file)
 			if err != nil {
 				return err
 			}
@@ -62,11 +62,19 @@ func newLabExplainCommand() *cobra.Command {
 				}
 			}
 			start := time.Now()
-			m, err := netmodel.Compute(t)
+			var tr netmodel.Trace
+			if l != nil && flow.Proto != "udp" {
+				// A running lab also knows its internal load balancers.
+				tr, err = l.Explain(from, netip.AddrPortFrom(dst, flow.Port))
+			} else {
+				var m *netmodel.Model
+				if m, err = netmodel.Compute(t); err == nil {
+					tr = m.TraceFlow(h.IP, dst, flow)
+				}
+			}
 			if err != nil {
 				return err
 			}
-			tr := m.TraceFlow(h.IP, dst, flow)
 			v := explainView{From: from, To: to, Trace: tr, Micros: time.Since(start).Microseconds(), Source: source, Verdict: "unreachable"}
 			if tr.Reachable {
 				v.Verdict = "reachable"
@@ -103,20 +111,21 @@ func newLabExplainCommand() *cobra.Command {
 	return c
 }
 
-func explainTopology(name, file string) (*topology.Topology, string, error) {
+// explainTopology reads --topology FILE, or opens the running lab (then also returned).
+func explainTopology(name, file string) (*topology.Topology, *lab.Lab, string, error) {
 	if file != "" {
 		t, err := topology.ParseFile(file)
-		return t, file, err
+		return t, nil, file, err
 	}
 	n, err := resolveName(name)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w (or pass --topology FILE)", err)
+		return nil, nil, "", fmt.Errorf("%w (or pass --topology FILE)", err)
 	}
 	l, err := lab.Open(n)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return l.Topology, netns.LabDir(n) + "/topology.yaml", nil
+	return l.Topology, l, netns.LabDir(n) + "/topology.yaml", nil
 }
 
 func printPath(label string, p netmodel.Path) {

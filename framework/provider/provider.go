@@ -106,9 +106,10 @@ func Names() []string {
 }
 
 // Explainer is the ability to say, from the network model, whether a host reaches an
-// address and why (the lab; real GCP has Connectivity Tests instead).
+// address and why (the lab; real GCP has Connectivity Tests instead). With a port (not 0) it
+// judges a TCP connection: firewall rules, authorized networks, load balancer admission.
 type Explainer interface {
-	Explain(from string, to netip.Addr) (reachable bool, reason string, err error)
+	Explain(from string, to netip.AddrPort) (reachable bool, reason string, err error)
 }
 
 // LogSource is the ability to hand over the tails of the environment's component logs

@@ -113,7 +113,7 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 		}
 		ports = append(ports, int(p.Port))
 	}
-	spec := lb.Spec{Name: lbName(s), VIP: vip.String(), Ports: ports}
+	spec := lb.Spec{Name: lbName(s), VIP: vip.String(), Ports: ports, Admit: c.admitted(s)}
 	if len(s.Spec.Selector) == 0 {
 		// No selector (default/kubernetes patched to LoadBalancer, as the article's step 1
 		// does): GKE sends the traffic to nodes, whose kube-proxy forwards it to the
@@ -170,7 +170,23 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 }
 
 func sameSpec(a, b lb.Spec) bool {
-	return a.Name == b.Name && a.VIP == b.VIP && a.SNAT == b.SNAT && slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Backends, b.Backends)
+	return a.Name == b.Name && a.VIP == b.VIP && a.SNAT == b.SNAT && slices.Equal(a.Ports, b.Ports) &&
+		slices.Equal(a.Backends, b.Backends) && slices.Equal(a.Admit, b.Admit)
+}
+
+// admitted returns the client ranges an internal LB for s accepts. GCP: the forwarding rule
+// is regional (the cluster subnet's region) and admits clients that enter the VPC in that
+// region, unless the Service asks for global access.
+func (c *Controller) admitted(s *corev1.Service) []string {
+	t := c.lab.Topology
+	cl := t.Cluster
+	region := t.Network(cl.VPC).Subnet(cl.Subnet).Region
+	global := strings.EqualFold(s.Annotations[AnnotationGlobalAccess], "true")
+	var out []string
+	for _, p := range c.lab.Model.ILBSources(cl.VPC, region, global) {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 // endpointAddresses lists the ready endpoint addresses of a Service without a selector.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"reachgate/lab/netmodel"
 )
 
 // TableName is the nft table (family ip) that holds the LB's rules.
@@ -28,7 +31,7 @@ func Rules(s Spec, backends []string) string {
 	b.WriteString("\tchain prerouting {\n")
 	b.WriteString("\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
 	if len(backends) > 0 {
-		fmt.Fprintf(&b, "\t\tip daddr %s tcp dport %s dnat to %s\n", s.VIP, portMatch(s.Ports), target(backends))
+		fmt.Fprintf(&b, "\t\tip daddr %s %stcp dport %s dnat to %s\n", s.VIP, admitMatch(s.Admit), portMatch(s.Ports), target(backends))
 	}
 	fmt.Fprintf(&b, "\t\tip daddr %s drop\n", s.VIP)
 	b.WriteString("\t}\n")
@@ -40,6 +43,22 @@ func Rules(s Spec, backends []string) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// admitMatch is the client source match, with a trailing space; "" admits every client.
+func admitMatch(admit []string) string {
+	if len(admit) == 0 {
+		return ""
+	}
+	ps := make([]netip.Prefix, len(admit))
+	for i, a := range admit {
+		ps[i] = netip.MustParsePrefix(a) // Validate checked them
+	}
+	keep := make([]string, 0, len(ps))
+	for _, p := range netmodel.Outermost(ps) {
+		keep = append(keep, p.String())
+	}
+	return "ip saddr { " + strings.Join(keep, ", ") + " } "
 }
 
 func portMatch(ports []int) string {

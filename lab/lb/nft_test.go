@@ -16,6 +16,8 @@ func TestRules(t *testing.T) {
 	base := Spec{Name: "default-nginx", VIP: "10.128.0.28", Ports: []int{443}}
 	twoPorts := base
 	twoPorts.Ports = []int{80, 443}
+	regional := base
+	regional.Admit = []string{"10.128.0.0/20", "10.36.0.0/14", "10.36.1.0/24", "172.31.0.0/16"}
 	for _, tc := range []struct {
 		golden   string
 		spec     Spec
@@ -25,6 +27,8 @@ func TestRules(t *testing.T) {
 		{"one-backend", base, []string{"10.36.0.2"}},
 		{"two-backends", base, []string{"10.36.0.2", "10.36.0.3"}},
 		{"two-ports", twoPorts, []string{"10.36.0.2", "10.36.0.3"}},
+		// without global access only the LB region's clients are admitted
+		{"admit", regional, []string{"10.36.0.2"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			t.Parallel()

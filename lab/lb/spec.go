@@ -40,6 +40,10 @@ type Spec struct {
 	// the VIP, and health checks use it too: for backends outside the VPC that can only
 	// answer the VPC's own ranges (GKE's kube-proxy does the same for a node port).
 	SNAT string
+	// Admit, when set, lists the client source ranges the forwarding rule accepts; other
+	// clients' packets to the VIP are dropped. GCP: a regional internal LB admits clients of
+	// its own region only, unless global access is on; the caller computes the ranges.
+	Admit []string
 	// Health checking: TCP connect to each backend's first port. Zero means the default.
 	Interval           time.Duration // ≤ MaxInterval
 	Timeout            time.Duration // per check, ≤ Interval
@@ -54,6 +58,7 @@ type specFile struct {
 	Ports              []int    `json:"ports" yaml:"ports"`
 	Backends           []string `json:"backends" yaml:"backends"`
 	SNAT               string   `json:"snat,omitempty" yaml:"snat,omitempty"`
+	Admit              []string `json:"admit,omitempty" yaml:"admit,omitempty"`
 	Interval           string   `json:"interval,omitempty" yaml:"interval,omitempty"`
 	Timeout            string   `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	UnhealthyThreshold int      `json:"unhealthyThreshold,omitempty" yaml:"unhealthyThreshold,omitempty"`
@@ -108,6 +113,11 @@ func (s Spec) Validate() error {
 		}
 		seen[p] = true
 	}
+	for _, a := range s.Admit {
+		if p, err := netip.ParsePrefix(a); err != nil || !p.Addr().Is4() || p != p.Masked() {
+			bad("admit %q is not an IPv4 range like 172.31.0.0/16", a)
+		}
+	}
 	addrs := map[netip.Addr]bool{}
 	for _, b := range s.Backends {
 		a, err := netip.ParseAddr(b)
@@ -155,7 +165,7 @@ func LoadSpec(path string) (Spec, error) {
 	if err != nil {
 		return Spec{}, fmt.Errorf("load balancer spec %s: %w", path, err)
 	}
-	s := Spec{Name: f.Name, VIP: f.VIP, Ports: f.Ports, Backends: f.Backends, SNAT: f.SNAT,
+	s := Spec{Name: f.Name, VIP: f.VIP, Ports: f.Ports, Backends: f.Backends, SNAT: f.SNAT, Admit: f.Admit,
 		UnhealthyThreshold: f.UnhealthyThreshold, HealthyThreshold: f.HealthyThreshold}
 	for _, d := range []struct {
 		field, text string
@@ -217,7 +227,7 @@ func WriteSpec(path string, s Spec) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	f := specFile{Name: s.Name, VIP: s.VIP, Ports: s.Ports, Backends: s.Backends, SNAT: s.SNAT,
+	f := specFile{Name: s.Name, VIP: s.VIP, Ports: s.Ports, Backends: s.Backends, SNAT: s.SNAT, Admit: s.Admit,
 		UnhealthyThreshold: s.UnhealthyThreshold, HealthyThreshold: s.HealthyThreshold}
 	if f.Backends == nil {
 		f.Backends = []string{}

@@ -41,7 +41,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		if !ok {
 			return "(the provider has no network model to explain with)"
 		}
-		_, reason, err := ex.Explain(from, netip.MustParseAddr(cluster.PrivateEndpoint))
+		_, reason, err := ex.Explain(from, netip.AddrPortFrom(netip.MustParseAddr(cluster.PrivateEndpoint), 443))
 		if err != nil {
 			return err.Error()
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -54,6 +55,17 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				kc, err = tpVM.(provider.FilePlacer).PlaceFile(ctx, "ilb-proxy.kubeconfig", res.Kubeconfig)
 				Expect(err).NotTo(HaveOccurred())
 			}, NodeTimeout(2*time.Minute))
+
+			It("admits a client in another region at the ILB: global access is on", func(ctx SpecContext) {
+				jump, err := env.Host("jumpbox")
+				Expect(err).NotTo(HaveOccurred())
+				vip := netip.AddrPortFrom(res.Address, 443)
+				r := probe.TCP(ctx, jump, vip.String(), 3*time.Second)
+				Expect(r.Outcome).To(Equal(probe.Connected), "TCP %s from the jumpbox (europe-west3): %+v", vip, r)
+				ok, reason, err := env.(provider.Explainer).Explain("jumpbox", vip)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(ok).To(BeTrue(), reason)
+			}, SpecTimeout(20*time.Second))
 
 			It("answers the article's curl at the ILB address with 200", func(ctx SpecContext) {
 				r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/", CAPEM: res.CAPEM,
@@ -254,6 +266,21 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 		Expect(res1.Outcome).To(Equal(probe.Connected))
 		_, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.ServerPEM})
 		Expect(err).To(MatchError(ContainSubstring("legacy Common Name field")))
+	}, SpecTimeout(20*time.Second))
+
+	It("refuses a client in another region at the ILB: the Service has no global access", func(ctx SpecContext) {
+		// The jumpbox is in europe-west3; the load balancer is regional (us-central1).
+		jump, err := env.Host("jumpbox")
+		Expect(err).NotTo(HaveOccurred())
+		vip := netip.AddrPortFrom(res.Address, 443)
+		r := probe.TCP(ctx, jump, vip.String(), 3*time.Second)
+		Expect(r.Outcome).To(Equal(probe.Timeout), "TCP %s from the jumpbox: %+v", vip, r)
+		ok, reason, err := env.(provider.Explainer).Explain("jumpbox", vip)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("model: jumpbox -> "+vip.String(), reason)
+		Expect(ok).To(BeFalse())
+		Expect(reason).To(ContainSubstring("enters vpc gke in europe-west3"))
+		Expect(reason).To(ContainSubstring("internal-load-balancer-allow-global-access"))
 	}, SpecTimeout(20*time.Second))
 
 	It("produces a kubeconfig without a token: .secrets[0] is empty on Kubernetes >= 1.24", func() {

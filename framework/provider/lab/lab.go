@@ -136,13 +136,9 @@ func (h *Host) Kubectl(ctx context.Context, args ...string) (string, error) {
 }
 
 // Explain implements provider.Explainer with the lab's network model.
-func (e *Environment) Explain(from string, to netip.Addr) (bool, string, error) {
-	h := e.lab.Topology.Host(from)
-	if h == nil {
-		return false, "", fmt.Errorf("no host %q", from)
-	}
-	t := e.lab.Model.Trace(h.IP, to)
-	return t.Reachable, t.Reason, nil
+func (e *Environment) Explain(from string, to netip.AddrPort) (bool, string, error) {
+	t, err := e.lab.Explain(from, to)
+	return t.Reachable, t.Reason, err
 }
 
 // LogTails implements provider.LogSource with the logs of the lab's processes.

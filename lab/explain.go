@@ -1,0 +1,62 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"reachgate/lab/lb"
+	"reachgate/lab/netmodel"
+)
+
+// Explain says from the network model whether host from reaches to, and why. A port makes it
+// judge a TCP flow: firewall rules, authorized networks and, when to is an internal load
+// balancer's address in this lab, the LB's regional admission (global access).
+func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
+	h := l.Topology.Host(from)
+	if h == nil {
+		return netmodel.Trace{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
+	}
+	flow := netmodel.Flow{}
+	if to.Port() != 0 {
+		flow = netmodel.Flow{Proto: "tcp", Port: to.Port()}
+	}
+	t := l.Model.TraceFlow(h.IP, to.Addr(), flow)
+	if !t.Reachable || flow.Proto == "" {
+		return t, nil
+	}
+	if s, ok := l.loadBalancer(to); ok && len(s.Admit) > 0 {
+		admitted := slices.ContainsFunc(s.Admit, func(a string) bool {
+			p, err := netip.ParsePrefix(a)
+			return err == nil && p.Contains(h.IP)
+		})
+		if !admitted {
+			cl := l.Topology.Cluster
+			region := l.Topology.Network(cl.VPC).Subnet(cl.Subnet).Region
+			_, why := l.Model.ILBAdmits(cl.VPC, region, false, h.IP)
+			t.Reachable = false
+			t.Forward.Delivered = false
+			t.Forward.Blocked = "internal load balancer " + s.Name + " refuses it: " + why
+			t.Reason = fmt.Sprintf("%s reaches vpc %s, but %s", from, cl.VPC, t.Forward.Blocked)
+		}
+	}
+	return t, nil
+}
+
+// loadBalancer returns the lab's internal LB serving addr, from the specs the GKE emulation
+// wrote.
+func (l *Lab) loadBalancer(addr netip.AddrPort) (lb.Spec, bool) {
+	files, _ := filepath.Glob(filepath.Join(l.State.Path("ilb"), "*.json"))
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			continue
+		}
+		s, err := lb.LoadSpec(f)
+		if err == nil && s.VIP == addr.Addr().String() && slices.Contains(s.Ports, int(addr.Port())) {
+			return s, true
+		}
+	}
+	return lb.Spec{}, false
+}

@@ -26,6 +26,8 @@ type Chain struct {
 	wg      sync.WaitGroup
 	closers []func() error
 	udpSeen atomic.Int64
+	udpLast atomic.Int64 // sequence number of the last counted datagram
+	udpBack atomic.Int64 // datagrams that arrived after a later one
 }
 
 // Chain addresses.
@@ -124,10 +126,18 @@ func NewChain(ctx context.Context, prefix string) (*Chain, error) {
 	c.wg.Go(func() {
 		buf := make([]byte, 2048)
 		for {
-			if _, _, err := count.ReadFrom(buf); err != nil {
+			n, _, err := count.ReadFrom(buf)
+			if err != nil {
 				return
 			}
 			c.udpSeen.Add(1)
+			var seq int64
+			if _, err := fmt.Sscanf(string(buf[:n]), "datagram %d", &seq); err == nil {
+				if seq < c.udpLast.Load() {
+					c.udpBack.Add(1)
+				}
+				c.udpLast.Store(seq)
+			}
 		}
 	})
 	return c, nil
@@ -221,26 +231,28 @@ func (c *Chain) UDPEchoRTT(ctx context.Context, n int) (RTT, error) {
 	return summarize(s), nil
 }
 
-// UDPDelivered sends n datagrams from A to B, paced by gap, and returns how many arrived.
-func (c *Chain) UDPDelivered(ctx context.Context, n int, gap time.Duration, settle time.Duration) (int, error) {
+// UDPDelivered sends n numbered datagrams from A to B (one flow), paced by gap, and
+// returns how many arrived and how many of those arrived after a later one (reordered).
+func (c *Chain) UDPDelivered(ctx context.Context, n int, gap time.Duration, settle time.Duration) (delivered, reordered int, err error) {
 	conn, err := c.udp(ctx, chainCnt)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close()
-	before := c.udpSeen.Load()
+	c.udpLast.Store(-1)
+	seen, back := c.udpSeen.Load(), c.udpBack.Load()
 	for i := range n {
 		if _, err := fmt.Fprintf(conn, "datagram %d", i); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		time.Sleep(gap)
 	}
 	select {
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, 0, ctx.Err()
 	case <-time.After(settle):
 	}
-	return int(c.udpSeen.Load() - before), nil
+	return int(c.udpSeen.Load() - seen), int(c.udpBack.Load() - back), nil
 }
 
 func (c *Chain) udp(ctx context.Context, port int) (net.Conn, error) {

@@ -2,6 +2,7 @@ package wan
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,7 +48,9 @@ func Run(ctx context.Context, specPath string, log *slog.Logger) error {
 			}
 			return err
 		}
-		d.queue = make(chan packet, s.QueueLimit)
+		if err = d.init(s.QueueLimit); err != nil {
+			return err
+		}
 	}
 	errc := make(chan error, 2*len(dirs))
 	for _, d := range dirs {
@@ -81,35 +85,67 @@ loop:
 		}
 	}
 	for _, d := range dirs {
-		d.tun.Close() // ends the readers; writers end when they next write
+		d.stop()
+		d.tun.Close()
 		log.Info("wan element stopped", "direction", d.name, "received", d.received.Load(), "lost", d.lost.Load(),
 			"overflow", d.overflow.Load(), "sent", d.sent.Load(), "meanLate", meanLate(d))
 	}
 	return runErr
 }
 
-type packet struct {
-	data []byte
-	due  time.Duration // on the CLOCK_MONOTONIC timeline
-}
-
 // direction is one way through the link: a reader that timestamps and schedules each
-// packet, a FIFO of held packets, and a writer that releases them at their time.
+// packet, a time-ordered queue of held packets, and a writer that releases them at their
+// time.
 type direction struct {
 	name  string
 	dev   string
 	tun   *os.File
 	sched *schedule
 	imp   *atomic.Pointer[Impairment]
-	queue chan packet
+	limit int
+
+	mu     sync.Mutex
+	queue  holdQueue
+	seq    uint64
+	closed bool
+	// wake (an eventfd) tells the writer that the queue's head changed or it must stop;
+	// timer (a timerfd) wakes it at the head's departure.
+	wake, timer int
 
 	received, lost, overflow, sent atomic.Uint64
 	late                           atomic.Int64 // total ns written after due, for the stop log
 }
 
+func (d *direction) init(limit int) error {
+	d.limit = limit
+	var err error
+	if d.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	if d.timer, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC|unix.TFD_NONBLOCK); err != nil {
+		unix.Close(d.wake)
+		return fmt.Errorf("timerfd: %w", err)
+	}
+	return nil
+}
+
+// stop ends the writer; the reader ends when the TUN device is closed.
+func (d *direction) stop() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *direction) signal() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(d.wake, one[:])
+}
+
 func (d *direction) read() error {
+	// A blocking read on its own thread: the kernel wakes it directly.
 	runtime.LockOSThread()
-	defer close(d.queue)
 	buf := make([]byte, 65536)
 	for {
 		n, err := d.tun.Read(buf)
@@ -121,49 +157,87 @@ func (d *direction) read() error {
 		}
 		now := monotonic()
 		d.received.Add(1)
-		due, ok := d.sched.admit(now, *d.imp.Load())
+		due, ok := d.sched.admit(now, flowKey(buf[:n]), *d.imp.Load())
 		if !ok {
 			d.lost.Add(1)
 			continue
 		}
-		p := packet{data: make([]byte, n), due: due}
+		p := held{data: make([]byte, n), due: due}
 		copy(p.data, buf[:n])
-		select {
-		case d.queue <- p:
-		default:
+		d.mu.Lock()
+		if len(d.queue) >= d.limit {
+			d.mu.Unlock()
 			d.overflow.Add(1) // the link's buffer is full: tail drop
+			continue
+		}
+		d.seq++
+		p.seq = d.seq
+		d.queue.push(p)
+		head := d.queue[0].seq == p.seq
+		d.mu.Unlock()
+		if head {
+			d.signal()
 		}
 	}
 }
 
-// write releases packets at their departure time. It sleeps with clock_nanosleep on an
-// absolute deadline, on its own thread with a 1µs timer slack, so a hold is accurate to
-// tens of microseconds (Go timers round sub-millisecond waits up to 1 ms). Between
-// packets it blocks on the queue: an idle element uses no CPU.
+// write releases packets at their departure time. It waits in poll(2) on a timerfd armed
+// for the head's departure (a kernel hrtimer, so a hold is accurate to tens of
+// microseconds; Go timers round sub-millisecond waits up to 1 ms) and on an eventfd the
+// reader signals when a packet becomes the new head. With nothing held it only waits on
+// the eventfd: an idle element uses no CPU.
 func (d *direction) write() error {
 	runtime.LockOSThread()
-	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 	// lead is how early to ask for the wake-up: the mean lateness of recent wake-ups
 	// (tens of µs on a busy host), so a packet leaves at its due time on average.
 	var lead time.Duration
-	for p := range d.queue {
-		if wake := p.due - lead; wake > monotonic() {
-			sleepUntil(wake)
-			late := monotonic() - wake
-			lead += (min(late, maxLead) - lead) / 8
+	var drain [8]byte
+	fds := []unix.PollFd{{Fd: int32(d.wake), Events: unix.POLLIN}, {Fd: int32(d.timer), Events: unix.POLLIN}}
+	for {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return nil
 		}
-		d.late.Add(int64(monotonic() - p.due))
-		bumpTTL(p.data)
-		if _, err := d.tun.Write(p.data); err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return nil
-			}
-			// The kernel refused this packet (e.g. a malformed one); the link goes on.
+		now := monotonic()
+		if len(d.queue) > 0 && d.queue[0].due-lead <= now {
+			p := d.queue.pop()
+			d.mu.Unlock()
+			d.send(p, now)
 			continue
 		}
-		d.sent.Add(1)
+		wait := fds[:1]
+		var armed time.Duration
+		if len(d.queue) > 0 {
+			armed = d.queue[0].due - lead
+			spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(armed))}
+			if err := unix.TimerfdSettime(d.timer, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
+				d.mu.Unlock()
+				return fmt.Errorf("arm timer: %w", err)
+			}
+			wait = fds
+		}
+		d.mu.Unlock()
+		if _, err := unix.Poll(wait, -1); err != nil && err != unix.EINTR {
+			return fmt.Errorf("poll: %w", err)
+		}
+		_, _ = unix.Read(d.wake, drain[:])
+		if n, _ := unix.Read(d.timer, drain[:]); n == 8 {
+			late := monotonic() - armed
+			lead += (min(late, maxLead) - lead) / 8
+		}
 	}
-	return nil
+}
+
+func (d *direction) send(p held, now time.Duration) {
+	d.late.Add(int64(now - p.due))
+	bumpTTL(p.data)
+	if _, err := d.tun.Write(p.data); err != nil {
+		// Closed at shutdown, or the kernel refused this packet (e.g. a malformed one):
+		// the link goes on.
+		return
+	}
+	d.sent.Add(1)
 }
 
 // maxLead bounds the wake-up compensation, so one long scheduling stall does not make the
@@ -174,16 +248,6 @@ func monotonic() time.Duration {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return time.Duration(ts.Nano())
-}
-
-func sleepUntil(due time.Duration) {
-	ts := unix.NsecToTimespec(int64(due))
-	for {
-		err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
-		if err != unix.EINTR {
-			return
-		}
-	}
 }
 
 func meanLate(d *direction) time.Duration {

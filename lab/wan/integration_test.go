@@ -193,7 +193,7 @@ func TestLoss(t *testing.T) {
 	}
 	applyT(t, c, imp)
 	const n = 2000
-	got, err := c.UDPDelivered(t.Context(), n, 200*time.Microsecond, 500*time.Millisecond)
+	got, _, err := c.UDPDelivered(t.Context(), n, 200*time.Microsecond, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,5 +293,34 @@ func TestRateAndUpdate(t *testing.T) {
 	t.Logf("rate limit lifted: A→B %.1f Mbit/s", bps/1e6)
 	if bps < 60e6 {
 		t.Errorf("after lifting the rate limit: %.1f Mbit/s; want well above 20", bps/1e6)
+	}
+}
+
+// TestJitterKeepsOrder: a flow through an element whose jitter is as large as its delay
+// arrives complete and in order, while round trips do spread over delay±jitter.
+func TestJitterKeepsOrder(t *testing.T) {
+	roottest.Require(t)
+	c := newChain(t, "jit")
+	imp, err := Resolve("none", "delay=5ms", "jitter=5ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyT(t, c, imp)
+	const n = 2000
+	got, back, err := c.UDPDelivered(t.Context(), n, 100*time.Microsecond, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("delay 5ms±5ms: %d of %d datagrams arrived, %d out of order", got, n, back)
+	if got != n || back != 0 {
+		t.Errorf("%d of %d arrived, %d out of order; want all, in order", got, n, back)
+	}
+	rtt, err := c.UDPEchoRTT(t.Context(), 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("udp echo %v", rtt)
+	if rtt.Max-rtt.Min < 4*time.Millisecond {
+		t.Errorf("echo rtt spread %v-%v; want jitter to spread it by several ms", rtt.Min, rtt.Max)
 	}
 }

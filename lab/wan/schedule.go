@@ -7,24 +7,24 @@ import (
 )
 
 // schedule decides, for one direction, whether a packet is lost and when it leaves.
-// Departures never go backwards: a packet that drew a shorter hold than the one before it
-// leaves right after that one. So jitter never reorders packets of a direction (TCP over a
-// real WAN path sees no reordering either; netem's reordering jitter makes TCP retransmit),
-// and the queue of a direction is FIFO and time-ordered at once. The cost: under back-to-
-// back packets the hold is skewed towards Delay+Jitter; a single packet keeps the uniform
-// Delay±Jitter.
+// Within a flow departures never go backwards: a packet that drew a shorter hold than the
+// one before it in its flow leaves right after that one. So jitter never reorders a flow
+// (TCP over a real WAN path sees no reordering either; netem's reordering jitter makes TCP
+// retransmit), while different flows get independent jitter, as behind a real path's
+// ECMP. The cost: under back-to-back packets of one flow the hold is skewed towards
+// Delay+Jitter; a lone packet keeps the uniform Delay±Jitter.
 type schedule struct {
 	rng  *rand.Rand
-	last time.Duration // departure of the previous packet, on the daemon's clock
+	last [flowSlots]time.Duration // departure of each flow's previous packet
 }
 
 func newSchedule(seed uint64, dir uint64) *schedule {
 	return &schedule{rng: rand.New(rand.NewPCG(seed, dir))}
 }
 
-// admit returns the departure time for a packet that arrived at now, or false when the
-// packet is lost. Times are durations on one monotonic clock.
-func (s *schedule) admit(now time.Duration, imp Impairment) (time.Duration, bool) {
+// admit returns the departure time for a packet of flow that arrived at now, or false
+// when the packet is lost. Times are durations on one monotonic clock.
+func (s *schedule) admit(now time.Duration, flow uint32, imp Impairment) (time.Duration, bool) {
 	if imp.Loss > 0 && s.rng.Float64()*100 < imp.Loss {
 		return 0, false
 	}
@@ -32,8 +32,9 @@ func (s *schedule) admit(now time.Duration, imp Impairment) (time.Duration, bool
 	if imp.Jitter > 0 {
 		hold += time.Duration(s.rng.Int64N(int64(2*imp.Jitter)+1)) - imp.Jitter
 	}
-	due := max(now+max(hold, 0), s.last)
-	s.last = due
+	slot := &s.last[flow%flowSlots]
+	due := max(now+max(hold, 0), *slot)
+	*slot = due
 	return due, true
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Departures never go backwards, whatever the jitter draws: no reordering in a direction.
+// Departures of a flow never go backwards, whatever the jitter draws: no reordering.
 func TestScheduleKeepsOrder(t *testing.T) {
 	t.Parallel()
 	s := newSchedule(42, 1)
@@ -16,7 +16,7 @@ func TestScheduleKeepsOrder(t *testing.T) {
 	minHold, maxHold := time.Hour, time.Duration(0)
 	for i := range 10000 {
 		now += time.Duration(i%7) * 100 * time.Microsecond // bursts and gaps
-		due, ok := s.admit(now, imp)
+		due, ok := s.admit(now, 7, imp)
 		if !ok {
 			t.Fatal("a packet was lost without loss configured")
 		}
@@ -45,7 +45,7 @@ func TestScheduleLonePacketHold(t *testing.T) {
 	const n = 5000
 	for i := range n {
 		now := time.Duration(i) * time.Second
-		due, _ := s.admit(now, imp)
+		due, _ := s.admit(now, 7, imp)
 		hold := due - now
 		if hold < 900*time.Microsecond || hold > 1100*time.Microsecond {
 			t.Fatalf("hold %v outside 1ms±100µs", hold)
@@ -64,7 +64,7 @@ func TestScheduleLoss(t *testing.T) {
 		const n = 100000
 		lost := 0
 		for i := range n {
-			if _, ok := s.admit(time.Duration(i), Impairment{Loss: loss}); !ok {
+			if _, ok := s.admit(time.Duration(i), 7, Impairment{Loss: loss}); !ok {
 				lost++
 			}
 		}
@@ -112,5 +112,70 @@ func TestBumpTTL(t *testing.T) {
 	bumpTTL(v6)
 	if v6[8] != 0 || v6[7] != 64 {
 		t.Errorf("an IPv6 packet was changed: %v", v6[:10])
+	}
+}
+
+// Different flows get independent jitter: a new flow is not held behind another's packet.
+func TestScheduleFlowsIndependent(t *testing.T) {
+	t.Parallel()
+	s := newSchedule(3, 1)
+	imp := Impairment{Delay: 10 * time.Millisecond, Jitter: 5 * time.Millisecond}
+	earlier := 0
+	for i := range 1000 {
+		now := time.Duration(i) * time.Microsecond
+		a, _ := s.admit(now, 1, imp)
+		b, _ := s.admit(now, 2, imp)
+		if b < a {
+			earlier++
+		}
+	}
+	// Flow 2's packets draw their own holds, so about half leave before flow 1's.
+	if earlier < 100 {
+		t.Errorf("flow 2 left before flow 1 in %d of 1000 rounds; want about half (flows are independent)", earlier)
+	}
+}
+
+func TestHoldQueueOrder(t *testing.T) {
+	t.Parallel()
+	var q holdQueue
+	dues := []time.Duration{5, 3, 9, 3, 1, 9, 7}
+	for i, d := range dues {
+		q.push(held{due: d, seq: uint64(i)})
+	}
+	var got []held
+	for q.Len() > 0 {
+		got = append(got, q.pop())
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if b.due < a.due || b.due == a.due && b.seq < a.seq {
+			t.Fatalf("popped %v after %v", b, a)
+		}
+	}
+}
+
+func TestFlowKey(t *testing.T) {
+	t.Parallel()
+	pkt := func(proto byte, frag uint16, sport, dport uint16) []byte {
+		p := make([]byte, 28)
+		p[0] = 0x45
+		binary.BigEndian.PutUint16(p[6:], frag)
+		p[9] = proto
+		copy(p[12:20], []byte{10, 250, 1, 2, 10, 250, 2, 2})
+		binary.BigEndian.PutUint16(p[20:], sport)
+		binary.BigEndian.PutUint16(p[22:], dport)
+		return p
+	}
+	if flowKey(pkt(6, 0, 40000, 443)) == flowKey(pkt(6, 0, 40001, 443)) {
+		t.Error("two TCP connections share a flow")
+	}
+	if flowKey(pkt(6, 0, 40000, 443)) != flowKey(pkt(6, 0x4000, 40000, 443)) {
+		t.Error("the DF bit changed the flow")
+	}
+	if flowKey(pkt(17, 0x2000, 1, 2)) != flowKey(pkt(17, 0x0010, 3, 4)) {
+		t.Error("fragments of one address pair are in different flows")
+	}
+	if flowKey(pkt(1, 0, 1, 2)) != flowKey(pkt(1, 0, 3, 4)) {
+		t.Error("ICMP packets of one address pair are in different flows")
 	}
 }

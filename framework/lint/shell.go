@@ -244,7 +244,7 @@ func (c Command) is(prefix ...string) bool {
 	for i := 0; i < len(rest) && j < len(prefix)-1; i++ {
 		w := rest[i]
 		if strings.HasPrefix(w, "-") {
-			if !strings.Contains(w, "=") && (w == "-n" || w == "--namespace" || w == "--context" || w == "--kubeconfig") {
+			if takesValue(w) {
 				i++
 			}
 			continue
@@ -272,6 +272,16 @@ func (c Command) contains(sub string) bool {
 		if strings.Contains(w, sub) {
 			return true
 		}
+	}
+	return false
+}
+
+// takesValue reports whether a kubectl flag written without "=" takes the next word as its value.
+func takesValue(flag string) bool {
+	switch flag {
+	case "-n", "--namespace", "--context", "--kubeconfig", "-o", "--output", "--verb", "--resource",
+		"--resource-name", "--non-resource-url", "--aggregation-rule", "-l", "--selector", "-f", "--filename":
+		return true
 	}
 	return false
 }

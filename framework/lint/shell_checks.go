@@ -57,10 +57,20 @@ func shellMissingRole(s *Script) []findings.Finding {
 	created := map[string]bool{}
 	for _, c := range s.Commands {
 		if c.is("kubectl", "create", "clusterrole") {
-			for _, w := range c.Words[3:] {
-				if !strings.HasPrefix(w, "-") {
+			// The name is the first word after "clusterrole" that is not a flag.
+			after := false
+			for i := 0; i < len(c.Words); i++ {
+				w := c.Words[i]
+				switch {
+				case strings.HasPrefix(w, "-"):
+					if takesValue(w) {
+						i++
+					}
+				case after:
 					created[w] = true
-					break
+					i = len(c.Words)
+				case w == "clusterrole":
+					after = true
 				}
 			}
 		}
@@ -114,7 +124,7 @@ func shellPatchKubernetes(s *Script) []findings.Finding {
 	return out
 }
 
-// opensslCerts returns the `openssl req -x509` commands whose output is not used as a CA
+// selfSignedServerCerts returns the `openssl req -x509` commands whose output is not used as a CA
 // (-CA FILE) later in the script: self-signed server certificates.
 func (s *Script) selfSignedServerCerts() []Command {
 	usedAsCA := map[string]bool{}

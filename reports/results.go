@@ -361,3 +361,8 @@ func (res *Results) WriteJSON(path string) error {
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
+
+// String is how a finding reads in JUnit system-out.
+func (f Finding) String() string {
+	return fmt.Sprintf("%s [%s] %s\nevidence: %s\nfix: %s", f.ID, f.Severity, f.Title, f.Evidence, f.Fix)
+}

@@ -109,22 +109,17 @@ func (d *daemon) step(ctx context.Context) {
 	if err == nil {
 		routes, err = bestRoutes(dests)
 	}
-	if err == nil {
-		var changed []string
-		changed, err = d.kernel.sync(routes)
-		for _, dst := range changed {
-			r, _ := Status{BestRoutes: routes}.Route(dst)
-			d.log.Info("kernel route", "dest", dst, "nextHops", r.NextHops)
-		}
-	}
 	if err != nil {
-		if err.Error() != d.errs {
-			d.log.Error("routes not programmed; retrying", "err", err)
-		}
-		d.errs = err.Error()
+		// Without the RIB neither the kernel nor the status can be brought up to date.
+		d.logOnce(fmt.Errorf("read the BGP table: %w", err))
 		return
 	}
-	d.errs = ""
+	changed, err := d.kernel.sync(routes)
+	for _, dst := range changed {
+		r, _ := Status{BestRoutes: routes}.Route(dst)
+		d.log.Info("kernel route", "dest", dst, "nextHops", r.NextHops)
+	}
+	d.logOnce(err) // the status still shows the selection; failed prefixes are retried
 	now := time.Now()
 	peers, err := peerStatuses(ctx, d.bs, d.spec, now)
 	if err != nil {
@@ -148,6 +143,18 @@ func (d *daemon) step(ctx context.Context) {
 	if err := writeStatus(d.path, st); err != nil {
 		d.log.Error("status not written", "err", err)
 	}
+}
+
+// logOnce logs a routing error once until it changes or clears.
+func (d *daemon) logOnce(err error) {
+	if err == nil {
+		d.errs = ""
+		return
+	}
+	if err.Error() != d.errs {
+		d.log.Error("routes not programmed; retrying", "err", err)
+	}
+	d.errs = err.Error()
 }
 
 // reload applies the spec file's changes: neighbors added, removed or changed (a changed

@@ -73,7 +73,9 @@ type Advertisement struct {
 	MED    uint32 `json:"med,omitempty"`
 }
 
-// Kernel is where learned routes are installed in the speaker's namespace.
+// Kernel is where learned routes are installed in the speaker's namespace. The speaker owns
+// every route of (Table, Protocol): it flushes them at start and stop, so run one speaker
+// per pair.
 type Kernel struct {
 	Table    int `json:"table,omitempty"`    // default 254 (main)
 	Protocol int `json:"protocol,omitempty"` // default 186 ("bgp")

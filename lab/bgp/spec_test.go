@@ -148,3 +148,15 @@ func TestRestartNeeded(t *testing.T) {
 		t.Error("a neighbor turned passive keeps its old session settings")
 	}
 }
+
+// TestExample keeps the documented example spec valid.
+func TestExample(t *testing.T) {
+	t.Parallel()
+	s, err := LoadSpec(filepath.Join("testdata", "cloud-router.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Neighbors) != 2 || !s.Neighbors[1].Passive || s.Advertise[0].MED != 100 {
+		t.Errorf("example = %+v; want 2 neighbors, the second passive, MED 100", s)
+	}
+}

@@ -135,3 +135,15 @@ func TestPair(t *testing.T) {
 		t.Error("Pair accepted a /31 inner prefix")
 	}
 }
+
+// TestExample keeps the documented example spec valid.
+func TestExample(t *testing.T) {
+	t.Parallel()
+	s, err := LoadSpec(filepath.Join("testdata", "gateway.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tunnels) != 2 || s.Tunnels[1].MTU != DefaultMTU {
+		t.Errorf("example: %d tunnels, second MTU %d; want 2 and the default", len(s.Tunnels), s.Tunnels[1].MTU)
+	}
+}

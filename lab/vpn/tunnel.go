@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -42,10 +43,10 @@ func openTunnel(t Tunnel, log *slog.Logger) (_ *tunnel, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel %s: create TUN %s: %w", t.Name, t.Interface, err)
 	}
-	wlog := log.With("tunnel", t.Name)
+	wlog := &quietLog{log: log.With("tunnel", t.Name)}
 	dev := device.NewDevice(td, newAddrBind(listen.Addr()), &device.Logger{
 		Verbosef: device.DiscardLogf,
-		Errorf:   func(format string, args ...any) { wlog.Warn("wireguard: " + fmt.Sprintf(format, args...)) },
+		Errorf:   wlog.errorf,
 	})
 	defer func() {
 		if err != nil {
@@ -154,4 +155,30 @@ func checkLocalAddr(a netip.Addr) error {
 		}
 	}
 	return errors.New("no interface of this namespace has this address; start the daemon in the namespace that owns the underlay address (ip netns exec NS …), or fix the address")
+}
+
+// quietLog logs wireguard-go's errors, each distinct message at most once per
+// repeatEvery: a cut underlay otherwise logs a failed send every keepalive.
+type quietLog struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const repeatEvery = 30 * time.Second
+
+func (q *quietLog) errorf(format string, args ...any) {
+	now := time.Now()
+	q.mu.Lock()
+	if q.last == nil {
+		q.last = map[string]time.Time{}
+	}
+	seen, ok := q.last[format]
+	if ok && now.Sub(seen) < repeatEvery {
+		q.mu.Unlock()
+		return
+	}
+	q.last[format] = now
+	q.mu.Unlock()
+	q.log.Warn("wireguard: "+fmt.Sprintf(format, args...), "repeatsSuppressedFor", repeatEvery)
 }

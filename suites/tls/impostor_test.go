@@ -22,6 +22,9 @@ import (
 // the proxy pods' network namespaces.
 type labAccess interface{ Lab() *lab.Lab }
 
+// errNoLab is returned by swapUpstream on providers other than the lab.
+var errNoLab = errors.New("the provider does not expose the proxy pods' network namespaces")
+
 // impostorPort is where the impostor listens inside each proxy pod.
 const impostorPort = 18443
 
@@ -41,7 +44,7 @@ type impostor struct {
 func swapUpstream(ctx context.Context, env provider.Environment, cs kubernetes.Interface, selector, endpoint string, cert tls.Certificate, body string) (*impostor, error) {
 	la, ok := env.(labAccess)
 	if !ok {
-		return nil, errors.New("the provider does not expose the proxy pods' network namespaces")
+		return nil, errNoLab
 	}
 	l := la.Lab()
 	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: selector})

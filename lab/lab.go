@@ -33,8 +33,12 @@ type Options struct {
 
 // Lab is a provisioned lab.
 type Lab struct {
-	State    *netns.State
+	State *netns.State
+	// Topology is the file's; it names every namespace and interface. Current is the
+	// topology as cloud operations changed it (Effective), and Model is computed from it.
 	Topology *topology.Topology
+	Current  *topology.Topology
+	Cloud    *CloudState
 	Model    *netmodel.Model
 	Plan     *netns.Plan
 	CP       *controlplane.ControlPlane // nil when the topology has no cluster
@@ -93,7 +97,7 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	l = &Lab{State: st, Topology: topo}
-	if l.Model, err = netmodel.Compute(topo); err != nil {
+	if err := l.refreshModel(&CloudState{}); err != nil {
 		return nil, err
 	}
 	if l.Plan, err = netns.Realize(ctx, st, topo, l.Model, log); err != nil {
@@ -128,11 +132,14 @@ func Open(name string) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := netmodel.Compute(topo)
+	l := &Lab{State: st, Topology: topo, Plan: netns.NewPlan(name, topo)}
+	cs, err := l.LoadCloud()
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{State: st, Topology: topo, Model: m, Plan: netns.NewPlan(name, topo)}
+	if err := l.refreshModel(cs); err != nil {
+		return nil, err
+	}
 	if topo.Cluster != nil {
 		if l.CP, err = controlplane.Load(l.cpConfig(binaries.Set{})); err != nil {
 			return nil, err

@@ -68,7 +68,7 @@ func newLabExplainCommand() *cobra.Command {
 				tr, err = l.Explain(from, netip.AddrPortFrom(dst, flow.Port))
 			} else {
 				var m *netmodel.Model
-				if m, err = netmodel.Compute(t); err == nil {
+				if m, err = netmodel.Compute(t.Active(nil)); err == nil {
 					tr = m.TraceFlow(h.IP, dst, flow)
 				}
 			}

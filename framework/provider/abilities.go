@@ -13,7 +13,44 @@ import (
 type (
 	ClusterDescription = cloud.ClusterInfo
 	AddressSpec        = cloud.AddressSpec
+	VpnGateway         = cloud.VpnGateway
+	ExternalVpnGateway = cloud.ExternalVpnGateway
+	VpnTunnel          = cloud.VpnTunnel
+	RouterBgpPeer      = cloud.RouterBgpPeer
+	Router             = cloud.Router
+	RouterPatch        = cloud.RouterPatch
+	NetworkPeering     = cloud.NetworkPeering
+	AuthorizedNetworks = cloud.AuthorizedNetworks
+	RouterStatus       = cloud.RouterStatus
+	PeeringRoute       = cloud.PeeringRoute
+	VpnGatewayStatus   = cloud.VpnGatewayStatus
 )
+
+// VPNCloud is the HA VPN, Cloud Router, peering and authorized-networks side of the cloud
+// that bgp-export drives; method names follow the compute and container APIs.
+type VPNCloud interface {
+	InsertVpnGateway(ctx context.Context, g VpnGateway) error
+	DeleteVpnGateway(ctx context.Context, name string) error
+	InsertExternalVpnGateway(ctx context.Context, g ExternalVpnGateway) error
+	DeleteExternalVpnGateway(ctx context.Context, name string) error
+	InsertVpnTunnel(ctx context.Context, t VpnTunnel) error
+	DeleteVpnTunnel(ctx context.Context, name string) error
+	GetRouter(ctx context.Context, network, router string) (Router, error)
+	PatchRouter(ctx context.Context, p RouterPatch) error
+	GetPeering(ctx context.Context, network, name string) (NetworkPeering, error)
+	UpdatePeering(ctx context.Context, p NetworkPeering) error
+	GetAuthorizedNetworks(ctx context.Context) (AuthorizedNetworks, error)
+	SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) error
+	GetRouterStatus(ctx context.Context, network, router string) (RouterStatus, error)
+	ListPeeringRoutes(ctx context.Context, network, peering, direction string) ([]PeeringRoute, error)
+	GetVpnGatewayStatus(ctx context.Context, name string) (VpnGatewayStatus, error)
+}
+
+// TunnelFaults is the ability to cut and restore a VPN tunnel's underlay (the path between
+// the clouds), for failover checks.
+type TunnelFaults interface {
+	SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) error
+}
 
 // Cloud is the cloud side that solutions drive (see ARCHITECTURE.md): the same calls on the
 // lab and on real GCP.

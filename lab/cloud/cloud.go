@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -44,8 +45,20 @@ type Address struct {
 	Status string // RESERVED or IN_USE
 }
 
-// Lab is the lab's cloud.
-type Lab struct{ L *lab.Lab }
+// Lab is the lab's cloud. Self is the reachgate binary the lab's daemons (tunnels, BGP
+// speakers) run from; Log receives progress (nil: discarded).
+type Lab struct {
+	L    *lab.Lab
+	Self string
+	Log  *slog.Logger
+}
+
+func (c Lab) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
 
 // Cluster returns the private cluster's description.
 func (c Lab) Cluster(_ context.Context) (ClusterInfo, error) {

@@ -82,3 +82,15 @@ func namespacePIDs(ctx context.Context, ns string) []string {
 	}
 	return strings.Fields(out)
 }
+
+// Batch runs `ip` commands (one per line, without the leading "ip") in namespace ns.
+func Batch(ctx context.Context, ns, script string) error {
+	b := &batch{ns: ns}
+	for _, line := range strings.Split(strings.TrimSpace(script), "\n") {
+		b.add("%s", line)
+	}
+	return b.run(ctx)
+}
+
+// Output runs a command and returns its combined output.
+func Output(ctx context.Context, args ...string) (string, error) { return run(ctx, "", args...) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"reachgate/lab/netmodel"
@@ -19,10 +18,93 @@ func (p *Plan) via(rt netmodel.Route) string {
 	return fmt.Sprintf("%s via %s dev %s", rt.Prefix, p.LinkAddr[rt.Link][rt.NextHopVPC], p.LinkIf[rt.Link])
 }
 
+// Program installs in every router namespace the routes and filters the model computes,
+// replacing what an earlier Program installed (routes added without a protocol, "boot", the
+// region rules and the filter table) and leaving alone what others own: connected routes and
+// the routes BGP speakers install with their own protocol. t is the topology as declared
+// (it names every interface); m may be computed from a changed one (a solution applied).
+func Program(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Model) error {
+	for _, n := range t.Networks {
+		ns := p.Routers[n.Name]
+		// Undo the previous program; `-force` goes on past "nothing to delete".
+		undo := []string{"route flush proto boot"}
+		for i := range maxRegions {
+			undo = append(undo, fmt.Sprintf("route flush table %d proto boot", regionTableBase+i))
+		}
+		rules, _ := run(ctx, "", "ip", "-n", ns, "rule", "list", "pref", fmt.Sprint(regionRulePref))
+		for range strings.Count(rules, "\n") {
+			undo = append(undo, fmt.Sprintf("rule del pref %d", regionRulePref))
+		}
+		_, _ = run(ctx, strings.Join(undo, "\n")+"\n", "ip", "-n", ns, "-force", "-batch", "-")
+		b := &batch{ns: ns}
+		main := routeSpecs(p, t, m, n.Name)
+		for _, spec := range main {
+			b.add("route replace %s", spec)
+		}
+		for _, line := range regionTables(p, t, m, n.Name, main) {
+			b.add("%s", line)
+		}
+		if err := b.run(ctx); err != nil {
+			return err
+		}
+	}
+	return applyFilters(ctx, p, t, m)
+}
+
+// routeSpecs is vpc's main table as `ip route` bodies: blackholes for the default and every
+// subnet range (an address no host holds is dropped, not bounced), a /32 per host (and its
+// pod range for a node), and the routes over links that apply VPC-wide. Routes over a link
+// a solution creates are the BGP speakers' to install.
+func routeSpecs(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string) []string {
+	out := []string{"blackhole default"}
+	for _, s := range t.Network(vpc).Subnets {
+		for _, pfx := range s.Prefixes() {
+			out = append(out, fmt.Sprintf("blackhole %s", pfx))
+		}
+	}
+	for i, h := range t.Hosts {
+		if h.VPC != vpc {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s/32 dev %s", h.IP, hostIf(i)))
+		if pods, ok := nodePods(t, h.Name); ok {
+			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
+			out = append(out, fmt.Sprintf("%s via %s dev %s", pods, h.IP, hostIf(i)))
+		}
+	}
+	for _, rt := range m.EffectiveIn(vpc, "") {
+		if rt.Link != "" && !bgpLive(t, rt.Link) {
+			out = append(out, p.via(rt))
+		}
+	}
+	return out
+}
+
+// bgpLive reports whether routes over link are learned by real BGP speakers (a link a
+// solution creates) rather than programmed from the model.
+func bgpLive(t *topology.Topology, link string) bool {
+	l := t.Link(link)
+	return l != nil && l.Solution != ""
+}
+
+// RegionTable returns the routing table of vpc's router namespace that holds the routes for
+// traffic entering in region: a region table when the model has regional routes there, else
+// main (254). BGP speakers install their learned routes there.
+func RegionTable(m *netmodel.Model, vpc, region string) int {
+	for i, r := range m.Regions(vpc) {
+		if r == region && i < maxRegions {
+			return regionTableBase + i
+		}
+	}
+	return mainTable
+}
+
 // Routing tables and rule preferences for regional routes.
 const (
 	regionTableBase = 100
 	regionRulePref  = 100
+	maxRegions      = 16
+	mainTable       = 254
 )
 
 // regionTables returns the `ip` batch lines that give vpc one routing table per region with
@@ -39,14 +121,14 @@ func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, 
 	}
 	var out []string
 	table := map[string]int{}
-	for i, region := range regions {
+	for i, region := range regions[:min(len(regions), maxRegions)] {
 		id := regionTableBase + i
 		table[region] = id
 		for _, spec := range main {
 			out = append(out, fmt.Sprintf("route replace %s table %d", spec, id))
 		}
 		for _, rt := range m.EffectiveIn(vpc, region) {
-			if rt.Region == region {
+			if rt.Region == region && !bgpLive(t, rt.Link) {
 				out = append(out, fmt.Sprintf("route replace %s table %d", p.via(rt), id))
 			}
 		}
@@ -57,7 +139,9 @@ func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, 
 		}
 	}
 	for _, e := range m.Entries(vpc) {
-		if id, ok := table[e.Region]; ok && e.Link != "" {
+		// Traffic arriving over a solution's tunnels comes from interfaces the realizer does
+		// not name; it is routed by the main table.
+		if id, ok := table[e.Region]; ok && e.Link != "" && !bgpLive(t, e.Link) {
 			out = append(out, fmt.Sprintf("rule add iif %s from %s lookup %d pref %d", p.LinkIf[e.Link], e.Source, id, regionRulePref))
 		}
 	}
@@ -143,24 +227,15 @@ func firewalledVPC(t *topology.Topology, vpc string) bool {
 	return n != nil && n.GCP() && n.ManagedBy == ""
 }
 
-// nftSet writes prefixes as an anonymous nft set. nft refuses overlapping intervals, so a
-// prefix inside another one is left out (the set matches the same addresses).
+// nftSet writes prefixes as an anonymous nft set of disjoint ranges (nft refuses overlaps).
 func nftSet(ps []netip.Prefix) string {
 	if len(ps) == 0 {
 		return "{ 0.0.0.0/32 }" // matches nothing real: an empty list allows nobody
 	}
 	var s []string
-	for i, p := range ps {
-		p = p.Masked()
-		inside := slices.ContainsFunc(ps, func(q netip.Prefix) bool {
-			q = q.Masked()
-			return q.Bits() < p.Bits() && q.Contains(p.Addr())
-		}) || slices.ContainsFunc(ps[:i], func(q netip.Prefix) bool { return q.Masked() == p })
-		if !inside {
-			s = append(s, p.String())
-		}
+	for _, p := range netmodel.Outermost(ps) {
+		s = append(s, p.String())
 	}
-	slices.Sort(s)
 	return "{ " + strings.Join(s, ", ") + " }"
 }
 

@@ -102,62 +102,34 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 		}
 		return cfg[ns]
 	}
-	// Each VPC router's main table holds the routes that apply VPC-wide; routes that apply
-	// only to traffic entering in one region go to that region's table, which repeats the
-	// main table (see regionTables).
-	tables := map[string][]string{}
-	route := func(vpc, format string, a ...any) {
-		tables[vpc] = append(tables[vpc], fmt.Sprintf(format, a...))
-	}
 	for _, n := range t.Networks {
-		route(n.Name, "blackhole default")
-		for _, s := range n.Subnets {
-			for _, pfx := range s.Prefixes() {
-				// Addresses of the subnet that no host holds are dropped, not bounced.
-				route(n.Name, "blackhole %s", pfx)
-			}
-		}
+		nsBatch(p.Routers[n.Name])
 	}
 	for i, h := range t.Hosts {
-		rns, hns := p.Routers[h.VPC], p.Hosts[h.Name]
-		gw := p.Gateways[h.VPC+"/"+h.Subnet]
-		ifname := hostIf(i)
-		r := nsBatch(rns)
-		r.add("link add %s type veth peer name eth0 netns %s", ifname, hns)
-		r.add("addr add %s/32 dev %s", gw, ifname)
-		r.add("link set %s up", ifname)
-		route(h.VPC, "%s/32 dev %s", h.IP, ifname)
-		if pods, ok := nodePods(t, h.Name); ok {
-			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
-			route(h.VPC, "%s via %s dev %s", pods, h.IP, ifname)
-		}
+		r := nsBatch(p.Routers[h.VPC])
+		r.add("link add %s type veth peer name eth0 netns %s", hostIf(i), p.Hosts[h.Name])
+		r.add("addr add %s/32 dev %s", p.Gateways[h.VPC+"/"+h.Subnet], hostIf(i))
+		r.add("link set %s up", hostIf(i))
 	}
 	// Links are created from the router side of each pair; each end is born in its namespace.
+	// A link a solution creates (its VPN tunnels) appears when the solution is applied.
 	for _, l := range t.Links {
+		if l.Solution != "" {
+			continue
+		}
 		ifname := p.LinkIf[l.Name]
 		a := nsBatch(p.Routers[l.A.VPC])
 		a.add("link add %s type veth peer name %s netns %s", ifname, ifname, p.Routers[l.B.VPC])
 	}
 	for _, l := range t.Links {
+		if l.Solution != "" {
+			continue
+		}
 		ifname := p.LinkIf[l.Name]
 		for _, vpc := range []string{l.A.VPC, l.B.VPC} {
 			r := nsBatch(p.Routers[vpc])
 			r.add("addr add %s/30 dev %s", p.LinkAddr[l.Name][vpc], ifname)
 			r.add("link set %s up", ifname)
-		}
-	}
-	for _, n := range t.Networks {
-		r := nsBatch(p.Routers[n.Name])
-		for _, rt := range m.EffectiveIn(n.Name, "") {
-			if rt.Link != "" { // local subnets: hosts have /32 routes, the rest is blackholed
-				route(n.Name, "%s", p.via(rt))
-			}
-		}
-		for _, spec := range tables[n.Name] {
-			r.add("route replace %s", spec)
-		}
-		for _, line := range regionTables(p, t, m, n.Name, tables[n.Name]) {
-			r.add("%s", line)
 		}
 	}
 	// Routers first (they create the veths), then hosts.
@@ -185,7 +157,7 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 			}
 		}
 	}
-	if err := applyFilters(ctx, p, t, m); err != nil {
+	if err := Program(ctx, p, t, m); err != nil {
 		return nil, err
 	}
 	for _, h := range t.Hosts {

@@ -22,6 +22,48 @@ func (c *checker) links() {
 		case LinkInterconnect, LinkVPN:
 			c.attachment(p, l, a, b)
 		}
+		c.solutionLink(p, l)
+	}
+}
+
+// maxTunnels is the most tunnels an HA VPN gateway pair has (2 interfaces x 2 peer IPs).
+const maxTunnels = 4
+
+// solutionLink checks the fields of a link a solution creates.
+func (c *checker) solutionLink(p string, l Link) {
+	if l.Solution == "" {
+		if l.Tunnels != 0 {
+			c.add(p+".tunnels", "applies to links a solution creates (add solution: %s, or remove tunnels)", SolutionBGPExport)
+		}
+		for _, end := range []struct {
+			side string
+			e    LinkEnd
+		}{{"a", l.A}, {"b", l.B}} {
+			if end.e.Gateway != "" {
+				c.add(p+"."+end.side+".gateway", "applies to links a solution creates (add solution: %s, or remove gateway)", SolutionBGPExport)
+			}
+		}
+		return
+	}
+	c.oneOf(p+".solution", "solution", l.Solution, false, SolutionBGPExport)
+	if l.Type != LinkVPN {
+		c.add(p+".solution", "the %s solution creates vpn links (set type: vpn)", l.Solution)
+	}
+	if c.loc.set(p+".tunnels") && (l.Tunnels < 1 || l.Tunnels > maxTunnels) {
+		c.add(p+".tunnels", "%d is not 1-%d (an HA VPN has at most %d tunnels; leave it out for %d)", l.Tunnels, maxTunnels, maxTunnels, DefaultTunnels)
+	}
+	for _, end := range []struct {
+		side string
+		e    LinkEnd
+	}{{"a", l.A}, {"b", l.B}} {
+		if end.e.Gateway == "" {
+			c.add(p+"."+end.side, "names no gateway (write gateway: NAME for this side's VPN gateway)")
+		} else {
+			c.name(p+"."+end.side+".gateway", "gateway", end.e.Gateway, "ha-vpn-gw", maxName)
+		}
+		if end.e.Router == "" {
+			c.add(p+"."+end.side, "names no router (the tunnels' BGP sessions need one on each side: add router: NAME)")
+		}
 	}
 }
 

@@ -126,6 +126,8 @@ const (
 	DefaultRouterASN  = 64514
 	DefaultPeerASN    = 64512
 	DefaultK8sVersion = "v1.37.2"
+	SolutionBGPExport = "bgp-export"
+	DefaultTunnels    = 4
 )
 
 // Advertisement is what a router announces to its BGP peers.
@@ -148,9 +150,19 @@ type Machine struct {
 
 // Connection is a resolved link.
 type Connection struct {
-	Name string
-	Type string
-	A, B Endpoint
+	Name     string
+	Type     string
+	A, B     Endpoint
+	Solution string // the solution that creates it; "" = always present
+	Tunnels  int    // tunnels of a solution's HA VPN (default 4)
+}
+
+// Side returns the endpoint of the link in vpc, and the other one.
+func (l *Connection) Side(vpc string) (me, them Endpoint) {
+	if l.B.VPC == vpc {
+		return l.B, l.A
+	}
+	return l.A, l.B
 }
 
 // Endpoint is one resolved side of a link.
@@ -159,6 +171,7 @@ type Endpoint struct {
 	Router             string
 	ExportCustomRoutes bool
 	ImportCustomRoutes bool
+	Gateway            string
 }
 
 // GKECluster is the resolved cluster.
@@ -187,6 +200,19 @@ type GKECluster struct {
 type Authorized struct {
 	CIDRBlocks                 []netip.Prefix
 	PrivateEndpointEnforcement bool
+}
+
+// Active returns t as it is while only the solution links for which created returns true
+// exist: a shallow copy without the other links a solution creates. created may be nil.
+func (t *Topology) Active(created func(link string) bool) *Topology {
+	c := *t
+	c.Links = nil
+	for _, l := range t.Links {
+		if l.Solution == "" || (created != nil && created(l.Name)) {
+			c.Links = append(c.Links, l)
+		}
+	}
+	return &c
 }
 
 // Network returns the named VPC, or nil.

@@ -31,7 +31,11 @@ func resolve(source string, f *File) *Topology {
 		t.Hosts = append(t.Hosts, m)
 	}
 	for _, l := range f.Spec.Links {
-		t.Links = append(t.Links, &Connection{Name: l.Name, Type: l.Type, A: Endpoint(l.A), B: Endpoint(l.B)})
+		c := &Connection{Name: l.Name, Type: l.Type, A: Endpoint(l.A), B: Endpoint(l.B), Solution: l.Solution, Tunnels: l.Tunnels}
+		if c.Solution != "" && c.Tunnels == 0 {
+			c.Tunnels = DefaultTunnels
+		}
+		t.Links = append(t.Links, c)
 	}
 	if f.Spec.Cluster != nil {
 		t.Cluster = resolveCluster(t, f.Spec.Cluster)

@@ -116,6 +116,12 @@ type Link struct {
 	Type string  `yaml:"type" json:"type"`
 	A    LinkEnd `yaml:"a" json:"a"`
 	B    LinkEnd `yaml:"b" json:"b"`
+	// Solution names the solution that creates the link ("bgp-export"); until it is applied
+	// the link does not exist. vpn links only: the lab realizes them with real tunnels and BGP.
+	Solution string `yaml:"solution,omitempty" json:"solution,omitempty"`
+	// Tunnels is the number of tunnels of a solution's HA VPN, 1-4; left out, 4 (the HA VPN
+	// gateway's two interfaces to four peer interfaces, GCP's 99.99 % topology).
+	Tunnels int `yaml:"tunnels,omitempty" json:"tunnels,omitempty"`
 }
 
 // LinkEnd is one side of a link.
@@ -126,6 +132,9 @@ type LinkEnd struct {
 	// ExportCustomRoutes and ImportCustomRoutes are the peering flags of this side.
 	ExportCustomRoutes bool `yaml:"exportCustomRoutes,omitempty" json:"exportCustomRoutes,omitempty"`
 	ImportCustomRoutes bool `yaml:"importCustomRoutes,omitempty" json:"importCustomRoutes,omitempty"`
+	// Gateway names the VPN gateway of this side of a solution's vpn link: an HA VPN gateway
+	// (2 interfaces) on the GCP side, an external peer gateway (4 interfaces) elsewhere.
+	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
 }
 
 // Cluster is the GKE private cluster: its node VPC and its control plane.

@@ -40,17 +40,21 @@ var env provider.Environment
 // Env is the environment provisioned for this suite.
 func Env() provider.Environment { return env }
 
-// Setup registers provisioning, teardown and reporting for a suite; call it at package
-// level in the suite's _test.go (var _ = harness.Setup("baseline")).
-func Setup(suite string) bool {
+// Setup registers provisioning, teardown and reporting for a suite on the seed topology;
+// call it at package level in the suite's _test.go (var _ = harness.Setup("baseline")).
+func Setup(suite string) bool { return SetupTopology(suite, "seed") }
+
+// SetupTopology is Setup on another embedded topology (fixtures/topologies/<name>.yaml),
+// unless --topology names a file.
+func SetupTopology(suite, embedded string) bool {
 	BeforeSuite(func(ctx SpecContext) {
-		source, data := "embedded:fixtures/topologies/seed.yaml", []byte(nil)
+		source, data := "embedded:fixtures/topologies/"+embedded+".yaml", []byte(nil)
 		var err error
 		if *topologyFile != "" {
 			source = *topologyFile
 			data, err = os.ReadFile(*topologyFile)
 		} else {
-			data, err = fixtures.Topology("seed")
+			data, err = fixtures.Topology(embedded)
 		}
 		Expect(err).NotTo(HaveOccurred(), "read topology")
 		p, err := provider.Get(*providerName)

@@ -151,7 +151,13 @@ func (e *Environment) LogTails(lines int) map[string]string {
 }
 
 // Cloud implements provider.CloudAccess with the lab's cloud.
-func (e *Environment) Cloud() provider.Cloud { return cloud.Lab{L: e.lab} }
+// The same value also implements provider.VPNCloud.
+func (e *Environment) Cloud() provider.Cloud { return cloud.Lab{L: e.lab, Self: e.self, Log: e.log} }
+
+// SetTunnelUnderlay implements provider.TunnelFaults.
+func (e *Environment) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) error {
+	return e.lab.SetTunnelUnderlay(ctx, tunnel, up)
+}
 
 // AdminConfig implements provider.KubeAdmin: connections start at the first GKE node.
 func (e *Environment) AdminConfig() (*rest.Config, error) {

@@ -1,0 +1,485 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"reachgate/lab"
+	"reachgate/lab/bgp"
+	"reachgate/lab/netmodel"
+	"reachgate/lab/topology"
+	"reachgate/lab/vpn"
+)
+
+// The HA VPN and Cloud Router operations of the compute API, and the cluster's authorized
+// networks, as the lab implements them. Every change is recorded in the lab's cloud state and
+// then realized (Lab.Reconcile): tunnels, BGP speakers, routes and filters.
+
+// VpnGateway is an HA VPN gateway (VpnGateways.Insert): two interfaces in a region.
+type VpnGateway struct {
+	Name    string
+	Network string
+	Region  string
+}
+
+// ExternalVpnGateway is the peer cloud's gateway (ExternalVpnGateways.Insert).
+type ExternalVpnGateway struct {
+	Name           string
+	RedundancyType string // FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY, SINGLE_IP_INTERNALLY_REDUNDANT
+}
+
+// VpnTunnel is one HA VPN tunnel (VpnTunnels.Insert).
+type VpnTunnel struct {
+	Name                         string
+	Region                       string
+	VpnGateway                   string
+	VpnGatewayInterface          int // 0 or 1
+	PeerExternalGateway          string
+	PeerExternalGatewayInterface int // 0-3 for FOUR_IPS_REDUNDANCY
+	Router                       string
+}
+
+// RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.
+type RouterBgpPeer struct {
+	Name                    string
+	Tunnel                  string // the router interface's linkedVpnTunnel
+	IPAddress               netip.Addr
+	PeerIPAddress           netip.Addr
+	PeerAsn                 uint32
+	AdvertisedRoutePriority uint32
+}
+
+// Router is a Cloud Router as Routers.Get returns it.
+type Router struct {
+	Name      string
+	Network   string
+	Region    string
+	ASN       uint32
+	Advertise topology.Advertisement
+	BgpPeers  []RouterBgpPeer
+}
+
+// RouterPatch changes a Cloud Router (Routers.Patch): nil fields stay as they are.
+type RouterPatch struct {
+	Network, Router string
+	Advertise       *topology.Advertisement
+	BgpPeers        *[]RouterBgpPeer
+}
+
+// NetworkPeering is one side of a VPC peering (Networks.UpdatePeering).
+type NetworkPeering struct {
+	Network            string
+	Name               string
+	ExportCustomRoutes bool
+	ImportCustomRoutes bool
+}
+
+// AuthorizedNetworks is the cluster's master authorized networks configuration.
+type AuthorizedNetworks = lab.AuthorizedNetworks
+
+// RouterStatus is Routers.GetRouterStatus.
+type RouterStatus = bgp.Status
+
+// PeeringRoute is one entry of Networks.ListPeeringRoutes.
+type PeeringRoute struct {
+	DestRange     string `json:"destRange"`
+	Type          string `json:"type"` // SUBNET_PEERING_ROUTE, STATIC_PEERING_ROUTE, DYNAMIC_PEERING_ROUTE
+	Imported      bool   `json:"imported"`
+	NextHopRegion string `json:"nextHopRegion,omitempty"`
+	Priority      int    `json:"priority"`
+}
+
+// Directions of ListPeeringRoutes.
+const (
+	Incoming = "INCOMING"
+	Outgoing = "OUTGOING"
+)
+
+// VpnGatewayStatus is VpnGateways.GetStatus plus the tunnels' states.
+type VpnGatewayStatus struct {
+	Name       string         `json:"name"`
+	Redundancy string         `json:"redundancy"` // CONNECTION_REDUNDANCY_MET or CONNECTION_REDUNDANCY_NOT_MET
+	Tunnels    []TunnelStatus `json:"tunnels"`
+}
+
+// TunnelStatus is one tunnel's status (VpnTunnels.Get status).
+type TunnelStatus struct {
+	Name                string `json:"name"`
+	VpnGatewayInterface int    `json:"vpnGatewayInterface"`
+	PeerInterface       int    `json:"peerExternalGatewayInterface"`
+	Status              string `json:"status"` // ESTABLISHED, FIRST_HANDSHAKE, NO_INCOMING_PACKETS, …
+}
+
+// Redundancy states.
+const (
+	RedundancyMet    = "CONNECTION_REDUNDANCY_MET"
+	RedundancyNotMet = "CONNECTION_REDUNDANCY_NOT_MET"
+)
+
+// change records fn in the cloud state and realizes the result.
+func (c Lab) change(ctx context.Context, fn func(*lab.CloudState) error) error {
+	if err := c.L.UpdateCloud(fn); err != nil {
+		return err
+	}
+	return c.L.Reconcile(ctx, c.Self, c.logger())
+}
+
+// InsertVpnGateway creates an HA VPN gateway; the topology must declare it on a solution link.
+func (c Lab) InsertVpnGateway(ctx context.Context, g VpnGateway) error {
+	if _, _, ok := c.gatewayLink(g.Name); !ok {
+		return fmt.Errorf("vpn gateway %q: the topology declares no solution link with this gateway (add gateway: %s to a vpn link's GCP side)", g.Name, g.Name)
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if cs.VPNGateways == nil {
+			cs.VPNGateways = map[string]lab.VPNGateway{}
+		}
+		cs.VPNGateways[g.Name] = lab.VPNGateway{Network: g.Network, Region: g.Region}
+		return nil
+	})
+}
+
+// InsertExternalVpnGateway records the peer cloud's gateway.
+func (c Lab) InsertExternalVpnGateway(ctx context.Context, g ExternalVpnGateway) error {
+	n := map[string]int{"FOUR_IPS_REDUNDANCY": 4, "TWO_IPS_REDUNDANCY": 2, "SINGLE_IP_INTERNALLY_REDUNDANT": 1}[g.RedundancyType]
+	if n == 0 {
+		return fmt.Errorf("external vpn gateway %q: redundancyType %q is not FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY or SINGLE_IP_INTERNALLY_REDUNDANT", g.Name, g.RedundancyType)
+	}
+	if _, _, ok := c.gatewayLink(g.Name); !ok {
+		return fmt.Errorf("external vpn gateway %q: the topology declares no solution link with this gateway", g.Name)
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if cs.ExternalGateways == nil {
+			cs.ExternalGateways = map[string]lab.ExternalGateway{}
+		}
+		cs.ExternalGateways[g.Name] = lab.ExternalGateway{RedundancyType: g.RedundancyType, Interfaces: n}
+		return nil
+	})
+}
+
+// gatewayLink finds the solution link that declares gateway name, and that link's count.
+func (c Lab) gatewayLink(name string) (*topology.Connection, int, bool) {
+	for i, l := range c.L.Topology.Links {
+		if l.Solution != "" && (l.A.Gateway == name || l.B.Gateway == name) {
+			return l, i, true
+		}
+	}
+	return nil, 0, false
+}
+
+// InsertVpnTunnel creates a tunnel between existing gateways; it carries routes once its
+// router has a BGP peer on it.
+func (c Lab) InsertVpnTunnel(ctx context.Context, t VpnTunnel) error {
+	link, _, ok := c.gatewayLink(t.VpnGateway)
+	if !ok {
+		return fmt.Errorf("vpn tunnel %q: unknown vpn gateway %q", t.Name, t.VpnGateway)
+	}
+	gcpKey, err := vpn.GenerateKey()
+	if err != nil {
+		return err
+	}
+	peerKey, err := vpn.GenerateKey()
+	if err != nil {
+		return err
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if _, ok := cs.VPNGateways[t.VpnGateway]; !ok {
+			return fmt.Errorf("vpn tunnel %q: vpn gateway %q does not exist (insert it first)", t.Name, t.VpnGateway)
+		}
+		eg, ok := cs.ExternalGateways[t.PeerExternalGateway]
+		if !ok {
+			return fmt.Errorf("vpn tunnel %q: external vpn gateway %q does not exist (insert it first)", t.Name, t.PeerExternalGateway)
+		}
+		if t.VpnGatewayInterface < 0 || t.VpnGatewayInterface > 1 {
+			return fmt.Errorf("vpn tunnel %q: vpnGatewayInterface %d is not 0 or 1 (an HA VPN gateway has two)", t.Name, t.VpnGatewayInterface)
+		}
+		if t.PeerExternalGatewayInterface < 0 || t.PeerExternalGatewayInterface >= eg.Interfaces {
+			return fmt.Errorf("vpn tunnel %q: peerExternalGatewayInterface %d is not below %d (%s)", t.Name, t.PeerExternalGatewayInterface, eg.Interfaces, eg.RedundancyType)
+		}
+		if _, dup := cs.Tunnels[t.Name]; dup {
+			return fmt.Errorf("vpn tunnel %q already exists", t.Name)
+		}
+		used := map[int]bool{}
+		for _, o := range cs.Tunnels {
+			if o.Link == link.Name {
+				used[o.Index] = true
+			}
+		}
+		index := -1
+		for k := range link.Tunnels {
+			if !used[k] {
+				index = k
+				break
+			}
+		}
+		if index < 0 {
+			return fmt.Errorf("vpn tunnel %q: link %s already has its %d tunnels", t.Name, link.Name, link.Tunnels)
+		}
+		if cs.Tunnels == nil {
+			cs.Tunnels = map[string]lab.VPNTunnel{}
+		}
+		cs.Tunnels[t.Name] = lab.VPNTunnel{Link: link.Name, Index: index, VPNGateway: t.VpnGateway, VPNGatewayInterface: t.VpnGatewayInterface,
+			PeerExternalGateway: t.PeerExternalGateway, PeerExternalGatewayInterface: t.PeerExternalGatewayInterface,
+			Router: t.Router, GCPKey: gcpKey.Private, PeerKey: peerKey.Private}
+		return nil
+	})
+}
+
+// DeleteVpnTunnel removes a tunnel and the BGP peers on it.
+func (c Lab) DeleteVpnTunnel(ctx context.Context, name string) error {
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		delete(cs.Tunnels, name)
+		for k, peers := range cs.BGPPeers {
+			cs.BGPPeers[k] = slices.DeleteFunc(peers, func(p lab.BGPPeer) bool { return p.Tunnel == name })
+		}
+		return nil
+	})
+}
+
+// DeleteVpnGateway removes an HA VPN gateway (its tunnels must be gone).
+func (c Lab) DeleteVpnGateway(ctx context.Context, name string) error {
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		for tn, t := range cs.Tunnels {
+			if t.VPNGateway == name {
+				return fmt.Errorf("vpn gateway %q is used by tunnel %q (delete the tunnel first)", name, tn)
+			}
+		}
+		delete(cs.VPNGateways, name)
+		return nil
+	})
+}
+
+// DeleteExternalVpnGateway removes a peer gateway (its tunnels must be gone).
+func (c Lab) DeleteExternalVpnGateway(ctx context.Context, name string) error {
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		for tn, t := range cs.Tunnels {
+			if t.PeerExternalGateway == name {
+				return fmt.Errorf("external vpn gateway %q is used by tunnel %q (delete the tunnel first)", name, tn)
+			}
+		}
+		delete(cs.ExternalGateways, name)
+		return nil
+	})
+}
+
+// GetRouter returns a Cloud Router with its current advertisement and BGP peers.
+func (c Lab) GetRouter(_ context.Context, network, router string) (Router, error) {
+	n := c.L.Current.Network(network)
+	if n == nil || n.Router(router) == nil {
+		return Router{}, fmt.Errorf("router %s/%s does not exist", network, router)
+	}
+	r := n.Router(router)
+	out := Router{Name: r.Name, Network: network, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise}
+	for _, p := range c.L.Cloud.BGPPeers[network+"/"+router] {
+		out.BgpPeers = append(out.BgpPeers, RouterBgpPeer{Name: p.Name, Tunnel: p.Tunnel, IPAddress: p.IPAddress,
+			PeerIPAddress: p.PeerIPAddress, PeerAsn: p.PeerASN, AdvertisedRoutePriority: p.AdvertisedRoutePriority})
+	}
+	return out, nil
+}
+
+// PatchRouter changes a router's advertisement and/or BGP peers.
+func (c Lab) PatchRouter(ctx context.Context, p RouterPatch) error {
+	n := c.L.Topology.Network(p.Network)
+	if n == nil || n.Router(p.Router) == nil {
+		return fmt.Errorf("router %s/%s does not exist in the topology", p.Network, p.Router)
+	}
+	key := p.Network + "/" + p.Router
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if a := p.Advertise; a != nil {
+			if a.Mode != topology.AdvertiseDefault && a.Mode != topology.AdvertiseCustom {
+				return fmt.Errorf("router %s: advertise mode %q is not DEFAULT or CUSTOM", key, a.Mode)
+			}
+			if cs.Advertisements == nil {
+				cs.Advertisements = map[string]topology.Advertisement{}
+			}
+			cs.Advertisements[key] = *a
+		}
+		if p.BgpPeers != nil {
+			var peers []lab.BGPPeer
+			for _, bp := range *p.BgpPeers {
+				t, ok := cs.Tunnels[bp.Tunnel]
+				if !ok {
+					return fmt.Errorf("router %s: bgp peer %q: tunnel %q does not exist", key, bp.Name, bp.Tunnel)
+				}
+				if t.Router != p.Router {
+					return fmt.Errorf("router %s: bgp peer %q: tunnel %q belongs to router %q", key, bp.Name, bp.Tunnel, t.Router)
+				}
+				if err := checkSessionRange(bp); err != nil {
+					return fmt.Errorf("router %s: bgp peer %q: %w", key, bp.Name, err)
+				}
+				peers = append(peers, lab.BGPPeer{Name: bp.Name, Tunnel: bp.Tunnel, IPAddress: bp.IPAddress, PeerIPAddress: bp.PeerIPAddress,
+					PeerASN: bp.PeerAsn, AdvertisedRoutePriority: bp.AdvertisedRoutePriority})
+			}
+			if cs.BGPPeers == nil {
+				cs.BGPPeers = map[string][]lab.BGPPeer{}
+			}
+			cs.BGPPeers[key] = peers
+		}
+		return nil
+	})
+}
+
+// checkSessionRange enforces GCP's rule for HA VPN BGP sessions: both addresses in one /30
+// of 169.254.0.0/16.
+func checkSessionRange(bp RouterBgpPeer) error {
+	ll := netip.MustParsePrefix("169.254.0.0/16")
+	a, b := bp.IPAddress, bp.PeerIPAddress
+	if !ll.Contains(a) || !ll.Contains(b) || netip.PrefixFrom(a, 30).Masked() != netip.PrefixFrom(b, 30).Masked() || a == b {
+		return fmt.Errorf("ipAddress %s and peerIpAddress %s must be two addresses of one /30 in 169.254.0.0/16", a, b)
+	}
+	return nil
+}
+
+// GetPeering returns one side of a peering as it is now.
+func (c Lab) GetPeering(_ context.Context, network, name string) (NetworkPeering, error) {
+	l := c.L.Current.Link(name)
+	if l == nil || l.Type != topology.LinkPeering || (l.A.VPC != network && l.B.VPC != network) {
+		return NetworkPeering{}, fmt.Errorf("network %s has no peering %q", network, name)
+	}
+	me, _ := l.Side(network)
+	return NetworkPeering{Network: network, Name: name, ExportCustomRoutes: me.ExportCustomRoutes, ImportCustomRoutes: me.ImportCustomRoutes}, nil
+}
+
+// UpdatePeering sets one side's custom route flags. GCP: the Google-owned side of a GKE
+// peering cannot be edited.
+func (c Lab) UpdatePeering(ctx context.Context, p NetworkPeering) error {
+	if _, err := c.GetPeering(ctx, p.Network, p.Name); err != nil {
+		return err
+	}
+	if n := c.L.Topology.Network(p.Network); n.ManagedBy != "" {
+		return fmt.Errorf("network %s is managed by %s: its side of peering %s cannot be edited", p.Network, n.ManagedBy, p.Name)
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if cs.Peerings == nil {
+			cs.Peerings = map[string]lab.PeeringFlags{}
+		}
+		cs.Peerings[p.Name+"/"+p.Network] = lab.PeeringFlags{ExportCustomRoutes: p.ExportCustomRoutes, ImportCustomRoutes: p.ImportCustomRoutes}
+		return nil
+	})
+}
+
+// GetAuthorizedNetworks returns the cluster's master authorized networks now.
+func (c Lab) GetAuthorizedNetworks(_ context.Context) (AuthorizedNetworks, error) {
+	cl := c.L.Current.Cluster
+	if cl == nil {
+		return AuthorizedNetworks{}, fmt.Errorf("the lab's topology declares no cluster")
+	}
+	if cl.Authorized == nil {
+		return AuthorizedNetworks{}, nil
+	}
+	return AuthorizedNetworks{Enabled: true, CIDRBlocks: slices.Clone(cl.Authorized.CIDRBlocks),
+		PrivateEndpointEnforcement: cl.Authorized.PrivateEndpointEnforcement}, nil
+}
+
+// SetAuthorizedNetworks replaces the cluster's master authorized networks (Clusters.Update).
+func (c Lab) SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) error {
+	if len(a.CIDRBlocks) > 50 {
+		return fmt.Errorf("authorized networks: %d blocks, GKE allows 50", len(a.CIDRBlocks))
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		cs.Authorized = &a
+		return nil
+	})
+}
+
+// GetRouterStatus reads the router's BGP speaker status (bgpPeerStatus, bestRoutes). A router
+// without sessions has an empty status.
+func (c Lab) GetRouterStatus(_ context.Context, network, router string) (RouterStatus, error) {
+	for _, l := range c.L.Topology.Links {
+		if l.Solution == "" {
+			continue
+		}
+		for _, side := range []struct {
+			e    topology.Endpoint
+			name string
+		}{{l.A, ""}, {l.B, ""}} {
+			if side.e.VPC != network || side.e.Router != router {
+				continue
+			}
+			who := "peer"
+			if c.L.Topology.Network(network).GCP() {
+				who = "gcp"
+			}
+			st, err := bgp.ReadStatus(c.L.State.Path("bgp_" + l.Name + "_" + who + ".json"))
+			if err != nil {
+				return RouterStatus{Name: router}, nil
+			}
+			if time.Since(st.Updated) > 10*time.Second {
+				return st, fmt.Errorf("router %s/%s: status is %v old: is its speaker running?", network, router, time.Since(st.Updated).Round(time.Second))
+			}
+			return st, nil
+		}
+	}
+	return RouterStatus{Name: router}, nil
+}
+
+// ListPeeringRoutes returns the routes a peering brings into network (INCOMING) or sends
+// from it (OUTGOING), as the model computes them.
+func (c Lab) ListPeeringRoutes(_ context.Context, network, peering, direction string) ([]PeeringRoute, error) {
+	l := c.L.Current.Link(peering)
+	if l == nil || l.Type != topology.LinkPeering {
+		return nil, fmt.Errorf("no peering %q", peering)
+	}
+	vpc := network
+	if direction == Outgoing {
+		_, them := l.Side(network)
+		vpc = them.VPC
+	} else if direction != Incoming {
+		return nil, fmt.Errorf("direction %q is not INCOMING or OUTGOING", direction)
+	}
+	var out []PeeringRoute
+	for _, r := range c.L.Model.Routes(vpc) {
+		if r.Link != peering || !r.Type.Peering() {
+			continue
+		}
+		out = append(out, PeeringRoute{DestRange: r.Prefix.String(), Type: peeringType(r.Type), Imported: r.Imported,
+			NextHopRegion: r.Region, Priority: r.Priority})
+	}
+	return out, nil
+}
+
+func peeringType(t netmodel.RouteType) string {
+	switch t {
+	case netmodel.PeeringSubnet:
+		return "SUBNET_PEERING_ROUTE"
+	case netmodel.PeeringStatic:
+		return "STATIC_PEERING_ROUTE"
+	}
+	return "DYNAMIC_PEERING_ROUTE"
+}
+
+// GetVpnGatewayStatus says whether the gateway's tunnels meet the 99.99 % redundancy
+// topology (tunnels on both interfaces, each established) and each tunnel's state.
+func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (VpnGatewayStatus, error) {
+	link, _, ok := c.gatewayLink(name)
+	if !ok {
+		return VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)
+	}
+	out := VpnGatewayStatus{Name: name, Redundancy: RedundancyNotMet}
+	st, _ := vpn.ReadStatus(c.L.State.Path("vpn_" + link.Name + "_gcp.json"))
+	ifaces := map[int]bool{}
+	established := 0
+	for tn, t := range c.L.Cloud.Tunnels {
+		if t.VPNGateway != name {
+			continue
+		}
+		ts := TunnelStatus{Name: tn, VpnGatewayInterface: t.VPNGatewayInterface, PeerInterface: t.PeerExternalGatewayInterface, Status: "FIRST_HANDSHAKE"}
+		if s, ok := st.Tunnel(tn); ok {
+			ts.Status = s.Status
+		}
+		if ts.Status == "ESTABLISHED" {
+			established++
+			ifaces[t.VPNGatewayInterface] = true
+		}
+		out.Tunnels = append(out.Tunnels, ts)
+	}
+	slices.SortFunc(out.Tunnels, func(a, b TunnelStatus) int { return c.L.Cloud.Tunnels[a.Name].Index - c.L.Cloud.Tunnels[b.Name].Index })
+	// GCP: the 99.99 % SLA needs both HA VPN interfaces in use; the lab also wants every
+	// tunnel up, so one lost tunnel shows.
+	if len(ifaces) == 2 && established == len(out.Tunnels) {
+		out.Redundancy = RedundancyMet
+	}
+	return out, nil
+}

@@ -1,0 +1,206 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"syscall"
+
+	"reachgate/lab/netmodel"
+	"reachgate/lab/topology"
+)
+
+// CloudState is what cloud operations changed in the lab since it came up: the resources a
+// solution created (VPN gateways, tunnels, BGP peers) and the settings it patched (router
+// advertisements, peering flags, authorized networks). It lives in the lab's state directory
+// (cloud.json, readable by root only: it holds the tunnels' keys), and the lab's effective
+// topology is the file's with these changes applied.
+type CloudState struct {
+	VPNGateways      map[string]VPNGateway      `json:"vpnGateways,omitempty"`
+	ExternalGateways map[string]ExternalGateway `json:"externalVpnGateways,omitempty"`
+	Tunnels          map[string]VPNTunnel       `json:"vpnTunnels,omitempty"`
+	// BGPPeers holds each router's bgpPeers, by "<vpc>/<router>".
+	BGPPeers map[string][]BGPPeer `json:"bgpPeers,omitempty"`
+	// Advertisements override routers' advertisements, by "<vpc>/<router>".
+	Advertisements map[string]topology.Advertisement `json:"advertisements,omitempty"`
+	// Peerings override peering flags, by "<link>/<vpc>" (the side that set them).
+	Peerings map[string]PeeringFlags `json:"peerings,omitempty"`
+	// Authorized overrides the cluster's master authorized networks when set.
+	Authorized *AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
+}
+
+// VPNGateway is an HA VPN gateway (two interfaces) in a VPC's region.
+type VPNGateway struct {
+	Network string `json:"network"`
+	Region  string `json:"region"`
+}
+
+// ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY).
+type ExternalGateway struct {
+	RedundancyType string `json:"redundancyType"`
+	Interfaces     int    `json:"interfaces"`
+}
+
+// VPNTunnel is one HA VPN tunnel: an interface of the HA gateway to an interface of the
+// peer gateway, terminated by a Cloud Router. Keys are the lab's WireGuard keys for it.
+type VPNTunnel struct {
+	Link                         string `json:"link"` // the topology link it belongs to
+	Index                        int    `json:"index"`
+	VPNGateway                   string `json:"vpnGateway"`
+	VPNGatewayInterface          int    `json:"vpnGatewayInterface"`
+	PeerExternalGateway          string `json:"peerExternalGateway"`
+	PeerExternalGatewayInterface int    `json:"peerExternalGatewayInterface"`
+	Router                       string `json:"router"`
+	GCPKey                       string `json:"gcpKey"`
+	PeerKey                      string `json:"peerKey"`
+}
+
+// BGPPeer is one of a Cloud Router's bgpPeers, over a tunnel.
+type BGPPeer struct {
+	Name          string     `json:"name"`
+	Tunnel        string     `json:"tunnel"`
+	IPAddress     netip.Addr `json:"ipAddress"`     // the Cloud Router's side, e.g. 169.254.0.1
+	PeerIPAddress netip.Addr `json:"peerIpAddress"` // the peer's side, e.g. 169.254.0.2
+	PeerASN       uint32     `json:"peerAsn"`
+	// AdvertisedRoutePriority is sent as MED (default 100).
+	AdvertisedRoutePriority uint32 `json:"advertisedRoutePriority,omitempty"`
+}
+
+// PeeringFlags are one side's custom route flags of a peering.
+type PeeringFlags struct {
+	ExportCustomRoutes bool `json:"exportCustomRoutes"`
+	ImportCustomRoutes bool `json:"importCustomRoutes"`
+}
+
+// AuthorizedNetworks is the cluster's master authorized networks configuration.
+type AuthorizedNetworks struct {
+	Enabled                    bool           `json:"enabled"`
+	CIDRBlocks                 []netip.Prefix `json:"cidrBlocks"`
+	PrivateEndpointEnforcement bool           `json:"privateEndpointEnforcement"`
+}
+
+func (l *Lab) cloudPath() string { return l.State.Path("cloud.json") }
+
+// LoadCloud reads the lab's cloud state (empty when nothing was changed).
+func (l *Lab) LoadCloud() (*CloudState, error) {
+	cs := &CloudState{}
+	data, err := os.ReadFile(l.cloudPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return cs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, cs); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.cloudPath(), err)
+	}
+	return cs, nil
+}
+
+// UpdateCloud changes the cloud state under a lock (concurrent cloud calls from several
+// processes serialize), then recomputes the model. It does not touch the network: call
+// Reconcile for that.
+func (l *Lab) UpdateCloud(fn func(*CloudState) error) error {
+	f, err := os.OpenFile(l.State.Path("cloud.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	cs, err := l.LoadCloud()
+	if err != nil {
+		return err
+	}
+	if err := fn(cs); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(cs, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := l.cloudPath() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, l.cloudPath()); err != nil {
+		return err
+	}
+	return l.refreshModel(cs)
+}
+
+// refreshModel recomputes the effective topology and model from the cloud state.
+func (l *Lab) refreshModel(cs *CloudState) error {
+	eff := Effective(l.Topology, cs)
+	m, err := netmodel.Compute(eff)
+	if err != nil {
+		return err
+	}
+	l.Cloud, l.Current, l.Model = cs, eff, m
+	return nil
+}
+
+// Effective returns the topology as the cloud state changed it: a solution's link exists
+// once one of its tunnels has a BGP peer; routers announce their overridden advertisement;
+// peerings carry their overridden flags; the cluster has its overridden authorized networks.
+// t is not modified.
+func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
+	up := map[string]bool{}
+	for _, peers := range cs.BGPPeers {
+		for _, p := range peers {
+			if tn, ok := cs.Tunnels[p.Tunnel]; ok {
+				up[tn.Link] = true
+			}
+		}
+	}
+	eff := t.Active(func(link string) bool { return up[link] })
+	// Copy what is overridden, so t stays as the file says.
+	eff.Networks = slices.Clone(eff.Networks)
+	for i, n := range eff.Networks {
+		changed := false
+		routers := slices.Clone(n.Routers)
+		for j, r := range routers {
+			if a, ok := cs.Advertisements[n.Name+"/"+r.Name]; ok {
+				c := *r
+				c.Advertise = a
+				routers[j], changed = &c, true
+			}
+		}
+		if changed {
+			c := *n
+			c.Routers = routers
+			eff.Networks[i] = &c
+		}
+	}
+	eff.Links = slices.Clone(eff.Links)
+	for i, l := range eff.Links {
+		a, aok := cs.Peerings[l.Name+"/"+l.A.VPC]
+		b, bok := cs.Peerings[l.Name+"/"+l.B.VPC]
+		if !aok && !bok {
+			continue
+		}
+		c := *l
+		if aok {
+			c.A.ExportCustomRoutes, c.A.ImportCustomRoutes = a.ExportCustomRoutes, a.ImportCustomRoutes
+		}
+		if bok {
+			c.B.ExportCustomRoutes, c.B.ImportCustomRoutes = b.ExportCustomRoutes, b.ImportCustomRoutes
+		}
+		eff.Links[i] = &c
+	}
+	if cs.Authorized != nil && eff.Cluster != nil {
+		c := *eff.Cluster
+		c.Authorized = nil
+		if cs.Authorized.Enabled {
+			c.Authorized = &topology.Authorized{CIDRBlocks: cs.Authorized.CIDRBlocks,
+				PrivateEndpointEnforcement: cs.Authorized.PrivateEndpointEnforcement}
+		}
+		eff.Cluster = &c
+	}
+	return eff
+}
+

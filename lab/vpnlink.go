@@ -1,0 +1,294 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"reachgate/lab/bgp"
+	"reachgate/lab/netns"
+	"reachgate/lab/topology"
+	"reachgate/lab/vpn"
+)
+
+// Lab timers for the Cloud Router sessions (GCP: keepalive 20 s, hold 60 s, no BFD on HA
+// VPN); see lab/bgp for the defaults' reasons.
+const (
+	BGPKeepalive = 1 * time.Second
+	BGPHold      = 3 * time.Second
+)
+
+// underlayBase numbers the tunnels' underlay links: one /30 per tunnel, 100.100.<link>.<4k>.
+// It stands for the two clouds' public addresses and never leaves the lab's namespaces.
+var underlayBase = netip.MustParseAddr("100.100.0.0")
+
+// wgPort is the UDP port of every tunnel end (each binds its own underlay address).
+const wgPort = 51820
+
+// Reconcile makes the network match the cloud state: the routes and filters of the current
+// model in every router namespace, and for each solution link its tunnels (an underlay link
+// and a userspace WireGuard tunnel each) and both sides' BGP speakers. self is the reachgate
+// binary the daemons run from.
+func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) error {
+	if err := netns.Program(ctx, l.Plan, l.Topology, l.Model); err != nil {
+		return err
+	}
+	for i, link := range l.Topology.Links {
+		if link.Solution == "" {
+			continue
+		}
+		if err := l.reconcileLink(ctx, i, link, self, log); err != nil {
+			return fmt.Errorf("link %s: %w", link.Name, err)
+		}
+	}
+	return nil
+}
+
+// linkSides returns the GCP side and the peer side of a solution's VPN link.
+func (l *Lab) linkSides(link *topology.Connection) (gcp, peer topology.Endpoint) {
+	if l.Topology.Network(link.A.VPC).GCP() {
+		return link.A, link.B
+	}
+	return link.B, link.A
+}
+
+// tunnelsOf returns the tunnels of link in index order, with their names.
+func (cs *CloudState) tunnelsOf(link string) (names []string, ts []VPNTunnel) {
+	for name, t := range cs.Tunnels {
+		if t.Link == link {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return cs.Tunnels[a].Index - cs.Tunnels[b].Index })
+	for _, n := range names {
+		ts = append(ts, cs.Tunnels[n])
+	}
+	return names, ts
+}
+
+// Underlay returns the interface of tunnel index k of link i, and its two underlay
+// addresses (GCP side, peer side).
+func Underlay(p *netns.Plan, link string, i, k int) (ifname string, gcp, peer netip.Addr) {
+	b := underlayBase.As4()
+	b[2] = byte(i)
+	b[3] = byte(4*k + 1)
+	gcp = netip.AddrFrom4(b)
+	return p.LinkIf[link] + "u" + fmt.Sprint(k), gcp, gcp.Next()
+}
+
+func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connection, self string, log *slog.Logger) error {
+	gcp, peer := l.linkSides(link)
+	gns, pns := l.Plan.Routers[gcp.VPC], l.Plan.Routers[peer.VPC]
+	names, tunnels := l.Cloud.tunnelsOf(link.Name)
+	// Underlay links: one veth per tunnel, created once, removed with its tunnel.
+	have, err := links(ctx, gns)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, t := range tunnels {
+		ifname, ga, pa := Underlay(l.Plan, link.Name, i, t.Index)
+		want[ifname] = true
+		if have[ifname] {
+			continue
+		}
+		script := fmt.Sprintf("link add %s type veth peer name %s netns %s\naddr add %s/30 dev %s\nlink set %s up\n",
+			ifname, ifname, pns, ga, ifname, ifname)
+		if err := netns.Batch(ctx, gns, script); err != nil {
+			return err
+		}
+		if err := netns.Batch(ctx, pns, fmt.Sprintf("addr add %s/30 dev %s\nlink set %s up\n", pa, ifname, ifname)); err != nil {
+			return err
+		}
+	}
+	prefix := l.Plan.LinkIf[link.Name] + "u"
+	for ifname := range have {
+		if strings.HasPrefix(ifname, prefix) && !want[ifname] {
+			_ = netns.Batch(ctx, gns, "link del "+ifname+"\n")
+		}
+	}
+	// Tunnels and BGP sessions on both sides.
+	peers := l.Cloud.BGPPeers[gcp.VPC+"/"+gcp.Router]
+	gSpec, pSpec := vpn.Spec{Name: link.Name + "-gcp"}, vpn.Spec{Name: link.Name + "-peer"}
+	gBGP, pBGP, err := l.speakers(link, gcp, peer)
+	if err != nil {
+		return err
+	}
+	for j, t := range tunnels {
+		ifname, ga, pa := Underlay(l.Plan, link.Name, i, t.Index)
+		tun := "vt" + fmt.Sprint(t.Index)
+		gpub, err := vpn.PublicKey(t.GCPKey)
+		if err != nil {
+			return err
+		}
+		ppub, err := vpn.PublicKey(t.PeerKey)
+		if err != nil {
+			return err
+		}
+		k := slices.IndexFunc(peers, func(p BGPPeer) bool { return p.Tunnel == names[j] })
+		if k < 0 {
+			continue // GCP: a tunnel without a BGP peer carries no routes; the lab leaves it down
+		}
+		bp := peers[k]
+		inner := netip.PrefixFrom(bp.IPAddress, 30).Masked()
+		_ = ifname
+		gSpec.Tunnels = append(gSpec.Tunnels, vpn.Tunnel{Name: names[j], Interface: tun, PrivateKey: t.GCPKey, PeerPublicKey: ppub,
+			Listen: netip.AddrPortFrom(ga, wgPort).String(), PeerEndpoint: netip.AddrPortFrom(pa, wgPort).String(),
+			Address: netip.PrefixFrom(bp.IPAddress, inner.Bits()).String()})
+		pSpec.Tunnels = append(pSpec.Tunnels, vpn.Tunnel{Name: names[j], Interface: tun, PrivateKey: t.PeerKey, PeerPublicKey: gpub,
+			Listen: netip.AddrPortFrom(pa, wgPort).String(), PeerEndpoint: netip.AddrPortFrom(ga, wgPort).String(),
+			Address: netip.PrefixFrom(bp.PeerIPAddress, inner.Bits()).String()})
+		timers := bgp.Timers{Keepalive: int(BGPKeepalive / time.Second), Hold: int(BGPHold / time.Second), ConnectRetry: 1}
+		// The Cloud Router waits for the peer (AWS initiates); the peer connects.
+		gBGP.Neighbors = append(gBGP.Neighbors, bgp.Neighbor{Name: bp.Name, Address: bp.PeerIPAddress.String(),
+			LocalAddress: bp.IPAddress.String(), PeerASN: bp.PeerASN, Passive: true, Timers: timers})
+		pBGP.Neighbors = append(pBGP.Neighbors, bgp.Neighbor{Name: bp.Name, Address: bp.IPAddress.String(),
+			LocalAddress: bp.PeerIPAddress.String(), PeerASN: gBGP.ASN, Timers: timers})
+		if gBGP.RouterID == "" {
+			gBGP.RouterID, pBGP.RouterID = bp.IPAddress.String(), bp.PeerIPAddress.String()
+		}
+	}
+	for _, d := range []struct {
+		name, ns string
+		vpn      vpn.Spec
+		bgp      bgp.Spec
+	}{{"gcp", gns, gSpec, gBGP}, {"peer", pns, pSpec, pBGP}} {
+		base := "vpn/" + link.Name + "/" + d.name
+		if len(d.vpn.Tunnels) == 0 {
+			if err := l.stopDaemon(ctx, "bgp/"+link.Name+"/"+d.name); err != nil {
+				return err
+			}
+			if err := l.stopDaemon(ctx, base); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := l.ensureDaemon(base, d.ns, self, "vpn", func(path string) error { return vpn.WriteSpec(path, d.vpn) }, log); err != nil {
+			return err
+		}
+		if err := l.ensureDaemon("bgp/"+link.Name+"/"+d.name, d.ns, self, "bgp", func(path string) error { return bgp.WriteSpec(path, d.bgp) }, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// speakers returns both sides' BGP speakers for link without neighbors: ASNs from the
+// routers, what each announces from the model (the Cloud Router's advertisement; the peer
+// announces its VPC's ranges), and where learned routes go in the kernel.
+func (l *Lab) speakers(link *topology.Connection, gcp, peer topology.Endpoint) (g, p bgp.Spec, err error) {
+	gr := l.Current.Network(gcp.VPC).Router(gcp.Router)
+	pr := l.Current.Network(peer.VPC).Router(peer.Router)
+	if gr == nil || pr == nil {
+		return g, p, fmt.Errorf("routers %s/%s and %s/%s must exist", gcp.VPC, gcp.Router, peer.VPC, peer.Router)
+	}
+	g = bgp.Spec{Name: gcp.Router, ASN: gr.ASN}
+	p = bgp.Spec{Name: peer.Router, ASN: pr.ASN}
+	for _, a := range l.Model.Advertised(link.Name, gcp.VPC) {
+		g.Advertise = append(g.Advertise, bgp.Advertisement{Prefix: a.String(), MED: 100})
+	}
+	for _, a := range l.Model.Advertised(link.Name, peer.VPC) {
+		p.Advertise = append(p.Advertise, bgp.Advertisement{Prefix: a.String(), MED: 100})
+	}
+	// GCP: a REGIONAL VPC applies learned routes only in the router's region: the lab's
+	// region table for it (main when the VPC routes the same everywhere).
+	region := ""
+	if l.Current.Network(gcp.VPC).RoutingMode != topology.RoutingGlobal {
+		region = gr.Region
+	}
+	g.Kernel.Table = netns.RegionTable(l.Model, gcp.VPC, region)
+	return g, p, nil
+}
+
+// ensureDaemon writes a daemon's spec (state/<name>.json) and starts the daemon, or signals a
+// running one to reload it when the spec changed.
+func (l *Lab) ensureDaemon(name, ns, self, command string, write func(path string) error, log *slog.Logger) error {
+	path := l.State.Path(strings.ReplaceAll(name, "/", "_") + ".json")
+	old, _ := os.ReadFile(path)
+	if err := write(path); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	cur, _ := os.ReadFile(path)
+	for _, p := range l.State.Processes {
+		if p.Name == name && p.Running() {
+			if string(old) != string(cur) {
+				log.Info("reloading", "daemon", name)
+				return syscall.Kill(p.PID, syscall.SIGHUP)
+			}
+			return nil
+		}
+	}
+	if self == "" {
+		return fmt.Errorf("%s: no reachgate binary to run the daemon from", name)
+	}
+	log.Info("starting", "daemon", name, "namespace", ns)
+	_, err := l.State.Start(netns.StartSpec{Name: name, Namespace: ns, Path: self, Args: []string{command, "--spec", path}})
+	return err
+}
+
+// stopDaemon stops a daemon the lab started, if it runs, and forgets it.
+func (l *Lab) stopDaemon(ctx context.Context, name string) error {
+	var stopped []netns.Process
+	for _, p := range l.State.Processes {
+		if p.Name == name {
+			if err := p.Stop(ctx, 5*time.Second); err != nil {
+				return err
+			}
+			stopped = append(stopped, p)
+		}
+	}
+	if len(stopped) == 0 {
+		return nil
+	}
+	return l.State.Forget(stopped, nil)
+}
+
+// links lists the interfaces of a namespace.
+func links(ctx context.Context, ns string) (map[string]bool, error) {
+	out, err := netns.Output(ctx, "ip", "-n", ns, "-o", "link", "show")
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			have[name] = true
+		}
+	}
+	return have, nil
+}
+
+// errNoTunnel is returned for a tunnel name the lab does not know.
+var errNoTunnel = errors.New("no such VPN tunnel")
+
+// SetTunnelUnderlay cuts (up=false) or restores a tunnel's underlay link on both sides: the
+// tunnel's packets are lost silently, as when a path between the clouds fails.
+func (l *Lab) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) error {
+	t, ok := l.Cloud.Tunnels[tunnel]
+	if !ok {
+		return fmt.Errorf("%w %q", errNoTunnel, tunnel)
+	}
+	i := slices.IndexFunc(l.Topology.Links, func(c *topology.Connection) bool { return c.Name == t.Link })
+	link := l.Topology.Links[i]
+	gcp, peer := l.linkSides(link)
+	ifname, _, _ := Underlay(l.Plan, link.Name, i, t.Index)
+	state := "down"
+	if up {
+		state = "up"
+	}
+	for _, vpc := range []string{gcp.VPC, peer.VPC} {
+		if err := netns.Batch(ctx, l.Plan.Routers[vpc], fmt.Sprintf("link set %s %s\n", ifname, state)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

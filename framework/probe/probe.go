@@ -1,6 +1,9 @@
 // Package probe runs checks from a host's network position: TCP reachability with the
-// outcome classified the way a platform engineer reads it, and HTTPS requests verified
-// against a CA bundle. Probes take a Dialer so the same code runs in the lab (sockets in
+// outcome classified the way a platform engineer reads it, HTTPS requests verified
+// against a CA bundle (with a timing breakdown), TLS inspection (chain, SAN, expiry,
+// accepted protocol versions), latency distributions, kubectl invocations, and budgets
+// that hold the measurements to limits per network profile. Run ties them together as
+// `reachgate probe` does. Probes take a Dialer so the same code runs in the lab (sockets in
 // a namespace) and on a real VM.
 package probe
 

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"reachgate/lab/netns"
 )
@@ -175,36 +178,46 @@ func summarize(s []time.Duration) RTT {
 }
 
 // TCPConnectRTT measures n TCP handshakes (SYN to SYN-ACK: one round trip) from A to B,
-// or, with toRouter, from B to R's own address over the link.
+// or, with toRouter, from B to R's own address over the link. Each is a blocking
+// connect(2) on a plain socket, so the kernel wakes the measuring thread directly and the
+// figure holds no Go scheduler latency.
 func (c *Chain) TCPConnectRTT(ctx context.Context, n int, toRouter bool) (RTT, error) {
-	from, to := c.A, fmt.Sprintf("%s:%d", ChainB, chainTCP)
+	from, to := c.A, ChainB
 	if toRouter {
-		from, to = c.B, fmt.Sprintf("%s:%d", ChainRB, chainTCP)
+		from, to = c.B, ChainRB
 	}
-	dial := netns.Dialer(from)
 	var s []time.Duration
 	for range n {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		start := time.Now()
-		conn, err := dial(cctx, "tcp", to)
-		d := time.Since(start)
-		cancel()
-		if err != nil {
-			return RTT{}, fmt.Errorf("tcp connect %s from %s: %w", to, from, err)
+		if ctx.Err() != nil {
+			return RTT{}, ctx.Err()
 		}
-		conn.Close()
+		fd, err := socketIn(from, unix.SOCK_STREAM)
+		if err != nil {
+			return RTT{}, err
+		}
+		start := time.Now()
+		err = connect(fd, sockaddr(to, chainTCP))
+		d := time.Since(start)
+		unix.Close(fd)
+		if err != nil {
+			return RTT{}, fmt.Errorf("tcp connect %s:%d from %s: %w", to, chainTCP, from, err)
+		}
 		s = append(s, d)
 	}
 	return summarize(s), nil
 }
 
-// UDPEchoRTT measures n UDP echoes from A to B; lost echoes are retried.
+// UDPEchoRTT measures n UDP echoes from A to B (blocking send and receive on a plain
+// socket, as TCPConnectRTT); lost echoes are retried.
 func (c *Chain) UDPEchoRTT(ctx context.Context, n int) (RTT, error) {
-	conn, err := c.udp(ctx, chainUDP)
+	fd, err := socketIn(c.A, unix.SOCK_DGRAM)
 	if err != nil {
 		return RTT{}, err
 	}
-	defer conn.Close()
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sockaddr(ChainB, chainUDP)); err != nil {
+		return RTT{}, fmt.Errorf("udp socket in %s: %w", c.A, err)
+	}
 	var s []time.Duration
 	buf := make([]byte, 64)
 	for i := 0; len(s) < n; i++ {
@@ -213,14 +226,16 @@ func (c *Chain) UDPEchoRTT(ctx context.Context, n int) (RTT, error) {
 		}
 		msg := fmt.Appendf(nil, "probe %d", i)
 		start := time.Now()
-		if _, err := conn.Write(msg); err != nil {
+		if _, err := unix.Write(fd, msg); err != nil {
 			return RTT{}, err
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 		for {
-			m, err := conn.Read(buf)
+			m, err := unix.Read(fd, buf)
+			if err == unix.EINTR {
+				continue // a Go runtime signal, not an answer
+			}
 			if err != nil {
-				break // lost; the next probe
+				break // lost (receive timeout); the next probe
 			}
 			if string(buf[:m]) == string(msg) {
 				s = append(s, time.Since(start))
@@ -229,6 +244,61 @@ func (c *Chain) UDPEchoRTT(ctx context.Context, n int) (RTT, error) {
 		}
 	}
 	return summarize(s), nil
+}
+
+// socketIn opens a blocking IPv4 socket in namespace ns with 3 s send/receive timeouts.
+func socketIn(ns string, typ int) (int, error) {
+	fd := -1
+	err := netns.Do(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return -1, fmt.Errorf("socket in %s: %w", ns, err)
+	}
+	tv := unix.NsecToTimeval(int64(time.Second))
+	for _, opt := range []int{unix.SO_SNDTIMEO, unix.SO_RCVTIMEO} {
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// connect is a blocking connect(2) that survives the Go runtime's signals: after EINTR
+// the handshake goes on in the kernel, and poll(2) waits for its end.
+func connect(fd int, sa unix.Sockaddr) error {
+	err := unix.Connect(fd, sa)
+	if err != unix.EINTR {
+		return err
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		n, err := unix.Poll(pfd, 3000)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return unix.ETIMEDOUT
+		}
+		soErr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			return err
+		}
+		if soErr != 0 {
+			return unix.Errno(soErr)
+		}
+		return nil
+	}
+}
+
+func sockaddr(ip string, port int) *unix.SockaddrInet4 {
+	return &unix.SockaddrInet4{Port: port, Addr: netip.MustParseAddr(ip).As4()}
 }
 
 // UDPDelivered sends n numbered datagrams from A to B (one flow), paced by gap, and

@@ -122,7 +122,7 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 		return err
 	}
 	for j, t := range tunnels {
-		ifname, ga, pa := Underlay(l.Plan, link.Name, i, t.Index)
+		_, ga, pa := Underlay(l.Plan, link.Name, i, t.Index)
 		tun := "vt" + fmt.Sprint(t.Index)
 		gpub, err := vpn.PublicKey(t.GCPKey)
 		if err != nil {
@@ -138,7 +138,6 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 		}
 		bp := peers[k]
 		inner := netip.PrefixFrom(bp.IPAddress, 30).Masked()
-		_ = ifname
 		gSpec.Tunnels = append(gSpec.Tunnels, vpn.Tunnel{Name: names[j], Interface: tun, PrivateKey: t.GCPKey, PeerPublicKey: ppub,
 			Listen: netip.AddrPortFrom(ga, wgPort).String(), PeerEndpoint: netip.AddrPortFrom(pa, wgPort).String(),
 			Address: netip.PrefixFrom(bp.IPAddress, inner.Bits()).String()})
@@ -219,6 +218,13 @@ func (l *Lab) ensureDaemon(name, ns, self, command string, write func(path strin
 	for _, p := range l.State.Processes {
 		if p.Name == name && p.Running() {
 			if string(old) != string(cur) {
+				// A daemon handles SIGHUP once it runs; before that the signal would end it.
+				// It writes its status file (<spec>.status.json) when it is running.
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					if _, err := os.Stat(path + ".status.json"); err == nil {
+						break
+					}
+				}
 				log.Info("reloading", "daemon", name)
 				return syscall.Kill(p.PID, syscall.SIGHUP)
 			}
@@ -292,3 +298,66 @@ func (l *Lab) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) err
 	}
 	return nil
 }
+
+// TunnelsCarrying returns the tunnels that carry traffic from host to dst and its replies:
+// the tunnel the sending side's kernel picks among the ECMP next hops, each way.
+func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) ([]string, error) {
+	h := l.Topology.Host(host)
+	if h == nil {
+		return nil, fmt.Errorf("no host %q", host)
+	}
+	byIf := map[string]string{}
+	for name, t := range l.Cloud.Tunnels {
+		byIf["vt"+fmt.Sprint(t.Index)] = name
+	}
+	var out []string
+	pick := func(vpc string, from, to netip.Addr) error {
+		// The packet as it enters vpc's router: from a host interface or a link.
+		iif := ""
+		for i, o := range l.Topology.Hosts {
+			if o.IP == from && o.VPC == vpc {
+				iif = hostIfName(i)
+			}
+		}
+		if iif == "" {
+			if tr := l.Model.Trace(from, to); len(tr.Forward.Hops) > 1 {
+				for k, hop := range tr.Forward.Hops[1:] {
+					if hop.VPC == vpc {
+						iif = l.Plan.LinkIf[tr.Forward.Hops[k].Route.Link]
+					}
+				}
+			}
+		}
+		args := []string{"ip", "-n", l.Plan.Routers[vpc], "-o", "route", "get", to.String(), "from", from.String()}
+		if iif != "" {
+			args = append(args, "iif", iif)
+		}
+		o, err := netns.Output(ctx, args...)
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(o)
+		if i := slices.Index(f, "dev"); i >= 0 && i+1 < len(f) {
+			if t, ok := byIf[f[i+1]]; ok && !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+		return nil
+	}
+	for _, link := range l.Topology.Links {
+		if link.Solution == "" {
+			continue
+		}
+		gcp, peer := l.linkSides(link)
+		if err := pick(peer.VPC, h.IP, dst); err != nil {
+			return nil, err
+		}
+		// The reply enters the GCP side's router from the destination's direction.
+		if err := pick(gcp.VPC, dst, h.IP); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func hostIfName(i int) string { return fmt.Sprintf("h%d", i) }

@@ -11,21 +11,25 @@ import (
 
 	"reachgate/framework/provider"
 	labprovider "reachgate/framework/provider/lab"
+	"reachgate/framework/solution/bgpexport"
 	"reachgate/framework/solution/ilbproxy"
 )
 
 func newSolutionCommand() *cobra.Command {
-	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy)"}
+	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy, bgp-export)"}
 	var name, variant, proxyName, address, host string
 	var ttl time.Duration
 	apply := &cobra.Command{
-		Use:   "apply ilb-proxy",
+		Use:   "apply ilb-proxy|bgp-export",
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := solutionLab(args[0], name)
 			if err != nil {
 				return err
+			}
+			if args[0] == "bgp-export" {
+				return applyBGPExport(cmd, env, bgpexport.Variant(variant), host, ttl)
 			}
 			p, err := ilbproxy.ParseProxy(proxyName)
 			if err != nil {
@@ -64,13 +68,16 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().StringVar(&host, "host", "tp-vm", "host that gets the kubeconfig")
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
 	remove := &cobra.Command{
-		Use:   "remove ilb-proxy",
+		Use:   "remove ilb-proxy|bgp-export",
 		Short: "Remove everything apply created",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := solutionLab(args[0], name)
 			if err != nil {
 				return err
+			}
+			if args[0] == "bgp-export" {
+				return bgpexport.Remove(cmd.Context(), env, bgpexport.Options{Log: slog.Default()})
 			}
 			return ilbproxy.Remove(cmd.Context(), env, ilbproxy.Options{Log: slog.Default()})
 		},
@@ -82,10 +89,31 @@ func newSolutionCommand() *cobra.Command {
 	return c
 }
 
+func applyBGPExport(cmd *cobra.Command, env *labprovider.Environment, variant bgpexport.Variant, host string, ttl time.Duration) error {
+	res, err := bgpexport.Apply(cmd.Context(), env, bgpexport.Options{Variant: variant, TokenTTL: ttl, Log: slog.Default()})
+	if err != nil {
+		return err
+	}
+	h, err := env.Host(host)
+	if err != nil {
+		return err
+	}
+	path, err := h.(provider.FilePlacer).PlaceFile(cmd.Context(), "bgp-export.kubeconfig", res.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bgp-export (%s): %d tunnels and BGP sessions up in %.1f s; control plane at %s\n", variant, len(res.Plan.Tunnels), res.Seconds, res.Server)
+	for _, n := range res.Notes {
+		fmt.Println("note:", n)
+	}
+	fmt.Printf("kubeconfig for %s: %s\ntry: reachgate lab exec %s -- reachgate kubectl --kubeconfig %s get nodes\n", host, path, host, path)
+	return nil
+}
+
 // solutionLab checks the solution's name and opens the lab it applies to.
 func solutionLab(solution, name string) (*labprovider.Environment, error) {
-	if solution != "ilb-proxy" {
-		return nil, fmt.Errorf("solution %q: supported: ilb-proxy", solution)
+	if solution != "ilb-proxy" && solution != "bgp-export" {
+		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export", solution)
 	}
 	n, err := resolveName(name)
 	if err != nil {

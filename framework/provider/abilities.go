@@ -50,6 +50,8 @@ type VPNCloud interface {
 // the clouds), for failover checks.
 type TunnelFaults interface {
 	SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) error
+	// TunnelsCarrying names the tunnels that carry host's traffic to dst and the replies.
+	TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) ([]string, error)
 }
 
 // Cloud is the cloud side that solutions drive (see ARCHITECTURE.md): the same calls on the

@@ -1,0 +1,284 @@
+package bgpexport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"reachgate/framework/probe"
+	"reachgate/framework/provider"
+	"reachgate/framework/solution/bgpexport"
+	"reachgate/lab/topology"
+	"reachgate/suites/harness"
+)
+
+// The article's Solution 2: the third-party VM reaches the private endpoint directly, over an
+// HA VPN whose Cloud Router announces the master range, with the GKE peering exporting the
+// learned third-party range to the master VPC.
+var _ = Describe("bgp-export", Label("solution", "bgp-export"), Ordered, func() {
+	var (
+		env      provider.Environment
+		vc       provider.VPNCloud
+		faults   provider.TunnelFaults
+		res      *bgpexport.Result
+		tpVM     provider.Host
+		kc       string
+		endpoint netip.AddrPort
+		info     provider.ClusterDescription
+	)
+	BeforeAll(func(ctx SpecContext) {
+		env = harness.Env()
+		var ok bool
+		vc, ok = env.(provider.CloudAccess).Cloud().(provider.VPNCloud)
+		Expect(ok).To(BeTrue(), "the provider's cloud has no HA VPN operations")
+		faults, ok = env.(provider.TunnelFaults)
+		Expect(ok).To(BeTrue(), "the provider cannot cut tunnels")
+		var err error
+		info, err = env.(provider.CloudAccess).Cloud().Cluster(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		endpoint = netip.AddrPortFrom(info.PrivateEndpoint, 443)
+		tpVM, err = env.Host("tp-vm")
+		Expect(err).NotTo(HaveOccurred())
+		// The baseline first: nothing joins the clouds yet.
+		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		res, err = bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Hardened, Log: log})
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{Log: log})).To(Succeed())
+			// Remove returns the lab to the baseline: tp-vm times out again, and the model says why.
+			Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+			ok, reason, err := env.(provider.Explainer).Explain("tp-vm", endpoint)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeFalse())
+			Expect(reason).To(ContainSubstring("no peering, interconnect or VPN brings that range"))
+		}, NodeTimeout(60*time.Second))
+		kc, err = tpVM.(provider.FilePlacer).PlaceFile(ctx, "bgp-export.kubeconfig", res.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+	}, NodeTimeout(2*time.Minute))
+
+	routerStatus := func(ctx context.Context, network, router string) provider.RouterStatus {
+		st, err := vc.GetRouterStatus(ctx, network, router)
+		Expect(err).NotTo(HaveOccurred())
+		return st
+	}
+	get := func(ctx context.Context) error {
+		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM,
+			Token: res.Token, Timeout: time.Second, NoKeepAlive: true})
+		if err == nil && r.Status != 200 {
+			err = fmt.Errorf("status %d", r.Status)
+		}
+		return err
+	}
+	explainTP := func() (bool, string) {
+		ok, reason, err := env.(provider.Explainer).Explain("tp-vm", endpoint)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("model: tp-vm -> "+endpoint.String(), reason)
+		return ok, reason
+	}
+
+	It("establishes 4 of 4 BGP sessions over 4 tunnels, with VPN redundancy met", func(ctx SpecContext) {
+		st := routerStatus(ctx, res.Plan.Network, res.Plan.Router)
+		Expect(st.BGPPeerStatus).To(HaveLen(4))
+		for _, p := range st.BGPPeerStatus {
+			Expect(p.Status).To(Equal("UP"), "peer %s", p.Name)
+			Expect(p.State).To(Equal("Established"), "peer %s", p.Name)
+		}
+		Eventually(func(ctx context.Context) string {
+			gs, err := vc.GetVpnGatewayStatus(ctx, res.Plan.Gateway)
+			Expect(err).NotTo(HaveOccurred())
+			return gs.Redundancy
+		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Equal("CONNECTION_REDUNDANCY_MET"))
+	}, SpecTimeout(20*time.Second))
+
+	It("teaches the third-party router the master range over all four sessions", func(ctx SpecContext) {
+		st := routerStatus(ctx, "third-party", "tp-router")
+		r, ok := st.Route(info.MasterCIDR.String())
+		Expect(ok).To(BeTrue(), "best routes: %+v", st.BestRoutes)
+		Expect(r.NextHops).To(HaveLen(4))
+	}, SpecTimeout(10*time.Second))
+
+	It("gives the master VPC 172.31.0.0/16 as an imported dynamic peering route", func(ctx SpecContext) {
+		routes, err := vc.ListPeeringRoutes(ctx, "gke-master", info.PeeringName, "INCOMING")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(routes).To(ContainElement(provider.PeeringRoute{DestRange: "172.31.0.0/16", Type: "DYNAMIC_PEERING_ROUTE",
+			Imported: true, NextHopRegion: res.Plan.Region, Priority: 100}))
+		out, err := vc.ListPeeringRoutes(ctx, res.Plan.Network, info.PeeringName, "OUTGOING")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainElement(HaveField("DestRange", "172.31.0.0/16")))
+	}, SpecTimeout(10*time.Second))
+
+	It("answers GET /version at https://192.168.32.34 from tp-vm, verified with the cluster CA", func(ctx SpecContext) {
+		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, Token: res.Token})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Status).To(Equal(200))
+		Expect(string(r.Body)).To(ContainSubstring(`"gitVersion"`))
+		ok, reason := explainTP()
+		Expect(ok).To(BeTrue(), reason)
+	}, SpecTimeout(20*time.Second))
+
+	It("runs kubectl get nodes at tp-vm: every node Ready", func(ctx SpecContext) {
+		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
+		Expect(err).NotTo(HaveOccurred(), out)
+		for _, n := range env.Topology().Cluster.Nodes {
+			Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
+		}
+	}, SpecTimeout(30*time.Second))
+
+	It("runs kubectl cluster-info at tp-vm: control plane at the private endpoint", func(ctx SpecContext) {
+		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
+	}, SpecTimeout(30*time.Second))
+
+	// Each negative spec changes one thing, checks that tp-vm times out and that the model names
+	// the reason, then puts it back and checks tp-vm is answered again.
+	negative := func(ctx context.Context, change, restore func(context.Context) error, reason string) {
+		Expect(change(ctx)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Eventually(func(ctx context.Context) probe.Outcome {
+			return probe.TCP(ctx, tpVM, endpoint.String(), time.Second).Outcome
+		}).WithContext(ctx).WithTimeout(10*time.Second).Should(Equal(probe.Timeout), "tp-vm must time out")
+		ok, why := explainTP()
+		Expect(ok).To(BeFalse())
+		Expect(why).To(ContainSubstring(reason))
+		Expect(restore(ctx)).To(Succeed())
+		Eventually(get).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, tp-vm must be answered again")
+	}
+
+	It("times out when the GKE peering does not export custom routes (the master VPC cannot answer)", func(ctx SpecContext) {
+		set := func(export bool) func(context.Context) error {
+			return func(ctx context.Context) error {
+				p, err := vc.GetPeering(ctx, res.Plan.Network, info.PeeringName)
+				if err != nil {
+					return err
+				}
+				p.ExportCustomRoutes = export
+				return vc.UpdatePeering(ctx, p)
+			}
+		}
+		negative(ctx, set(false), set(true), "exportCustomRoutes is false on gke's side")
+	}, SpecTimeout(60*time.Second))
+
+	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {
+		set := func(a topology.Advertisement) func(context.Context) error {
+			return func(ctx context.Context) error {
+				return vc.PatchRouter(ctx, provider.RouterPatch{Network: res.Plan.Network, Router: res.Plan.Router, Advertise: &a})
+			}
+		}
+		custom := topology.Advertisement{Mode: "CUSTOM", Groups: []string{"ALL_SUBNETS"}, Ranges: []netip.Prefix{info.MasterCIDR}}
+		negative(ctx, set(topology.Advertisement{Mode: "DEFAULT"}), set(custom), "DEFAULT advertisement announces")
+	}, SpecTimeout(60*time.Second))
+
+	It("times out when the third-party range is not in the master authorized networks", func(ctx SpecContext) {
+		before, err := vc.GetAuthorizedNetworks(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		without := before
+		without.CIDRBlocks = slices.DeleteFunc(slices.Clone(before.CIDRBlocks), func(p netip.Prefix) bool { return p.String() == "172.31.0.0/16" })
+		negative(ctx, func(ctx context.Context) error { return vc.SetAuthorizedNetworks(ctx, without) },
+			func(ctx context.Context) error { return vc.SetAuthorizedNetworks(ctx, before) }, "not in the master authorized networks")
+	}, SpecTimeout(60*time.Second))
+
+	failover := func(ctx context.Context, victim string) probe.LossWindow {
+		cut := make(chan time.Time, 1)
+		go func() {
+			defer GinkgoRecover()
+			time.Sleep(2 * time.Second)
+			at := time.Now()
+			Expect(faults.SetTunnelUnderlay(ctx, victim, false)).To(Succeed())
+			cut <- at
+		}()
+		samples := probe.Continuous(ctx, 20, 10*time.Second, get)
+		var at time.Time
+		Eventually(cut).Should(Receive(&at))
+		return probe.Window(samples, at)
+	}
+
+	It("fails over when the tunnel carrying the flow is cut: loss no longer than the hold time plus 1 s", func(ctx SpecContext) {
+		carrying, err := faults.TunnelsCarrying(ctx, "tp-vm", info.PrivateEndpoint)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(carrying).NotTo(BeEmpty())
+		victim := carrying[0]
+		DeferCleanup(func(ctx SpecContext) { Expect(faults.SetTunnelUnderlay(ctx, victim, true)).To(Succeed()) })
+		w := failover(ctx, victim)
+		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): %d requests at %.1f/s, %d failed, last failure %v after the cut",
+			victim, carrying, w.Requests, w.Rate, w.Failures, w.LastFailure.Round(time.Millisecond)))
+		Expect(w.LastFailure).To(BeNumerically("<=", 3*time.Second+time.Second), "hold time 3 s + 1 s")
+		Expect(w.RecoveredAfter).To(BeTrue(), "requests after the last failure must all succeed")
+		// That session is down and its routes are gone: the master range has 3 next hops.
+		st := routerStatus(ctx, res.Plan.Network, res.Plan.Router)
+		Expect(st.Up()).To(Equal(3))
+		r, ok := routerStatus(ctx, "third-party", "tp-router").Route(info.MasterCIDR.String())
+		Expect(ok).To(BeTrue())
+		Expect(r.NextHops).To(HaveLen(3))
+		// Restored, all four sessions are back within 15 s.
+		start := time.Now()
+		Expect(faults.SetTunnelUnderlay(ctx, victim, true)).To(Succeed())
+		Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
+			WithContext(ctx).WithTimeout(15 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(4))
+		AddReportEntry("reconvergence", fmt.Sprintf("4/4 sessions %v after restoring %s", time.Since(start).Round(time.Millisecond), victim))
+	}, SpecTimeout(60*time.Second))
+
+	It("loses nothing when a tunnel not carrying the flow is cut", func(ctx SpecContext) {
+		carrying, err := faults.TunnelsCarrying(ctx, "tp-vm", info.PrivateEndpoint)
+		Expect(err).NotTo(HaveOccurred())
+		idle := slices.DeleteFunc(slices.Clone(res.Plan.Tunnels), func(t string) bool { return slices.Contains(carrying, t) })
+		Expect(idle).NotTo(BeEmpty())
+		victim := idle[0]
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(faults.SetTunnelUnderlay(ctx, victim, true)).To(Succeed())
+			Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
+				WithContext(ctx).WithTimeout(15 * time.Second).Should(Equal(4))
+		})
+		w := failover(ctx, victim)
+		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): %d requests, %d failed", victim, carrying, w.Requests, w.Failures))
+		Expect(w.Failures).To(BeZero())
+	}, SpecTimeout(60*time.Second))
+
+	It("is unreachable with all four tunnels cut, and the model still explains the path it expects", func(ctx SpecContext) {
+		for _, t := range res.Plan.Tunnels {
+			Expect(faults.SetTunnelUnderlay(ctx, t, false)).To(Succeed())
+		}
+		DeferCleanup(func(ctx SpecContext) {
+			for _, t := range res.Plan.Tunnels {
+				Expect(faults.SetTunnelUnderlay(ctx, t, true)).To(Succeed())
+			}
+			Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
+				WithContext(ctx).WithTimeout(20 * time.Second).Should(Equal(4))
+		})
+		Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
+			WithContext(ctx).WithTimeout(10 * time.Second).Should(Equal(0))
+		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+	}, SpecTimeout(60*time.Second))
+})
+
+// The article's steps as written: they bring the sessions up and set a flag that is not
+// needed, but leave the third-party range out of the enforced authorized networks.
+var _ = Describe("bgp-export seed (the article's steps)", Label("solution", "bgp-export", "seed"), Ordered, func() {
+	It("stands up, notes the unneeded import flag, and is refused by the authorized networks", func(ctx SpecContext) {
+		env := harness.Env()
+		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		res, err := bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Seed, Log: log})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { Expect(bgpexport.Remove(ctx, env, bgpexport.Options{Log: log})).To(Succeed()) })
+		Expect(res.Notes).To(ContainElement(ContainSubstring("importCustomRoutes set on")))
+		tpVM, err := env.Host("tp-vm")
+		Expect(err).NotTo(HaveOccurred())
+		info, err := env.(provider.CloudAccess).Cloud().Cluster(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		ep := netip.AddrPortFrom(info.PrivateEndpoint, 443)
+		Expect(probe.TCP(ctx, tpVM, ep.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+		ok, reason, err := env.(provider.Explainer).Explain("tp-vm", ep)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("model: tp-vm -> "+ep.String(), reason)
+		Expect(ok).To(BeFalse())
+		Expect(reason).To(ContainSubstring("not in the master authorized networks"))
+	}, SpecTimeout(2*time.Minute))
+})

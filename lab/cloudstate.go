@@ -203,4 +203,3 @@ func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 	}
 	return eff
 }
-

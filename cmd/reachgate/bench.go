@@ -29,7 +29,7 @@ type benchFlags struct {
 func newBenchCommand() *cobra.Command {
 	var f benchFlags
 	c := &cobra.Command{
-		Use:   "bench ilb-proxy",
+		Use:   "bench ilb-proxy|bgp-export",
 		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from tp-vm through each proxy",
 		Long: "Measures in interleaved rounds: each round applies each proxy in turn (starting with a different\n" +
 			"one each round), measures the direct path and then the path through the proxy. Per path it reports\n" +
@@ -38,8 +38,12 @@ func newBenchCommand() *cobra.Command {
 			"that load from elsewhere on the shared machine weighs on both sides of a difference.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "ilb-proxy" {
-				return fmt.Errorf("benchmark %q: supported: ilb-proxy", args[0])
+			switch args[0] {
+			case "bgp-export":
+				return runBenchBGP(cmd.Context(), f.name, f.rounds, os.Stdout)
+			case "ilb-proxy":
+			default:
+				return fmt.Errorf("benchmark %q: supported: ilb-proxy, bgp-export", args[0])
 			}
 			return runBench(cmd.Context(), f, os.Stdout)
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"reachgate/fixtures"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
+	"reachgate/lab/cloud"
 	"reachgate/lab/gke"
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
@@ -194,6 +196,42 @@ type statusView struct {
 	Hosts     map[string]netns.HostInfo `json:"hosts"`
 	Processes []processView             `json:"processes"`
 	Endpoint  string                    `json:"controlPlane,omitempty"`
+	// Routers, VPNGateways and Peerings are shaped like GCP's GetRouterStatus,
+	// VpnGateways.GetStatus and ListPeeringRoutes.
+	Routers     []cloud.RouterStatus     `json:"routers,omitempty"`
+	VPNGateways []cloud.VpnGatewayStatus `json:"vpnGateways,omitempty"`
+	Peerings    []peeringView            `json:"peerings,omitempty"`
+}
+
+type peeringView struct {
+	Network  string               `json:"network"`
+	Peering  string               `json:"peering"`
+	Incoming []cloud.PeeringRoute `json:"incoming"`
+	Outgoing []cloud.PeeringRoute `json:"outgoing"`
+}
+
+// cloudStatus fills the routers, VPN gateways and peerings sections of a lab's status.
+func cloudStatus(ctx context.Context, l *lab.Lab, v *statusView) {
+	c := cloud.Lab{L: l}
+	for _, link := range l.Current.Links {
+		switch {
+		case link.Type == topology.LinkPeering:
+			for _, side := range []string{link.A.VPC, link.B.VPC} {
+				in, _ := c.ListPeeringRoutes(ctx, side, link.Name, cloud.Incoming)
+				out, _ := c.ListPeeringRoutes(ctx, side, link.Name, cloud.Outgoing)
+				v.Peerings = append(v.Peerings, peeringView{Network: side, Peering: link.Name, Incoming: in, Outgoing: out})
+			}
+		case link.Solution != "":
+			for _, e := range []topology.Endpoint{link.A, link.B} {
+				if st, err := c.GetRouterStatus(ctx, e.VPC, e.Router); err == nil {
+					v.Routers = append(v.Routers, st)
+				}
+				if gs, err := c.GetVpnGatewayStatus(ctx, e.Gateway); err == nil && l.Topology.Network(e.VPC).GCP() {
+					v.VPNGateways = append(v.VPNGateways, gs)
+				}
+			}
+		}
+	}
 }
 
 type processView struct {
@@ -222,8 +260,11 @@ func newLabStatusCommand() *cobra.Command {
 				for _, p := range st.Processes {
 					v.Processes = append(v.Processes, processView{p, p.Running()})
 				}
-				if l, err := lab.Open(st.Name); err == nil && l.CP != nil {
-					v.Endpoint = l.CP.URL()
+				if l, err := lab.Open(st.Name); err == nil {
+					if l.CP != nil {
+						v.Endpoint = l.CP.URL()
+					}
+					cloudStatus(cmd.Context(), l, &v)
 				}
 				views = append(views, v)
 			}

@@ -103,6 +103,9 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 	if l.Plan, err = netns.Realize(ctx, st, topo, l.Model, log); err != nil {
 		return nil, err
 	}
+	if err := l.applyImpairments(ctx, opts.Self); err != nil {
+		return nil, err
+	}
 	if topo.Cluster != nil {
 		if err := l.startCluster(ctx, bins, opts.Self, log); err != nil {
 			return nil, err

@@ -46,6 +46,12 @@ type VPNCloud interface {
 	GetVpnGatewayStatus(ctx context.Context, name string) (VpnGatewayStatus, error)
 }
 
+// WANEmulator is the ability to emulate a WAN profile on a link between the clouds
+// ("none" removes it); overrides are "key=value" (delay, jitter, loss, rate, rtt).
+type WANEmulator interface {
+	SetImpairment(ctx context.Context, link, profile string, overrides ...string) error
+}
+
 // TunnelFaults is the ability to cut and restore a VPN tunnel's underlay (the path between
 // the clouds), for failover checks.
 type TunnelFaults interface {

@@ -1,6 +1,10 @@
 package topology
 
-import "strconv"
+import (
+	"regexp"
+	"strconv"
+	"time"
+)
 
 func (c *checker) links() {
 	seen := map[string]string{}
@@ -23,6 +27,37 @@ func (c *checker) links() {
 			c.attachment(p, l, a, b)
 		}
 		c.solutionLink(p, l)
+		c.impairment(p, l)
+	}
+}
+
+var reRate = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit)$`)
+
+// impairment checks a link's WAN emulation.
+func (c *checker) impairment(p string, l Link) {
+	im := l.Impairment
+	if im == nil {
+		return
+	}
+	p += ".impairment"
+	if l.Type != LinkInterconnect && l.Type != LinkVPN {
+		c.add(p, "applies to the WAN between clouds: interconnect and vpn links (remove it from this %s)", l.Type)
+		return
+	}
+	c.oneOf(p+".profile", "WAN profile", im.Profile, true, WANProfiles...)
+	for _, d := range []struct{ field, v string }{{"delay", im.Delay}, {"jitter", im.Jitter}} {
+		if d.v == "" {
+			continue
+		}
+		if v, err := time.ParseDuration(d.v); err != nil || v < 0 || v > 10*time.Second {
+			c.add(p+"."+d.field, "%q is not a duration from 0 to 10s (write it like 75ms)", d.v)
+		}
+	}
+	if im.Loss < 0 || im.Loss > 100 {
+		c.add(p+".loss", "%g is not a percentage from 0 to 100", im.Loss)
+	}
+	if im.Rate != "" && !reRate.MatchString(im.Rate) {
+		c.add(p+".rate", "%q is not a rate (write it like 20mbit; units bit, kbit, mbit, gbit)", im.Rate)
 	}
 }
 

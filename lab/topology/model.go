@@ -155,6 +155,25 @@ type Connection struct {
 	A, B     Endpoint
 	Solution string // the solution that creates it; "" = always present
 	Tunnels  int    // tunnels of a solution's HA VPN (default 4)
+	// Impairment is the WAN emulation of the link (nil: none).
+	Impairment *Impairment
+}
+
+// WANProfiles are the impairment profiles a topology may name (lab/wan defines them).
+var WANProfiles = []string{"none", "same-metro", "cross-region", "intercontinental", "lossy-vpn"}
+
+// Overrides returns the impairment's explicit settings as "key=value" strings.
+func (i *Impairment) Overrides() []string {
+	var out []string
+	for _, kv := range [][2]string{{"delay", i.Delay}, {"jitter", i.Jitter}, {"rate", i.Rate}} {
+		if kv[1] != "" {
+			out = append(out, kv[0]+"="+kv[1])
+		}
+	}
+	if i.Loss != 0 {
+		out = append(out, fmt.Sprintf("loss=%g", i.Loss))
+	}
+	return out
 }
 
 // Side returns the endpoint of the link in vpc, and the other one.

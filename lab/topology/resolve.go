@@ -31,7 +31,7 @@ func resolve(source string, f *File) *Topology {
 		t.Hosts = append(t.Hosts, m)
 	}
 	for _, l := range f.Spec.Links {
-		c := &Connection{Name: l.Name, Type: l.Type, A: Endpoint(l.A), B: Endpoint(l.B), Solution: l.Solution, Tunnels: l.Tunnels}
+		c := &Connection{Name: l.Name, Type: l.Type, A: Endpoint(l.A), B: Endpoint(l.B), Solution: l.Solution, Tunnels: l.Tunnels, Impairment: l.Impairment}
 		if c.Solution != "" && c.Tunnels == 0 {
 			c.Tunnels = DefaultTunnels
 		}

@@ -72,7 +72,7 @@ func compareType(t *testing.T, root, s schemaNode, typ reflect.Type, path string
 	for typ.Kind() == reflect.Pointer {
 		typ = typ.Elem()
 	}
-	want := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "boolean", reflect.Uint32: "integer", reflect.Int: "integer", reflect.Slice: "array", reflect.Struct: "object"}[typ.Kind()]
+	want := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "boolean", reflect.Uint32: "integer", reflect.Int: "integer", reflect.Float64: "number", reflect.Slice: "array", reflect.Struct: "object"}[typ.Kind()]
 	if want == "" {
 		t.Fatalf("%s: no JSON type for Go kind %s (extend the test)", path, typ.Kind())
 	}

@@ -122,6 +122,21 @@ type Link struct {
 	// Tunnels is the number of tunnels of a solution's HA VPN, 1-4; left out, 4 (the HA VPN
 	// gateway's two interfaces to four peer interfaces, GCP's 99.99 % topology).
 	Tunnels int `yaml:"tunnels,omitempty" json:"tunnels,omitempty"`
+	// Impairment emulates the WAN between the clouds on an interconnect or vpn link.
+	Impairment *Impairment `yaml:"impairment,omitempty" json:"impairment,omitempty"`
+}
+
+// Impairment is a named WAN profile with optional overrides, applied in both directions.
+type Impairment struct {
+	// Profile is none, same-metro (~2 ms RTT), cross-region (~30 ms), intercontinental
+	// (~150 ms) or lossy-vpn (~30 ms, 1 % loss); default none.
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty"`
+	// Delay and Jitter are one-way, like "75ms"; Loss is a percentage per direction; Rate
+	// limits each direction, like "20mbit".
+	Delay  string  `yaml:"delay,omitempty" json:"delay,omitempty"`
+	Jitter string  `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Loss   float64 `yaml:"loss,omitempty" json:"loss,omitempty"`
+	Rate   string  `yaml:"rate,omitempty" json:"rate,omitempty"`
 }
 
 // LinkEnd is one side of a link.

@@ -21,7 +21,7 @@ import (
 // The article's Solution 2: the third-party VM reaches the private endpoint directly, over an
 // HA VPN whose Cloud Router announces the master range, with the GKE peering exporting the
 // learned third-party range to the master VPC.
-var _ = Describe("bgp-export", Label("solution", "bgp-export"), Ordered, func() {
+var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Ordered, func() {
 	var (
 		env      provider.Environment
 		vc       provider.VPNCloud

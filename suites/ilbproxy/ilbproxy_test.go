@@ -26,7 +26,7 @@ import (
 // API server through an internal load balancer in front of two proxy replicas.
 var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 	for _, proxy := range ilbproxy.Proxies {
-		Context("hardened with "+string(proxy), Ordered, Label(string(proxy)), func() {
+		Context("hardened with "+string(proxy), Ordered, Label("hardened", string(proxy)), func() {
 			var (
 				env  provider.Environment
 				cs   kubernetes.Interface
@@ -244,7 +244,7 @@ func diff(a, b []string) string {
 
 // The article's script as written: it stands up, but what it hands the third-party VM does
 // not work (the seed-findings suite explains each defect).
-var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb-proxy", "seed"), Ordered, func() {
+var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb-proxy", "seed", "nginx"), Ordered, func() {
 	var (
 		env  provider.Environment
 		res  *ilbproxy.Result

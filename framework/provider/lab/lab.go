@@ -154,6 +154,11 @@ func (e *Environment) LogTails(lines int) map[string]string {
 // The same value also implements provider.VPNCloud.
 func (e *Environment) Cloud() provider.Cloud { return cloud.Lab{L: e.lab, Self: e.self, Log: e.log} }
 
+// SetImpairment implements provider.WANEmulator.
+func (e *Environment) SetImpairment(ctx context.Context, link, profile string, overrides ...string) error {
+	return e.lab.SetImpairment(ctx, e.self, link, profile, overrides...)
+}
+
 // TunnelsCarrying implements provider.TunnelFaults.
 func (e *Environment) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) ([]string, error) {
 	return e.lab.TunnelsCarrying(ctx, host, dst)

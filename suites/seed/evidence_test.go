@@ -97,7 +97,15 @@ func kubectl(ctx context.Context, h provider.Host, kubeconfig string, args ...st
 	out, err := h.Kubectl(ctx, argv...)
 	text := out
 	if err != nil {
-		text += "\n" + err.Error()
+		// The host's error is "ARGV at HOST: exit status N: STDERR"; kubectl's own words are
+		// the evidence.
+		msg := err.Error()
+		if i := strings.Index(msg, "exit status "); i >= 0 {
+			if j := strings.Index(msg[i:], ": "); j >= 0 {
+				msg = msg[i+j+2:]
+			}
+		}
+		text += "\n" + msg
 	}
 	return findings.KubectlResult{Command: "kubectl " + strings.Join(args, " "), Output: text}, err
 }

@@ -14,6 +14,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -156,7 +157,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 		}, SpecTimeout(40*time.Second))
 
 		It("RG-TLS-004: kubectl at tp-vm, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {
-			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(v))
+			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(ctx, v))
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
 			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
@@ -191,7 +192,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 				}
 				return nil
 			})).To(Succeed())
-			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(v))
+			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(ctx, v))
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
 			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
@@ -244,14 +245,20 @@ var _ = Describe("seed findings", Label("seed"), func() {
 	})
 })
 
-// seedKubeconfigFixed is the script's kubeconfig with its two typos (`: :`) removed and the
-// CA it meant to carry: the cluster CA, which `.secrets[0]` gave before Kubernetes 1.24. The
-// token stays empty, as the script leaves it; the TLS handshake fails before it would matter.
-func seedKubeconfigFixed(v *variant) []byte {
+// seedKubeconfigFixed is the script's kubeconfig with everything but the certificate put
+// right, so the TLS handshake is all that stands between kubectl and the API server: the two
+// typos (`: :`) removed, the CA it meant to carry (the cluster CA, which `.secrets[0]` gave
+// before Kubernetes 1.24) and a token from the TokenRequest API, as RG-TOKEN-001's fix says
+// (without a token kubectl prompts for a username before it dials).
+func seedKubeconfigFixed(ctx context.Context, v *variant) []byte {
+	exp := int64(600)
+	tr, err := v.cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, ilbproxy.SeedServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
 	kc, err := fixtures.Render("seed/kubeconfig.tmpl", map[string]string{
-		"CA": base64.StdEncoding.EncodeToString(v.env.Cluster().CAPEM), "Server": v.res.Server, "Token": ""})
+		"CA": base64.StdEncoding.EncodeToString(v.env.Cluster().CAPEM), "Server": v.res.Server, "Token": tr.Status.Token})
 	Expect(err).NotTo(HaveOccurred())
 	fixed := bytes.ReplaceAll(kc, []byte(": : "), []byte(": "))
-	Expect(lintLive("seed-fixed.kubeconfig", lint.KindKubeconfig, fixed)).NotTo(ContainElement(HaveField("ID", "RG-KCFG-001")))
+	Expect(lintLive("seed-fixed.kubeconfig", lint.KindKubeconfig, fixed)).To(BeEmpty(), "only the certificate may stand in the way")
 	return fixed
 }

@@ -33,7 +33,7 @@ func TestParseEmbeddedBudgets(t *testing.T) {
 	for _, tt := range []struct {
 		profile string
 		want    Ms
-	}{{"none", 20}, {"same-metro", 24}, {"cross-region", 80}, {"intercontinental", 320}, {"lossy-vpn", 330}} {
+	}{{"none", 20}, {"same-metro", 24}, {"cross-region", 80}, {"intercontinental", 320}, {"lossy-vpn", 310}} {
 		p, _ := b.Profile(tt.profile)
 		if got := b.Latency[0].Limit(p); got != tt.want {
 			t.Errorf("limit of %s %s on %s = %v; want %v", b.Latency[0].Quantile, b.Latency[0].Path, tt.profile, got, tt.want)

@@ -134,3 +134,16 @@ func (m *Model) ILBSources(vpc, region string, globalAccess bool) []netip.Prefix
 	}
 	return sortPrefixes(out)
 }
+
+// Outermost returns ps without the prefixes that lie inside another one (and without
+// repeats), sorted: the same addresses as a set of disjoint ranges, as nft sets need.
+func Outermost(ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range sortPrefixes(slices.Clone(ps)) {
+		p = p.Masked()
+		if !slices.ContainsFunc(ps, func(q netip.Prefix) bool { return q.Bits() < p.Bits() && q.Masked().Contains(p.Addr()) }) {
+			out = append(out, p)
+		}
+	}
+	return slices.Compact(out)
+}

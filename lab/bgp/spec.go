@@ -5,15 +5,14 @@
 package bgp
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // Lab timer defaults. GCP Cloud Router uses keepalive 20 s and hold 60 s (3×) and has no
@@ -204,7 +203,7 @@ func LoadSpec(path string) (Spec, error) {
 		return Spec{}, fmt.Errorf("read bgp spec: %w", err)
 	}
 	var s Spec
-	if err := decodeJSON(data, &s); err != nil {
+	if err := specfile.DecodeJSON(data, &s); err != nil {
 		return Spec{}, fmt.Errorf("bgp spec %s: %w", path, err)
 	}
 	if err := s.Validate(); err != nil {
@@ -228,66 +227,8 @@ func WriteSpec(path string, s Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, append(data, '\n')); err != nil {
+	if err := specfile.WriteAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("write bgp spec: %w", err)
 	}
 	return nil
-}
-
-// decodeJSON decodes one JSON object strictly; syntax and type errors carry line:column.
-func decodeJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return errors.New("the file is empty; want a JSON object")
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return fmt.Errorf("line %s: the JSON ends early; close every object and array", lineCol(data, int64(len(data))))
-		case errors.As(err, &se):
-			return fmt.Errorf("line %s: %v", lineCol(data, se.Offset), err)
-		case errors.As(err, &te):
-			return fmt.Errorf("line %s: field %s: want a JSON %v, got %s", lineCol(data, te.Offset), te.Field, te.Type, te.Value)
-		case dec.InputOffset() > 0:
-			return fmt.Errorf("near line %s: %v (check the field name's spelling)", lineCol(data, dec.InputOffset()), err)
-		}
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("line %s: unexpected data after the JSON object", lineCol(data, dec.InputOffset()))
-	}
-	return nil
-}
-
-// lineCol renders a byte offset as "line:column" (both from 1).
-func lineCol(data []byte, off int64) string {
-	off = min(max(off, 0), int64(len(data)))
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int64(len(before)-bytes.LastIndexByte(before, '\n')) - 1
-	return fmt.Sprintf("%d:%d", line, max(col, 1))
-}
-
-// writeAtomic writes data to a temporary file next to path and renames it over path.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
-	return err
 }

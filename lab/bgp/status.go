@@ -12,6 +12,8 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // Status is shaped like GCP's Routers.GetRouterStatus result. The daemon writes it next to
@@ -186,7 +188,7 @@ func writeStatus(specPath string, st Status) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
+	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
 		return fmt.Errorf("write bgp status: %w", err)
 	}
 	return nil

@@ -11,12 +11,13 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // Lab defaults. GCP's own health-check defaults are a 5s interval, 5s timeout and
@@ -242,30 +243,8 @@ func WriteSpec(path string, s Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, append(data, '\n')); err != nil {
+	if err := specfile.WriteAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("write load balancer spec: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes data to a temporary file next to path and renames it over path.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
-	return err
 }

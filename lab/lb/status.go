@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // Status is what the daemon last knew, for `lab status`. Run writes it next to the spec
@@ -65,7 +67,7 @@ func writeStatus(specPath string, st Status) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
+	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
 		return fmt.Errorf("write load balancer status: %w", err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // Tunnel status values, as GCP's VpnTunnel.status reports them.
@@ -105,7 +107,7 @@ func writeStatus(specPath string, st Status) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
+	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
 		return fmt.Errorf("write vpn status: %w", err)
 	}
 	return nil

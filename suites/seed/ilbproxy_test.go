@@ -25,6 +25,7 @@ import (
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
 	"reachgate/suites/harness"
+	"reachgate/suites/seed/assert"
 )
 
 // nginxPods selects the proxy replicas of both variants (the article's app label).
@@ -101,38 +102,38 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			Expect(err).To(HaveOccurred(), "kubectl must fail on the article's kubeconfig:\n%s", r.Output)
 			Expect(r.Output).To(ContainSubstring("error loading config file"))
 			// It never dials: no TLS finding can come from this run.
-			expectNone(findings.DetectKubectlX509(r), "kubectl with the unparseable kubeconfig")
+			assert.None(findings.DetectKubectlX509(r), "kubectl with the unparseable kubeconfig")
 			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
 			// The live detector is kubectl itself; the catalog entry comes from lint's
 			// kubeconfig parser over the very bytes the script produced.
-			expectFinding(lintLive("seed.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "RG-KCFG-001")
+			assert.Finding(lintLive("seed.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "RG-KCFG-001")
 		}, SpecTimeout(30*time.Second))
 
 		It("RG-TOKEN-001: the .secrets[0] lookup is empty on the lab's API server, so the kubeconfig has no token", func(ctx SpecContext) {
 			ev := secretsLookup(ctx, v.cs, "default", ilbproxy.SeedServiceAccount)
 			Expect(ev.ServerVersion).To(HavePrefix("v1."))
-			expectFinding(findings.DetectEmptySecretsLookup(ev), "RG-TOKEN-001", "default/my-ksa", ev.ServerVersion)
+			assert.Finding(findings.DetectEmptySecretsLookup(ev), "RG-TOKEN-001", "default/my-ksa", ev.ServerVersion)
 			Expect(v.res.SecretsFound).To(Equal(0))
 			Expect(v.res.Token).To(BeEmpty())
 			Expect(string(v.res.Kubeconfig)).To(ContainSubstring("token: : \n"))
 			// With no token there is nothing whose expiry could be judged.
-			expectNone(findings.DetectTokenExpiry(findings.Token{Source: "seed kubeconfig", Token: v.res.Token}), "the seed token")
+			assert.None(findings.DetectTokenExpiry(findings.Token{Source: "seed kubeconfig", Token: v.res.Token}), "the seed token")
 		}, SpecTimeout(30*time.Second))
 
 		It("RG-RBAC-001, RG-RBAC-002: cluster-admin is bound to my-ksa, and node-reader does not exist", func(ctx SpecContext) {
 			rbac := rbacState(ctx, v.cs)
 			admin := findings.DetectClusterAdminBinding(rbac)
-			Expect(admin).To(HaveLen(1), "only the script binds cluster-admin to a ServiceAccount:\n%s", list(admin))
-			expectFinding(admin, "RG-RBAC-001", "my-cluster-admin-binding-1", "default/my-ksa")
+			Expect(admin).To(HaveLen(1), "only the script binds cluster-admin to a ServiceAccount:\n%s", assert.List(admin))
+			assert.Finding(admin, "RG-RBAC-001", "my-cluster-admin-binding-1", "default/my-ksa")
 			missing := findings.DetectMissingClusterRole(rbac)
-			Expect(missing).To(HaveLen(1), "only node-reader is missing:\n%s", list(missing))
-			expectFinding(missing, "RG-RBAC-002", "my-node-reader-binding-1", "node-reader")
+			Expect(missing).To(HaveLen(1), "only node-reader is missing:\n%s", assert.List(missing))
+			assert.Finding(missing, "RG-RBAC-002", "my-node-reader-binding-1", "node-reader")
 		}, SpecTimeout(30*time.Second))
 
 		It("RG-SVC-001: default/kubernetes is patched to LoadBalancer", func(ctx SpecContext) {
 			svc, err := v.cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			expectFinding(findings.DetectKubernetesServiceExposed(*svc), "RG-SVC-001", "LoadBalancer")
+			assert.Finding(findings.DetectKubernetesServiceExposed(*svc), "RG-SVC-001", "LoadBalancer")
 		}, SpecTimeout(30*time.Second))
 
 		It("RG-TLS-001: the running nginx.conf enables TLS 1.0/1.1 (Debian's OpenSSL 3 refuses them live)", func(ctx SpecContext) {
@@ -146,14 +147,14 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			// config the pods actually run.
 			live := findings.DetectTLSVersions(ev)
 			for _, f := range live {
-				expectFinding(live, "RG-TLS-001", f.Evidence.Text)
+				assert.Finding(live, "RG-TLS-001", f.Evidence.Text)
 			}
 			file, conf := proxyConfig(ctx, v.cs, "nginx")
 			static := lintLive(file, lint.KindNginx, conf)
-			expectFinding(static, "RG-TLS-001", "TLSv1 TLSv1.1")
+			assert.Finding(static, "RG-TLS-001", "TLSv1 TLSv1.1")
 			// The same config also carries `ssl on` and the unverified upstream.
-			expectFinding(static, "RG-NGINX-001", "ssl on")
-			expectFinding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint)
+			assert.Finding(static, "RG-NGINX-001", "ssl on")
+			assert.Finding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint)
 		}, SpecTimeout(40*time.Second))
 
 		It("RG-TLS-004: kubectl at tp-vm, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {
@@ -162,7 +163,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
 			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
 			// Go checks the name before the chain: the missing SAN is what kubectl reports.
-			expectFinding(findings.DetectKubectlX509(r), "RG-TLS-004", "legacy Common Name")
+			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-004", "legacy Common Name")
 		}, SpecTimeout(30*time.Second))
 
 		It("RG-TLS-003: the proxy relays an impostor's answer (the upstream is never verified)", func(ctx SpecContext) {
@@ -170,7 +171,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			// chain only: the CN-only certificate cannot pass a name check in Go.
 			ev := v.impostorThroughProxy(ctx, chainOnly(v.res.ServerPEM))
 			Expect(ev.ServedByImpostor).To(BeTrue(), "GET /version through the seed proxy got %d, not the impostor's answer", ev.Status)
-			expectFinding(findings.DetectImpostorAccepted(ev), "RG-TLS-003", "an impostor at "+ev.Upstream+" answered 200")
+			assert.Finding(findings.DetectImpostorAccepted(ev), "RG-TLS-003", "an impostor at "+ev.Upstream+" answered 200")
 		}, SpecTimeout(3*time.Minute))
 
 		It("RG-TLS-002: with a SAN added, kubectl still rejects the self-signed certificate: the kubeconfig's CA did not issue it", func(ctx SpecContext) {
@@ -196,7 +197,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
 			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
-			expectFinding(findings.DetectKubectlX509(r), "RG-TLS-002", "unknown authority")
+			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-002", "unknown authority")
 		}, SpecTimeout(2*time.Minute))
 	})
 
@@ -209,16 +210,16 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).NotTo(HaveOccurred(), r.Output)
 			Expect(r.Output).To(ContainSubstring(" Ready "))
-			expectNone(findings.DetectKubectlX509(r), "kubectl with the hardened kubeconfig")
-			expectNone(lintLive("hardened.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "lint of the hardened kubeconfig")
+			assert.None(findings.DetectKubectlX509(r), "kubectl with the hardened kubeconfig")
+			assert.None(lintLive("hardened.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "lint of the hardened kubeconfig")
 			Expect(v.res.Token).NotTo(BeEmpty())
-			expectNone(findings.DetectTokenExpiry(findings.Token{Source: "hardened kubeconfig", Token: v.res.Token}), "the hardened token")
+			assert.None(findings.DetectTokenExpiry(findings.Token{Source: "hardened kubeconfig", Token: v.res.Token}), "the hardened token")
 		}, SpecTimeout(30*time.Second))
 
 		It("gives the ServiceAccount a token without a Secret lookup, and no RBAC finding in the cluster", func(ctx SpecContext) {
 			rbac := rbacState(ctx, v.cs)
-			expectNone(findings.DetectClusterAdminBinding(rbac), "the cluster's RBAC")
-			expectNone(findings.DetectMissingClusterRole(rbac), "the cluster's RBAC")
+			assert.None(findings.DetectClusterAdminBinding(rbac), "the cluster's RBAC")
+			assert.None(findings.DetectMissingClusterRole(rbac), "the cluster's RBAC")
 			// The binding the hardened variant makes refers to a ClusterRole that exists.
 			Expect(rbac.ClusterRoles).To(ContainElement(ilbproxy.ClusterRoleName))
 		}, SpecTimeout(30*time.Second))
@@ -226,21 +227,21 @@ var _ = Describe("seed findings", Label("seed"), func() {
 		It("leaves default/kubernetes a ClusterIP Service", func(ctx SpecContext) {
 			svc, err := v.cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			expectNone(findings.DetectKubernetesServiceExposed(*svc), "default/kubernetes")
+			assert.None(findings.DetectKubernetesServiceExposed(*svc), "default/kubernetes")
 		}, SpecTimeout(30*time.Second))
 
 		It("accepts TLS 1.2 and 1.3 only, and its running nginx.conf lints clean", func(ctx SpecContext) {
 			ev, _ := tlsVersions(ctx, v.tpVM, v.addr)
 			Expect(ev.Accepted).To(ConsistOf(uint16(tls.VersionTLS12), uint16(tls.VersionTLS13)))
-			expectNone(findings.DetectTLSVersions(ev), "the TLS scan")
+			assert.None(findings.DetectTLSVersions(ev), "the TLS scan")
 			file, conf := proxyConfig(ctx, v.cs, "nginx")
-			expectNone(lintLive(file, lint.KindNginx, conf), "lint of the running nginx.conf")
+			assert.None(lintLive(file, lint.KindNginx, conf), "lint of the running nginx.conf")
 		}, SpecTimeout(40*time.Second))
 
 		It("refuses an impostor upstream: 502, not the impostor's answer", func(ctx SpecContext) {
 			ev := v.impostorThroughProxy(ctx, verifyWith(v.res.CAPEM))
 			Expect(ev.Status).To(Equal(http.StatusBadGateway))
-			expectNone(findings.DetectImpostorAccepted(ev), "the impostor probe")
+			assert.None(findings.DetectImpostorAccepted(ev), "the impostor probe")
 		}, SpecTimeout(3*time.Minute))
 	})
 })

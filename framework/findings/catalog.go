@@ -62,7 +62,7 @@ var catalog = []Entry{
 	{ID: "RG-PEER-001", Severity: Low, Title: "importCustomRoutes enabled on the customer side of the GKE peering",
 		Why:       "for bgp-export only the customer VPC's export matters (the Google side already imports); importing on the customer side brings the master VPC's custom routes in for nothing.",
 		Fix:       "enable exportCustomRoutes only on the customer side of the GKE peering",
-		Detectors: []string{"lint.topologyPeeringImport"}, Ref: "GCP-SEMANTICS §1"},
+		Detectors: []string{"lint.topologyPeeringImport", "findings.DetectPeeringImport"}, Ref: "GCP-SEMANTICS §1"},
 	{ID: "RG-NET-001", Severity: High, Title: "VPN/interconnect in another region than the cluster with REGIONAL dynamic routing",
 		Why:       "with REGIONAL routing the Cloud Router's learned routes exist only in its own region (and a peering exports them only there): replies from the cluster's region are blackholed, silently.",
 		Fix:       "set the VPC's routingMode to GLOBAL, or terminate the VPN/attachment in the cluster's region",

@@ -53,6 +53,7 @@ var live = map[string]any{
 	"findings.DetectEmptySecretsLookup":       DetectEmptySecretsLookup,
 	"findings.DetectTokenExpiry":              DetectTokenExpiry,
 	"findings.DetectKubernetesServiceExposed": DetectKubernetesServiceExposed,
+	"findings.DetectPeeringImport":            DetectPeeringImport,
 }
 
 func TestSeverity(t *testing.T) {

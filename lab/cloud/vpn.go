@@ -388,29 +388,23 @@ func (c Lab) SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) er
 // without sessions has an empty status.
 func (c Lab) GetRouterStatus(_ context.Context, network, router string) (RouterStatus, error) {
 	for _, l := range c.L.Topology.Links {
-		if l.Solution == "" {
+		if l.Solution == "" || !slices.ContainsFunc([]topology.Endpoint{l.A, l.B}, func(e topology.Endpoint) bool {
+			return e.VPC == network && e.Router == router
+		}) {
 			continue
 		}
-		for _, side := range []struct {
-			e    topology.Endpoint
-			name string
-		}{{l.A, ""}, {l.B, ""}} {
-			if side.e.VPC != network || side.e.Router != router {
-				continue
-			}
-			who := "peer"
-			if c.L.Topology.Network(network).GCP() {
-				who = "gcp"
-			}
-			st, err := bgp.ReadStatus(c.L.State.Path("bgp_" + l.Name + "_" + who + ".json"))
-			if err != nil {
-				return RouterStatus{Name: router}, nil
-			}
-			if time.Since(st.Updated) > 10*time.Second {
-				return st, fmt.Errorf("router %s/%s: status is %v old: is its speaker running?", network, router, time.Since(st.Updated).Round(time.Second))
-			}
-			return st, nil
+		who := "peer"
+		if c.L.Topology.Network(network).GCP() {
+			who = "gcp"
 		}
+		st, err := bgp.ReadStatus(c.L.State.Path("bgp_" + l.Name + "_" + who + ".json"))
+		if err != nil {
+			return RouterStatus{Name: router}, nil // no sessions: no speaker runs
+		}
+		if age := time.Since(st.Updated); age > 10*time.Second {
+			return st, fmt.Errorf("router %s/%s: status is %v old: is its speaker running?", network, router, age.Round(time.Second))
+		}
+		return st, nil
 	}
 	return RouterStatus{Name: router}, nil
 }

@@ -159,20 +159,20 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 		vpn      vpn.Spec
 		bgp      bgp.Spec
 	}{{"gcp", gns, gSpec, gBGP}, {"peer", pns, pSpec, pBGP}} {
-		base := "vpn/" + link.Name + "/" + d.name
+		vpnName, bgpName := Daemon("vpn", link.Name, d.name), Daemon("bgp", link.Name, d.name)
 		if len(d.vpn.Tunnels) == 0 {
-			if err := l.stopDaemon(ctx, "bgp/"+link.Name+"/"+d.name); err != nil {
+			if err := l.stopDaemon(ctx, bgpName); err != nil {
 				return err
 			}
-			if err := l.stopDaemon(ctx, base); err != nil {
+			if err := l.stopDaemon(ctx, vpnName); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := l.ensureDaemon(base, d.ns, self, "vpn", func(path string) error { return vpn.WriteSpec(path, d.vpn) }, log); err != nil {
+		if err := l.ensureDaemon(vpnName, d.ns, self, "vpn", func(path string) error { return vpn.WriteSpec(path, d.vpn) }, log); err != nil {
 			return err
 		}
-		if err := l.ensureDaemon("bgp/"+link.Name+"/"+d.name, d.ns, self, "bgp", func(path string) error { return bgp.WriteSpec(path, d.bgp) }, log); err != nil {
+		if err := l.ensureDaemon(bgpName, d.ns, self, "bgp", func(path string) error { return bgp.WriteSpec(path, d.bgp) }, log); err != nil {
 			return err
 		}
 	}
@@ -206,10 +206,19 @@ func (l *Lab) speakers(link *topology.Connection, gcp, peer topology.Endpoint) (
 	return g, p, nil
 }
 
-// ensureDaemon writes a daemon's spec (state/<name>.json) and starts the daemon, or signals a
+// Daemon names the tunnel ("vpn") or BGP ("bgp") daemon of one side ("gcp" or "peer") of a
+// solution's link.
+func Daemon(kind, link, side string) string { return kind + "/" + link + "/" + side }
+
+// DaemonSpec is where a daemon's spec lives in the lab's state; its status is next to it.
+func (l *Lab) DaemonSpec(name string) string {
+	return l.State.Path(strings.ReplaceAll(name, "/", "_") + ".json")
+}
+
+// ensureDaemon writes a daemon's spec (DaemonSpec) and starts the daemon, or signals a
 // running one to reload it when the spec changed.
 func (l *Lab) ensureDaemon(name, ns, self, command string, write func(path string) error, log *slog.Logger) error {
-	path := l.State.Path(strings.ReplaceAll(name, "/", "_") + ".json")
+	path := l.DaemonSpec(name)
 	old, _ := os.ReadFile(path)
 	if err := write(path); err != nil {
 		return fmt.Errorf("%s: %w", name, err)

@@ -397,7 +397,7 @@ func (c Lab) GetRouterStatus(_ context.Context, network, router string) (RouterS
 		if c.L.Topology.Network(network).GCP() {
 			who = "gcp"
 		}
-		st, err := bgp.ReadStatus(c.L.State.Path("bgp_" + l.Name + "_" + who + ".json"))
+		st, err := bgp.ReadStatus(c.L.DaemonSpec(lab.Daemon("bgp", l.Name, who)))
 		if err != nil {
 			return RouterStatus{Name: router}, nil // no sessions: no speaker runs
 		}
@@ -452,7 +452,7 @@ func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (VpnGatewayStat
 		return VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)
 	}
 	out := VpnGatewayStatus{Name: name, Redundancy: RedundancyNotMet}
-	st, _ := vpn.ReadStatus(c.L.State.Path("vpn_" + link.Name + "_gcp.json"))
+	st, _ := vpn.ReadStatus(c.L.DaemonSpec(lab.Daemon("vpn", link.Name, "gcp")))
 	ifaces := map[int]bool{}
 	established := 0
 	for tn, t := range c.L.Cloud.Tunnels {

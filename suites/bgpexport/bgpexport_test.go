@@ -11,10 +11,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"reachgate/fixtures"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
 	"reachgate/lab/topology"
+	"reachgate/reports"
 	"reachgate/suites/harness"
 )
 
@@ -137,6 +139,25 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
 	}, SpecTimeout(30*time.Second))
+
+	It("meets the probe's checks and budgets from tp-vm: TLS chain, SAN, expiry, versions, latency, kubectl", func(ctx SpecContext) {
+		b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
+		Expect(err).NotTo(HaveOccurred())
+		rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token,
+			Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: "none", Samples: 200})
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(reports.EntryProbe, rep)
+		for _, c := range rep.Checks {
+			Expect(c.Pass).To(BeTrue(), "%s: %s", c.Name, c.Reason)
+		}
+		Expect(rep.Budget).NotTo(BeEmpty())
+		for _, v := range rep.Budget {
+			AddReportEntry("budget", v.Text)
+			Expect(v.Pass).To(BeTrue(), v.Text)
+		}
+		// The API server's own certificate: the private endpoint is a SAN, TLS 1.2+ only.
+		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
+	}, SpecTimeout(2*time.Minute))
 
 	// Each negative spec changes one thing, checks that tp-vm times out and that the model names
 	// the reason, then puts it back and checks tp-vm is answered again.

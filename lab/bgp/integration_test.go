@@ -34,7 +34,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	ctx := t.Context()
 	const n = 4
 	buildUnderlay(t, n)
-	bin := reachgateBinary(t)
+	bin := roottest.Binary(t)
 	dir := t.TempDir()
 
 	vpnA, vpnB, err := vpn.Pair("gw-gcp", "gw-peer", tunnelLinks(n))
@@ -68,13 +68,13 @@ func TestHAVPNWithBGP(t *testing.T) {
 		}
 	}
 	// The prefixes' hosts live on lo, so traffic between them crosses the ECMP routes.
-	ipBatch(t, nsA, "addr add "+masterHost+"/32 dev lo")
-	ipBatch(t, nsB, "addr add "+clientHost+"/32 dev lo")
+	roottest.IPBatch(t, nsA, "addr add "+masterHost+"/32 dev lo")
+	roottest.IPBatch(t, nsB, "addr add "+clientHost+"/32 dev lo")
 	tcpEcho(t, nsB, clientHost+":7")
 
 	start := time.Now()
 	startDaemon(t, bin, "vpn", nsB, paths["vpn-b"])
-	waitFor(t, 5*time.Second, "side B's tunnels open", func() bool { _, err := vpn.ReadStatus(paths["vpn-b"]); return err == nil })
+	roottest.WaitFor(t, 5*time.Second, "side B's tunnels open", func() bool { _, err := vpn.ReadStatus(paths["vpn-b"]); return err == nil })
 	startDaemon(t, bin, "vpn", nsA, paths["vpn-a"])
 	spkB := startDaemon(t, bin, "bgp", nsB, paths["bgp-b"])
 	spkA := startDaemon(t, bin, "bgp", nsA, paths["bgp-a"])
@@ -93,7 +93,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 				slices.Equal(kernelHops(t, nsA, clientRange), hops) && len(kernelHops(t, nsB, masterRange)) == up
 		}
 	}
-	waitFor(t, 30*time.Second, "4 sessions Established and 4-way ECMP routes on both sides", converged(n, allHops))
+	roottest.WaitFor(t, 30*time.Second, "4 sessions Established and 4-way ECMP routes on both sides", converged(n, allHops))
 	t.Logf("start → 4/4 Established, 4-way ECMP in both kernels: %v", time.Since(start).Round(time.Millisecond))
 
 	a := status("a")
@@ -121,7 +121,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	// One path lost: its session drops after the hold time; 3 next hops remain.
 	cut(t, 1)
 	three := slices.DeleteFunc(slices.Clone(allHops), func(h string) bool { return h == "169.254.1.2" })
-	detect := waitFor(t, hold+3*time.Second, "bgp-peer-1 DOWN and 3 next hops on both sides", converged(n-1, three))
+	detect := roottest.WaitFor(t, hold+3*time.Second, "bgp-peer-1 DOWN and 3 next hops on both sides", converged(n-1, three))
 	t.Logf("cut underlay 1 → bgp-peer-1 DOWN, 3 next hops in both kernels: %v (hold %v)", detect.Round(time.Millisecond), hold)
 	if detect > hold+time.Second {
 		t.Errorf("cut detected after %v; want within hold time + 1s (%v)", detect, hold+time.Second)
@@ -137,7 +137,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 
 	restore(t, 1)
 	restoredAt := time.Now()
-	waitFor(t, 30*time.Second, "4/4 again after restore", converged(n, allHops))
+	roottest.WaitFor(t, 30*time.Second, "4/4 again after restore", converged(n, allHops))
 	t.Logf("restore underlay 1 → 4/4 Established, 4 next hops: %v", time.Since(restoredAt).Round(time.Millisecond))
 
 	// SIGHUP: A announces one more prefix and changes the MED of the other; no session resets.
@@ -147,7 +147,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(t, spkA.PID)
-	waitFor(t, 5*time.Second, "side B learns 10.128.0.0/20 over 4 paths with MED 200", func() bool {
+	roottest.WaitFor(t, 5*time.Second, "side B learns 10.128.0.0/20 over 4 paths with MED 200", func() bool {
 		r, ok := status("b").Route("10.128.0.0/20")
 		m, _ := status("b").Route(masterRange)
 		return ok && len(r.NextHops) == n && m.Priority == 200 && len(kernelHops(t, nsB, "10.128.0.0/20")) == n
@@ -164,7 +164,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(t, spkA.PID)
-	waitFor(t, 5*time.Second, "side B drops the withdrawn 10.128.0.0/20", func() bool {
+	roottest.WaitFor(t, 5*time.Second, "side B drops the withdrawn 10.128.0.0/20", func() bool {
 		_, ok := status("b").Route("10.128.0.0/20")
 		return !ok && kernelHops(t, nsB, "10.128.0.0/20") == nil
 	})
@@ -175,19 +175,19 @@ func TestHAVPNWithBGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(t, spkB.PID)
-	waitFor(t, hold+3*time.Second, "side A down to 3 paths after B removed bgp-peer-3", converged(3, allHops[:3]))
+	roottest.WaitFor(t, hold+3*time.Second, "side A down to 3 paths after B removed bgp-peer-3", converged(3, allHops[:3]))
 	if err := WriteSpec(paths["bgp-b"], bgpB); err != nil {
 		t.Fatal(err)
 	}
 	hup(t, spkB.PID)
-	readd := waitFor(t, 30*time.Second, "4/4 again after B re-added bgp-peer-3", converged(n, allHops))
+	readd := roottest.WaitFor(t, 30*time.Second, "4/4 again after B re-added bgp-peer-3", converged(n, allHops))
 	t.Logf("neighbor re-added on SIGHUP → 4/4: %v", readd.Round(time.Millisecond))
 
 	// Every path lost: the route is gone on both sides.
 	for i := range n {
 		cut(t, i)
 	}
-	gone := waitFor(t, hold+3*time.Second, "routes gone with every path cut", func() bool {
+	gone := roottest.WaitFor(t, hold+3*time.Second, "routes gone with every path cut", func() bool {
 		_, okA := status("a").Route(clientRange)
 		_, okB := status("b").Route(masterRange)
 		return status("a").Up() == 0 && !okA && !okB && kernelHops(t, nsA, clientRange) == nil && kernelHops(t, nsB, masterRange) == nil
@@ -199,13 +199,13 @@ func TestHAVPNWithBGP(t *testing.T) {
 	for i := range n {
 		restore(t, i)
 	}
-	waitFor(t, 30*time.Second, "4/4 again after restoring every path", converged(n, allHops))
+	roottest.WaitFor(t, 30*time.Second, "4/4 again after restoring every path", converged(n, allHops))
 
 	// A stopped speaker says Cease: the peer withdraws at once, and its own routes go.
 	if err := spkB.Stop(ctx, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	w := waitFor(t, 2*time.Second, "side A withdraws after B's speaker stopped", func() bool {
+	w := roottest.WaitFor(t, 2*time.Second, "side A withdraws after B's speaker stopped", func() bool {
 		_, ok := status("a").Route(clientRange)
 		return !ok && kernelHops(t, nsA, clientRange) == nil
 	})

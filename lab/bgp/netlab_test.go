@@ -30,30 +30,15 @@ const (
 
 func buildUnderlay(t *testing.T, n int) {
 	t.Helper()
-	all := []string{nsA, nsB}
-	for _, ns := range all {
-		_ = exec.Command("ip", "netns", "del", ns).Run() // left by a crashed earlier run
-	}
-	t.Cleanup(func() {
-		for _, ns := range all {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("delete namespace %s: %v: %s", ns, err, out)
-			}
-		}
-	})
-	for _, ns := range all {
-		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-			t.Fatalf("create namespace %s: %v: %s", ns, err, out)
-		}
-	}
+	roottest.Namespaces(t, nsA, nsB)
 	a, b := []string{"link set lo up"}, []string{"link set lo up"}
 	for i := range n {
 		a = append(a, fmt.Sprintf("link add ua%d type veth peer name ub%d netns %s", i, i, nsB),
 			fmt.Sprintf("addr add 10.250.%d.1/30 dev ua%d", i, i), fmt.Sprintf("link set ua%d up", i))
 		b = append(b, fmt.Sprintf("addr add 10.250.%d.2/30 dev ub%d", i, i), fmt.Sprintf("link set ub%d up", i))
 	}
-	ipBatch(t, nsA, a...)
-	ipBatch(t, nsB, b...)
+	roottest.IPBatch(t, nsA, a...)
+	roottest.IPBatch(t, nsB, b...)
 }
 
 func tunnelLinks(n int) []vpn.Link {
@@ -64,15 +49,6 @@ func tunnelLinks(n int) []vpn.Link {
 			Inner: netip.MustParsePrefix(fmt.Sprintf("169.254.%d.0/30", i))})
 	}
 	return ls
-}
-
-func ipBatch(t *testing.T, ns string, lines ...string) {
-	t.Helper()
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip -n %s -batch: %v: %s", ns, err, out)
-	}
 }
 
 // cut drops everything on underlay i in nsA, silently, as a lost path does.
@@ -195,33 +171,4 @@ func echo(ctx context.Context, ns, src, addr string, timeout time.Duration) erro
 		return fmt.Errorf("echo from %s: got %q", addr, buf)
 	}
 	return nil
-}
-
-// reachgateBinary returns REACHGATE_BIN, or reachgate built into a temporary directory.
-func reachgateBinary(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("REACHGATE_BIN") != "" {
-		return roottest.Self(t)
-	}
-	bin := filepath.Join(t.TempDir(), "reachgate")
-	t.Log("building reachgate (set REACHGATE_BIN to skip)")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/reachgate")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/reachgate: %v: %s", err, out)
-	}
-	return bin
-}
-
-// waitFor polls cond every 20ms until it holds or d passes, and returns how long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
 }

@@ -42,7 +42,7 @@ func TestRunInNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := &netns.State{Name: "tlb", Dir: dir}
-	proc, err := state.Start(netns.StartSpec{Name: "ilb", Namespace: nsRouter, Path: reachgateBinary(t),
+	proc, err := state.Start(netns.StartSpec{Name: "ilb", Namespace: nsRouter, Path: roottest.Binary(t),
 		Args: []string{"ilb", "--spec", specPath}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestRunInNamespaces(t *testing.T) {
 			return true
 		}
 	}
-	waitFor(t, 10*time.Second, "daemon reports both backends healthy", healthy(true, true))
+	roottest.WaitFor(t, 10*time.Second, "daemon reports both backends healthy", healthy(true, true))
 
 	// Balancing and source preservation.
 	seen := map[string]int{}
@@ -118,7 +118,7 @@ func TestRunInNamespaces(t *testing.T) {
 	// Both down: GCP fails open, so the table sends to both and connections are refused
 	// by the backends (not dropped), and the daemon keeps running.
 	b2.stop()
-	waitFor(t, failoverBound, "status shows fail open", func() bool {
+	roottest.WaitFor(t, failoverBound, "status shows fail open", func() bool {
 		st, err := ReadStatus(specPath)
 		return err == nil && st.FailOpen && healthy(false, false)()
 	})
@@ -138,7 +138,7 @@ func TestRunInNamespaces(t *testing.T) {
 	// Recovery: b1 comes back and takes all new connections.
 	b1.start(t)
 	back := time.Now()
-	waitFor(t, failoverBound, "status shows b1 healthy again", healthy(true, false))
+	roottest.WaitFor(t, failoverBound, "status shows b1 healthy again", healthy(true, false))
 	t.Logf("recovery (b1 restarted → healthy in status): %v", time.Since(back).Round(time.Millisecond))
 	for range 6 {
 		if name, _, err := c.get(ctx); err != nil || name != "b1" {
@@ -151,7 +151,7 @@ func TestRunInNamespaces(t *testing.T) {
 	if err := WriteSpec(specPath, spec); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, failoverBound, "status shows no backends", healthy())
+	roottest.WaitFor(t, failoverBound, "status shows no backends", healthy())
 	if rules := nftIn(t, nsRouter, "list", "table", "ip", TableName("tlb")); strings.Contains(rules, "dnat") {
 		t.Errorf("rules with no backends still DNAT:\n%s", rules)
 	}

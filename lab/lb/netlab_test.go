@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,25 +63,16 @@ func buildNet(t *testing.T) {
 			fmt.Sprintf("link set %s up", h.ifname),
 			fmt.Sprintf("route replace %s/32 dev %s", h.ip, h.ifname))
 	}
-	ipBatch(t, nsRouter, router...)
+	roottest.IPBatch(t, nsRouter, router...)
 	if err := netns.WriteSysctl(nsRouter, "net/ipv4/ip_forward", "1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range hosts {
-		ipBatch(t, h.ns, "link set lo up",
+		roottest.IPBatch(t, h.ns, "link set lo up",
 			fmt.Sprintf("addr add %s/32 dev eth0", h.ip),
 			"link set eth0 up",
 			fmt.Sprintf("route replace %s/32 dev eth0 scope link", h.gw),
 			fmt.Sprintf("route replace default via %s dev eth0", h.gw))
-	}
-}
-
-func ipBatch(t *testing.T, ns string, lines ...string) {
-	t.Helper()
-	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ip -n %s -batch: %v: %s", ns, err, out)
 	}
 }
 
@@ -151,35 +140,6 @@ func (c client) get(ctx context.Context) (name, seen string, err error) {
 	}
 	name, seen, _ = strings.Cut(string(body), " ")
 	return name, seen, nil
-}
-
-// reachgateBinary returns REACHGATE_BIN, or reachgate built into a temporary directory.
-func reachgateBinary(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("REACHGATE_BIN") != "" {
-		return roottest.Self(t)
-	}
-	bin := filepath.Join(t.TempDir(), "reachgate")
-	t.Log("building reachgate (set REACHGATE_BIN to skip)")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/reachgate")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/reachgate: %v: %s", err, out)
-	}
-	return bin
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

@@ -22,7 +22,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 	ctx := t.Context()
 	const n = 4
 	buildUnderlay(t, n)
-	bin := reachgateBinary(t)
+	bin := roottest.Binary(t)
 	specA, specB, err := Pair("gw-a", "gw-b", links(n))
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 	// listens is retried only after WireGuard's REKEY_TIMEOUT (5 s).
 	start := time.Now()
 	startDaemon(t, bin, nsB, pathB)
-	waitFor(t, 5*time.Second, "side B's tunnels open", func() bool { _, err := ReadStatus(pathB); return err == nil })
+	roottest.WaitFor(t, 5*time.Second, "side B's tunnels open", func() bool { _, err := ReadStatus(pathB); return err == nil })
 	procA := startDaemon(t, bin, nsA, pathA)
 
 	established := func(path string, want int) func() bool {
@@ -47,7 +47,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 			return err == nil && len(st.Tunnels) == want && st.Count(StatusEstablished) == want
 		}
 	}
-	waitFor(t, 10*time.Second, "4 tunnels ESTABLISHED on both sides", func() bool {
+	roottest.WaitFor(t, 10*time.Second, "4 tunnels ESTABLISHED on both sides", func() bool {
 		return established(pathA, n)() && established(pathB, n)()
 	})
 	t.Logf("4 tunnels ESTABLISHED on both sides %v after start", time.Since(start).Round(time.Millisecond))
@@ -81,8 +81,8 @@ func TestTunnelsInNamespaces(t *testing.T) {
 			return ts.Status == StatusNoIncomingPackets
 		}
 	}
-	waitFor(t, DeadAfter+3*time.Second, "tunnel-2 NO_INCOMING_PACKETS on side A, others ESTABLISHED", noIncoming(pathA))
-	waitFor(t, DeadAfter+3*time.Second, "tunnel-2 NO_INCOMING_PACKETS on side B, others ESTABLISHED", noIncoming(pathB))
+	roottest.WaitFor(t, DeadAfter+3*time.Second, "tunnel-2 NO_INCOMING_PACKETS on side A, others ESTABLISHED", noIncoming(pathA))
+	roottest.WaitFor(t, DeadAfter+3*time.Second, "tunnel-2 NO_INCOMING_PACKETS on side B, others ESTABLISHED", noIncoming(pathB))
 	t.Logf("cut underlay 2 → tunnel-2 NO_INCOMING_PACKETS on both sides after %v", time.Since(cutAt).Round(time.Millisecond))
 	if err := echo(ctx, nsA, "169.254.2.2:7", time.Second); !isTimeout(err) {
 		t.Errorf("TCP over the cut tunnel-2: err %v; want a timeout", err)
@@ -94,7 +94,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 	}
 	restore(t, 2)
 	restoredAt := time.Now()
-	waitFor(t, 5*time.Second, "tunnel-2 ESTABLISHED again", func() bool { return established(pathA, n)() && established(pathB, n)() })
+	roottest.WaitFor(t, 5*time.Second, "tunnel-2 ESTABLISHED again", func() bool { return established(pathA, n)() && established(pathB, n)() })
 	t.Logf("restore underlay 2 → 4/4 ESTABLISHED after %v", time.Since(restoredAt).Round(time.Millisecond))
 	if err := echo(ctx, nsA, "169.254.2.2:7", 2*time.Second); err != nil {
 		t.Errorf("TCP over tunnel-2 after restore: %v", err)
@@ -107,7 +107,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(t, procA.PID)
-	waitFor(t, 3*time.Second, "vt3 removed from side A after SIGHUP", func() bool {
+	roottest.WaitFor(t, 3*time.Second, "vt3 removed from side A after SIGHUP", func() bool {
 		st, err := ReadStatus(pathA)
 		return err == nil && len(st.Tunnels) == 3 && !linkExists(nsA, "vt3")
 	})
@@ -118,7 +118,7 @@ func TestTunnelsInNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(t, procA.PID)
-	waitFor(t, 5*time.Second, "tunnel-3 back and ESTABLISHED after SIGHUP", established(pathA, n))
+	roottest.WaitFor(t, 5*time.Second, "tunnel-3 back and ESTABLISHED after SIGHUP", established(pathA, n))
 
 	// A broken spec on SIGHUP keeps the running tunnels.
 	if err := os.WriteFile(pathA, []byte(`{"name": "gw-a", "tunnels": [`), 0o644); err != nil {

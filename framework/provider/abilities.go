@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
 	"k8s.io/client-go/rest"
@@ -88,6 +89,14 @@ type FilePlacer interface {
 // object stays), for failover checks.
 type PodKiller interface {
 	KillPod(ctx context.Context, namespace, name string) error
+}
+
+// PodNetwork is the ability to act inside a pod's own network, for checks that stand in for
+// what the pod connects to (an impostor upstream): listen at the pod's address, and redirect
+// the pod's own TCP connections for dst to another address until undo is called.
+type PodNetwork interface {
+	ListenInPod(namespace, pod, addr string) (net.Listener, error)
+	RedirectInPod(ctx context.Context, namespace, pod string, dst, to netip.AddrPort) (undo func(context.Context) error, err error)
 }
 
 // Inventory is the ability to list what the environment itself runs (namespaces,

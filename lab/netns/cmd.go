@@ -94,3 +94,8 @@ func Batch(ctx context.Context, ns, script string) error {
 
 // Output runs a command and returns its combined output.
 func Output(ctx context.Context, args ...string) (string, error) { return run(ctx, "", args...) }
+
+// Nft runs an nft script (`nft -f -`) in namespace ns and returns nft's output.
+func Nft(ctx context.Context, ns, script string) (string, error) {
+	return run(ctx, script, "nsenter", "--net="+NamespacePath(ns), "nft", "-f", "-")
+}

@@ -160,7 +160,7 @@ func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmode
 		if script == "" {
 			continue
 		}
-		if _, err := run(ctx, script, "nsenter", "--net="+NamespacePath(p.Routers[n.Name]), "nft", "-f", "-"); err != nil {
+		if _, err := Nft(ctx, p.Routers[n.Name], script); err != nil {
 			return fmt.Errorf("install firewall of vpc %s: %w", n.Name, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,6 +26,7 @@ import (
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
 	"reachgate/suites/harness"
+	"reachgate/suites/internal/impostor"
 	"reachgate/suites/seed/assert"
 )
 
@@ -62,17 +64,19 @@ func apply(ctx context.Context, v ilbproxy.Variant) *variant {
 // through the proxy from tp-vm with tls as the client's TLS settings.
 func (v *variant) impostorThroughProxy(ctx context.Context, client *tls.Config) findings.ImpostorProbe {
 	ep := v.env.Cluster().PrivateEndpoint
-	imp, err := newImpostor(ctx, v.env, v.cs, nginxPods, ep)
-	if errors.Is(err, errNoLab) {
+	other, err := otherCA(ep)
+	Expect(err).NotTo(HaveOccurred())
+	imp, err := impostor.Swap(ctx, v.env, v.cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), other, 200, impostorBody)
+	if errors.Is(err, impostor.ErrUnsupported) {
 		Skip(err.Error())
 	}
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
-		Expect(imp.remove(ctx)).To(Succeed())
+		Expect(imp.Remove(ctx)).To(Succeed())
 		// Back to the real API server for whatever runs next.
-		Expect(restartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
+		Expect(impostor.RestartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
 	}, NodeTimeout(90*time.Second))
-	Expect(restartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
+	Expect(impostor.RestartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
 	ev := findings.ImpostorProbe{Proxy: v.addr, Upstream: ep + ":443"}
 	for range 4 { // both replicas, over fresh connections
 		status, body := get(ctx, v.tpVM, v.res.Server+"/version", client)
@@ -183,7 +187,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			_, err = v.cs.CoreV1().Secrets("default").Update(ctx, sec, metav1.UpdateOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			// nginx reads its certificate at start: restart, and wait for the new one.
-			Expect(restartProxies(ctx, v.env, v.cs, nginxPods, func(ctx context.Context) error {
+			Expect(impostor.RestartProxies(ctx, v.env, v.cs, nginxPods, func(ctx context.Context) error {
 				leaf, err := servedLeaf(ctx, v.tpVM, v.addr)
 				if err != nil {
 					return err

@@ -1,7 +1,6 @@
 package tls
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,12 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
-	"io"
-	"log"
 	"math/big"
 	"net"
-	"net/http"
 	"time"
 )
 
@@ -62,32 +57,4 @@ func (a *authority) issue(notBefore, notAfter time.Time, ips []net.IP, dns ...st
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}
-
-// serveHTTPS answers every request with status and body over TLS on ln (real handshakes
-// with Go's crypto/tls) until the returned stop is called.
-func serveHTTPS(ln net.Listener, cert tls.Certificate, minV, maxV uint16, status int, body string) (stop func()) {
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, body)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minV, MaxVersion: maxV},
-		ErrorLog:          log.New(io.Discard, "", 0),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("test TLS server on %s: %v", ln.Addr(), err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}
 }

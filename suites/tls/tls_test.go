@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"reachgate/framework/solution/ilbproxy"
 	"reachgate/reports"
 	"reachgate/suites/harness"
+	"reachgate/suites/internal/impostor"
 )
 
 // budgets is fixtures/budgets.yaml, or the file in $REACHGATE_BUDGETS.
@@ -177,17 +179,17 @@ var _ = Describe("tls", Label("tls"), func() {
 			ep := env.Cluster().PrivateEndpoint
 			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{net.ParseIP(ep)}, "kubernetes.default", "kubernetes")
 			Expect(err).NotTo(HaveOccurred())
-			imp, err := swapUpstream(ctx, env, cs, nginxPods, ep, cert, `{"impostor":true}`)
-			if errors.Is(err, errNoLab) {
+			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), cert, 200, `{"impostor":true}`)
+			if errors.Is(err, impostor.ErrUnsupported) {
 				Skip(err.Error())
 			}
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func(ctx SpecContext) {
-				Expect(imp.remove(ctx)).To(Succeed())
+				Expect(imp.Remove(ctx)).To(Succeed())
 				// Back to the real API server for whatever runs next.
-				Expect(restartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
+				Expect(impostor.RestartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
 			}, NodeTimeout(90*time.Second))
-			Expect(restartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
+			Expect(impostor.RestartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
 			for range 4 { // both replicas
 				r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, Token: res.Token, NoKeepAlive: true})
 				Expect(err).NotTo(HaveOccurred())
@@ -228,14 +230,14 @@ var _ = Describe("tls", Label("tls"), func() {
 			ep := env.Cluster().PrivateEndpoint
 			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{net.ParseIP(ep)}, "kubernetes.default")
 			Expect(err).NotTo(HaveOccurred())
-			imp, err := swapUpstream(ctx, env, cs, nginxPods, ep, cert, `{"impostor":true}`)
-			if errors.Is(err, errNoLab) {
+			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), cert, 200, `{"impostor":true}`)
+			if errors.Is(err, impostor.ErrUnsupported) {
 				Skip(err.Error())
 			}
 			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(func(ctx SpecContext) { Expect(imp.remove(ctx)).To(Succeed()) })
+			DeferCleanup(func(ctx SpecContext) { Expect(imp.Remove(ctx)).To(Succeed()) })
 			// The seed config keeps no upstream connections, but a restart makes sure.
-			Expect(restartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
+			Expect(impostor.RestartProxies(ctx, env, cs, nginxPods, proxyCheck(tpVM, addr))).To(Succeed())
 			status, body := seedGet(ctx, tpVM, res, "/version")
 			Expect(status).To(Equal(200))
 			Expect(body).To(ContainSubstring(`"impostor":true`))
@@ -293,7 +295,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				Expect(err).NotTo(HaveOccurred())
 				ln, err := lis.Listen(ctx, "tcp", net.JoinHostPort(ip.String(), "0"))
 				Expect(err).NotTo(HaveOccurred())
-				stop := serveHTTPS(ln, cert, tc.minVersion, 0, 200, `{"ok":true}`)
+				stop := impostor.Serve(ln, cert, tc.minVersion, 0, 200, `{"ok":true}`)
 				DeferCleanup(stop)
 				addr := ln.Addr().String()
 				rep, err := probe.InspectTLS(ctx, tpVM, probe.TLSRequest{Addr: addr, CAPEM: good.PEM, MinDaysToExpiry: 30})

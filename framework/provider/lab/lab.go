@@ -208,6 +208,34 @@ func (e *Environment) KillPod(ctx context.Context, namespace, name string) error
 	return nil
 }
 
+// podNamespace is the network namespace of a pod of the lab.
+func (e *Environment) podNamespace(namespace, pod string) string {
+	return netns.NamespaceName(e.lab.State.Name, "p", namespace+"-"+pod)
+}
+
+// ListenInPod implements provider.PodNetwork.
+func (e *Environment) ListenInPod(namespace, pod, addr string) (net.Listener, error) {
+	return netns.Listen(e.podNamespace(namespace, pod), "tcp", addr)
+}
+
+// RedirectInPod implements provider.PodNetwork with an nft output DNAT inside the pod.
+func (e *Environment) RedirectInPod(ctx context.Context, namespace, pod string, dst, to netip.AddrPort) (func(context.Context) error, error) {
+	ns := e.podNamespace(namespace, pod)
+	table := fmt.Sprintf("rg_redirect_%d", dst.Port())
+	rules := fmt.Sprintf("add table ip %s\ndelete table ip %s\ntable ip %s {\n chain out {\n  type nat hook output priority -100; policy accept;\n"+
+		"  ip daddr %s tcp dport %d dnat to %s\n }\n}\n", table, table, table, dst.Addr(), dst.Port(), to)
+	if out, err := netns.Nft(ctx, ns, rules); err != nil {
+		return nil, fmt.Errorf("redirect in pod %s/%s: %w: %s", namespace, pod, err, out)
+	}
+	return func(ctx context.Context) error {
+		out, err := netns.Nft(ctx, ns, fmt.Sprintf("delete table ip %s\n", table))
+		if err != nil && !strings.Contains(out, "No such file") {
+			return fmt.Errorf("undo redirect in pod %s/%s: %w: %s", namespace, pod, err, out)
+		}
+		return nil
+	}, nil
+}
+
 // PlaceFile implements provider.FilePlacer: files live in the host's directory of the lab state.
 func (h *Host) PlaceFile(_ context.Context, name string, data []byte) (string, error) {
 	if strings.ContainsAny(name, "/\\") || name == "" || name[0] == '.' {

@@ -4,22 +4,40 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
 	"reachgate/lab/wan"
 )
 
-// impairedLink is where a link's WAN emulation runs: the link's interface in the router
-// namespace of its first side (one end only, so each direction is delayed once).
-func (l *Lab) impairedLink(link *topology.Connection) wan.Link {
-	return wan.Link{Namespace: l.Plan.Routers[link.A.VPC], Interface: l.Plan.LinkIf[link.Name]}
+// impairedLinks are where a link's WAN emulation runs, at one end only so each direction is
+// delayed once: the link's interface in its first side's router namespace, or for a link a
+// solution creates, each tunnel's underlay interface on the GCP side.
+func (l *Lab) impairedLinks(ctx context.Context, link *topology.Connection) ([]wan.Link, error) {
+	if link.Solution == "" {
+		return []wan.Link{{Namespace: l.Plan.Routers[link.A.VPC], Interface: l.Plan.LinkIf[link.Name]}}, nil
+	}
+	gcp, _ := l.linkSides(link)
+	ns := l.Plan.Routers[gcp.VPC]
+	have, err := links(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	var out []wan.Link
+	for ifname := range have {
+		if strings.HasPrefix(ifname, l.Plan.LinkIf[link.Name]+"u") {
+			out = append(out, wan.Link{Namespace: ns, Interface: ifname})
+		}
+	}
+	slices.SortFunc(out, func(a, b wan.Link) int { return strings.Compare(a.Interface, b.Interface) })
+	return out, nil
 }
 
 // applyImpairments starts the WAN emulation the topology declares on its links.
 func (l *Lab) applyImpairments(ctx context.Context, self string) error {
 	for _, link := range l.Topology.Links {
-		if link.Impairment == nil || link.Solution != "" {
+		if link.Impairment == nil {
 			continue
 		}
 		if err := l.SetImpairment(ctx, self, link.Name, link.Impairment.Profile, link.Impairment.Overrides()...); err != nil {
@@ -31,14 +49,15 @@ func (l *Lab) applyImpairments(ctx context.Context, self string) error {
 
 // SetImpairment emulates a WAN profile (with "key=value" overrides: delay, jitter, loss,
 // rate, rtt) on an interconnect or vpn link of the lab, replacing what it had; profile "none"
-// with no overrides removes the emulation. Links a solution creates are not supported.
+// with no overrides removes the emulation. On a link a solution creates it applies to the
+// tunnels that exist (new tunnels get the topology's impairment).
 func (l *Lab) SetImpairment(ctx context.Context, self, linkName, profile string, overrides ...string) error {
 	link := l.Topology.Link(linkName)
 	if link == nil {
 		return fmt.Errorf("no link %q in lab %s", linkName, l.State.Name)
 	}
-	if link.Type == topology.LinkPeering || link.Solution != "" {
-		return fmt.Errorf("link %s: WAN emulation applies to interconnect and vpn links the topology declares", linkName)
+	if link.Type == topology.LinkPeering {
+		return fmt.Errorf("link %s: WAN emulation applies to interconnect and vpn links", linkName)
 	}
 	if profile == "" {
 		profile = "none"
@@ -47,7 +66,20 @@ func (l *Lab) SetImpairment(ctx context.Context, self, linkName, profile string,
 	if err != nil {
 		return fmt.Errorf("link %s: %w", linkName, err)
 	}
-	wl := l.impairedLink(link)
+	wls, err := l.impairedLinks(ctx, link)
+	if err != nil {
+		return err
+	}
+	for _, wl := range wls {
+		if err := l.impair(ctx, self, wl, imp); err != nil {
+			return fmt.Errorf("link %s: %w", linkName, err)
+		}
+	}
+	return nil
+}
+
+// impair applies imp to one interface: starts, updates or removes its WAN element.
+func (l *Lab) impair(ctx context.Context, self string, wl wan.Link, imp wan.Impairment) error {
 	name := wan.ProcessName(wl)
 	i := slices.IndexFunc(l.State.Processes, func(p netns.Process) bool { return p.Name == name && p.Running() })
 	off := imp == (wan.Impairment{})
@@ -64,8 +96,8 @@ func (l *Lab) SetImpairment(ctx context.Context, self, linkName, profile string,
 		return nil
 	}
 	if self == "" {
-		return fmt.Errorf("link %s: no reachgate binary to run the WAN emulation from", linkName)
+		return fmt.Errorf("%s: no reachgate binary to run the WAN emulation from", wl.Interface)
 	}
-	_, err = wan.Apply(ctx, l.State, self, l.State.Dir, wl, imp)
+	_, err := wan.Apply(ctx, l.State, self, l.State.Dir, wl, imp)
 	return err
 }

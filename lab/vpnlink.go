@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"reachgate/lab/netns"
 	"reachgate/lab/topology"
 	"reachgate/lab/vpn"
+	"reachgate/lab/wan"
 )
 
 // Lab timers for the Cloud Router sessions (GCP: keepalive 20 s, hold 60 s, no BFD on HA
@@ -111,7 +113,24 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 	prefix := l.Plan.LinkIf[link.Name] + "u"
 	for ifname := range have {
 		if strings.HasPrefix(ifname, prefix) && !want[ifname] {
+			if err := l.impair(ctx, self, wan.Link{Namespace: gns, Interface: ifname}, wan.Impairment{}); err != nil {
+				return err
+			}
 			_ = netns.Batch(ctx, gns, "link del "+ifname+"\n")
+		}
+	}
+	// The WAN between the clouds, as the topology declares it, on each new tunnel's underlay.
+	if im := link.Impairment; im != nil {
+		imp, err := wan.Resolve(cmp.Or(im.Profile, "none"), im.Overrides()...)
+		if err != nil {
+			return err
+		}
+		for ifname := range want {
+			if !have[ifname] {
+				if err := l.impair(ctx, self, wan.Link{Namespace: gns, Interface: ifname}, imp); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	// Tunnels and BGP sessions on both sides.

@@ -102,7 +102,7 @@ func RegionTable(m *netmodel.Model, vpc, region string) int {
 // Routing tables and rule preferences for regional routes.
 const (
 	regionTableBase = 100
-	regionRulePref  = 100
+	regionRulePref  = 150 // after lab/wan's rules (100, 101), so impaired links stay impaired
 	maxRegions      = 16
 	mainTable       = 254
 )

@@ -17,11 +17,11 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 )
 
-// chromium finds the browser; without it the test skips, or fails when
+// chromium finds the browser (Debian's chromium, or Google Chrome as on CI runners); without it the test skips, or fails when
 // REACHGATE_REQUIRE_ROOT_TESTS=1 (CI installs Debian's chromium).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}

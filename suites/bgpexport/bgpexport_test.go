@@ -223,19 +223,33 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			func(ctx context.Context) error { return vc.SetAuthorizedNetworks(ctx, before) }, "not in the master authorized networks")
 	}, SpecTimeout(60*time.Second))
 
-	failover := func(ctx context.Context, victim string) probe.LossWindow {
+	// failover cuts victim's underlay 2 s into a 10 s continuous probe from tp-vm, and says
+	// how long the Cloud Router took to see that tunnel's session DOWN.
+	failover := func(ctx context.Context, victim string) (probe.LossWindow, time.Duration) {
+		peer := res.Plan.Peers[slices.Index(res.Plan.Tunnels, victim)].Name
 		cut := make(chan time.Time, 1)
+		down := make(chan time.Duration, 1)
 		go func() {
 			defer GinkgoRecover()
 			time.Sleep(2 * time.Second)
 			at := time.Now()
 			Expect(faults.SetTunnelUnderlay(ctx, victim, false)).To(Succeed())
 			cut <- at
+			for time.Since(at) < 8*time.Second {
+				if p, ok := routerStatus(ctx, res.Plan.Network, res.Plan.Router).Peer(peer); ok && p.Status == "DOWN" {
+					down <- time.Since(at)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			down <- -1
 		}()
 		samples := probe.Continuous(ctx, 20, 10*time.Second, get)
 		var at time.Time
 		Eventually(cut).Should(Receive(&at))
-		return probe.Window(samples, at)
+		var detected time.Duration
+		Eventually(down).Should(Receive(&detected))
+		return probe.Window(samples, at), detected
 	}
 
 	It("fails over when the tunnel carrying the flow is cut: loss no longer than the hold time plus 1 s", func(ctx SpecContext) {
@@ -244,9 +258,12 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(carrying).NotTo(BeEmpty())
 		victim := carrying[0]
 		DeferCleanup(func(ctx SpecContext) { Expect(faults.SetTunnelUnderlay(ctx, victim, true)).To(Succeed()) })
-		w := failover(ctx, victim)
-		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): %d requests at %.1f/s, %d failed, last failure %v after the cut",
-			victim, carrying, w.Requests, w.Rate, w.Failures, w.LastFailure.Round(time.Millisecond)))
+		w, detected := failover(ctx, victim)
+		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): session DOWN %v after the cut; %d requests at %.1f/s, %d failed, last failure %v after the cut",
+			victim, carrying, detected.Round(time.Millisecond), w.Requests, w.Rate, w.Failures, w.LastFailure.Round(time.Millisecond)))
+		// The session goes DOWN within the hold time (3 s; the status is polled every 50 ms).
+		Expect(detected).To(BeNumerically(">", 0), "the session never went DOWN")
+		Expect(detected).To(BeNumerically("<=", 3*time.Second+500*time.Millisecond))
 		Expect(w.LastFailure).To(BeNumerically("<=", 3*time.Second+time.Second), "hold time 3 s + 1 s")
 		Expect(w.RecoveredAfter).To(BeTrue(), "requests after the last failure must all succeed")
 		// That session is down and its routes are gone: the master range has 3 next hops.
@@ -274,8 +291,9 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
 				WithContext(ctx).WithTimeout(15 * time.Second).Should(Equal(4))
 		})
-		w := failover(ctx, victim)
-		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): %d requests, %d failed", victim, carrying, w.Requests, w.Failures))
+		w, detected := failover(ctx, victim)
+		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): session DOWN %v after the cut; %d requests, %d failed",
+			victim, carrying, detected.Round(time.Millisecond), w.Requests, w.Failures))
 		Expect(w.Failures).To(BeZero())
 	}, SpecTimeout(60*time.Second))
 

@@ -344,7 +344,7 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 		iif := ""
 		for i, o := range l.Topology.Hosts {
 			if o.IP == from && o.VPC == vpc {
-				iif = hostIfName(i)
+				iif = netns.HostIf(i)
 			}
 		}
 		if iif == "" {
@@ -387,5 +387,3 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 	}
 	return out, nil
 }
-
-func hostIfName(i int) string { return fmt.Sprintf("h%d", i) }

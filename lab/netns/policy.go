@@ -10,8 +10,8 @@ import (
 	"reachgate/lab/topology"
 )
 
-// hostIf is the router-side interface of the i-th host (file order).
-func hostIf(i int) string { return fmt.Sprintf("h%d", i) }
+// HostIf is the router-side interface of the i-th host (file order).
+func HostIf(i int) string { return fmt.Sprintf("h%d", i) }
 
 // via is the `ip route` body sending rt's prefix across its link.
 func (p *Plan) via(rt netmodel.Route) string {
@@ -66,10 +66,10 @@ func routeSpecs(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string) []
 		if h.VPC != vpc {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s/32 dev %s", h.IP, hostIf(i)))
+		out = append(out, fmt.Sprintf("%s/32 dev %s", h.IP, HostIf(i)))
 		if pods, ok := nodePods(t, h.Name); ok {
 			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
-			out = append(out, fmt.Sprintf("%s via %s dev %s", pods, h.IP, hostIf(i)))
+			out = append(out, fmt.Sprintf("%s via %s dev %s", pods, h.IP, HostIf(i)))
 		}
 	}
 	for _, rt := range m.EffectiveIn(vpc, "") {
@@ -135,7 +135,7 @@ func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, 
 	}
 	for i, h := range t.Hosts {
 		if id, ok := table[h.Region]; ok && h.VPC == vpc {
-			out = append(out, fmt.Sprintf("rule add iif %s lookup %d pref %d", hostIf(i), id, regionRulePref))
+			out = append(out, fmt.Sprintf("rule add iif %s lookup %d pref %d", HostIf(i), id, regionRulePref))
 		}
 	}
 	for _, e := range m.Entries(vpc) {
@@ -203,9 +203,9 @@ func filterScript(t *topology.Topology, m *netmodel.Model, vpc string) string {
 		default:
 			continue
 		}
-		chain := "in_" + hostIf(i)
+		chain := "in_" + HostIf(i)
 		chains = append(chains, fmt.Sprintf("\tchain %s {\n\t\t%s\n\t}\n", chain, strings.Join(body, "\n\t\t")))
-		jumps = append(jumps, fmt.Sprintf("\t\toifname %q jump %s\n", hostIf(i), chain))
+		jumps = append(jumps, fmt.Sprintf("\t\toifname %q jump %s\n", HostIf(i), chain))
 	}
 	if len(chains) == 0 {
 		return ""

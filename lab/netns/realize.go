@@ -107,9 +107,9 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 	}
 	for i, h := range t.Hosts {
 		r := nsBatch(p.Routers[h.VPC])
-		r.add("link add %s type veth peer name eth0 netns %s", hostIf(i), p.Hosts[h.Name])
-		r.add("addr add %s/32 dev %s", p.Gateways[h.VPC+"/"+h.Subnet], hostIf(i))
-		r.add("link set %s up", hostIf(i))
+		r.add("link add %s type veth peer name eth0 netns %s", HostIf(i), p.Hosts[h.Name])
+		r.add("addr add %s/32 dev %s", p.Gateways[h.VPC+"/"+h.Subnet], HostIf(i))
+		r.add("link set %s up", HostIf(i))
 	}
 	// Links are created from the router side of each pair; each end is born in its namespace.
 	// A link a solution creates (its VPN tunnels) appears when the solution is applied.

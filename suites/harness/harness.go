@@ -13,7 +13,8 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified
-	. "github.com/onsi/gomega"    //nolint:revive
+	"github.com/onsi/ginkgo/v2/reporters"
+	. "github.com/onsi/gomega" //nolint:revive
 
 	"reachgate/fixtures"
 	"reachgate/framework/checkout"
@@ -91,6 +92,9 @@ func SetupTopology(suite, embedded string) bool {
 		s := reports.FromGinkgo(r, suite, props)
 		Expect(reports.WriteSuite(filepath.Join(dir, "junit", suite+".xml"), s)).To(Succeed())
 		Expect(reports.Merge(filepath.Join(dir, "junit"), filepath.Join(dir, "junit.xml"))).To(Succeed())
+		// The suite's own Ginkgo JSON, so `reachgate report` finds its measurements and
+		// findings when it runs alone (a combined ginkgo.json from the CLI takes precedence).
+		Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", suite+".json"))).To(Succeed())
 	})
 	return true
 }

@@ -6,15 +6,11 @@
 package seed
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 
-	"reachgate/framework/checkout"
 	"reachgate/suites/harness"
 )
 
@@ -26,15 +22,3 @@ func TestSeed(t *testing.T) {
 // The lab is named after the suite; "seed" is the topology's own name (the default of
 // `reachgate lab up`), so the suite takes another.
 var _ = harness.Setup("seedfind")
-
-// The suite's own Ginkgo JSON report, so `reachgate report` lists its findings when the
-// suite runs alone (a combined ginkgo.json from the CLI takes precedence).
-var _ = ReportAfterSuite("ginkgo json", func(r Report) {
-	dir := os.Getenv("REACHGATE_REPORT_DIR")
-	if dir == "" {
-		root, err := checkout.Root()
-		Expect(err).NotTo(HaveOccurred())
-		dir = filepath.Join(root, "reports", "out")
-	}
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", "seedfind.json"))).To(Succeed())
-})

@@ -4,15 +4,11 @@
 package bgpexport
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 
-	"reachgate/framework/checkout"
 	"reachgate/suites/harness"
 )
 
@@ -22,15 +18,3 @@ func TestSeedBGPExport(t *testing.T) {
 }
 
 var _ = harness.SetupTopology("seedbx", "bgp-export")
-
-// The suite's own Ginkgo JSON report, so `reachgate report` lists its findings when the
-// suite runs alone.
-var _ = ReportAfterSuite("ginkgo json", func(r Report) {
-	dir := os.Getenv("REACHGATE_REPORT_DIR")
-	if dir == "" {
-		root, err := checkout.Root()
-		Expect(err).NotTo(HaveOccurred())
-		dir = filepath.Join(root, "reports", "out")
-	}
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", "seedbx.json"))).To(Succeed())
-})

@@ -3,7 +3,6 @@ package bgp
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -184,19 +183,7 @@ func uptime(d time.Duration) string {
 }
 
 func writeStatus(specPath string, st Status) error {
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
-		return fmt.Errorf("write bgp status: %w", err)
-	}
-	return nil
+	return specfile.WriteJSON(StatusPath(specPath), "bgp status", st)
 }
 
-func removeStatus(specPath string) error {
-	if err := os.Remove(StatusPath(specPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove bgp status: %w", err)
-	}
-	return nil
-}
+func removeStatus(specPath string) error { return specfile.Remove(StatusPath(specPath), "bgp status") }

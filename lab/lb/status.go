@@ -2,7 +2,6 @@ package lb
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -63,19 +62,9 @@ func status(s Spec, h *health, now time.Time) Status {
 }
 
 func writeStatus(specPath string, st Status) error {
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
-		return fmt.Errorf("write load balancer status: %w", err)
-	}
-	return nil
+	return specfile.WriteJSON(StatusPath(specPath), "load balancer status", st)
 }
 
 func removeStatus(specPath string) error {
-	if err := os.Remove(StatusPath(specPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove load balancer status: %w", err)
-	}
-	return nil
+	return specfile.Remove(StatusPath(specPath), "load balancer status")
 }

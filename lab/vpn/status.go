@@ -2,7 +2,6 @@ package vpn
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -103,19 +102,7 @@ func tunnelStatus(t *tunnel, now time.Time) TunnelStatus {
 }
 
 func writeStatus(specPath string, st Status) error {
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := specfile.WriteAtomic(StatusPath(specPath), append(data, '\n')); err != nil {
-		return fmt.Errorf("write vpn status: %w", err)
-	}
-	return nil
+	return specfile.WriteJSON(StatusPath(specPath), "vpn status", st)
 }
 
-func removeStatus(specPath string) error {
-	if err := os.Remove(StatusPath(specPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove vpn status: %w", err)
-	}
-	return nil
-}
+func removeStatus(specPath string) error { return specfile.Remove(StatusPath(specPath), "vpn status") }

@@ -70,3 +70,24 @@ func WriteAtomic(path string, data []byte) error {
 	}
 	return err
 }
+
+// WriteJSON writes v as indented JSON to path atomically; what names the file in errors
+// (e.g. "vpn status").
+func WriteJSON(path, what string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteAtomic(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
+	}
+	return nil
+}
+
+// Remove deletes path; a missing file is not an error.
+func Remove(path, what string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", what, err)
+	}
+	return nil
+}

@@ -91,7 +91,7 @@ func TestViolations(t *testing.T) {
 		pkg  listedPackage
 		want []string
 	}{
-		{"lab imports lab", listedPackage{ImportPath: "reachgate/lab/netns", Imports: []string{"reachgate/lab/topology", "os"}}, nil},
+		{"lab imports lab", listedPackage{ImportPath: "reachgate/lab/netns", Imports: []string{"reachgate/framework/topology", "os"}}, nil},
 		{"lab root imports ginkgo types", listedPackage{ImportPath: "reachgate/lab", Imports: []string{"github.com/onsi/ginkgo/v2/types"}},
 			[]string{"reachgate/lab imports github.com/onsi/ginkgo/v2/types: " + labWhy}},
 		{"lab imports gomega subpackage", listedPackage{ImportPath: "reachgate/lab/netns", Imports: []string{"github.com/onsi/gomega/types"}},
@@ -185,7 +185,7 @@ func TestImportDirection(t *testing.T) {
 		seen[p.ImportPath] = true
 	}
 	// Guard against an empty or wrong listing passing vacuously.
-	for _, must := range []string{"reachgate/lab/netns", "reachgate/lab/topology", "reachgate/framework/probe", "reachgate/reports"} {
+	for _, must := range []string{"reachgate/lab/netns", "reachgate/framework/topology", "reachgate/framework/probe", "reachgate/reports"} {
 		if !seen[must] {
 			t.Errorf("go list did not report %s; got %d packages", must, len(pkgs))
 		}

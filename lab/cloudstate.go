@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"syscall"
 
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 	"reachgate/lab/netmodel"
-	"reachgate/lab/topology"
 )
 
 // CloudState is what cloud operations changed in the lab since it came up: the resources a
@@ -19,67 +19,40 @@ import (
 // (cloud.json, readable by root only: it holds the tunnels' keys), and the lab's effective
 // topology is the file's with these changes applied.
 type CloudState struct {
-	VPNGateways      map[string]VPNGateway      `json:"vpnGateways,omitempty"`
-	ExternalGateways map[string]ExternalGateway `json:"externalVpnGateways,omitempty"`
-	Tunnels          map[string]VPNTunnel       `json:"vpnTunnels,omitempty"`
+	VPNGateways      map[string]cloud.VpnGateway `json:"vpnGateways,omitempty"`
+	ExternalGateways map[string]ExternalGateway  `json:"externalVpnGateways,omitempty"`
+	Tunnels          map[string]VPNTunnel        `json:"vpnTunnels,omitempty"`
 	// BGPPeers holds each router's bgpPeers, by "<vpc>/<router>".
-	BGPPeers map[string][]BGPPeer `json:"bgpPeers,omitempty"`
+	BGPPeers map[string][]cloud.RouterBgpPeer `json:"bgpPeers,omitempty"`
 	// Advertisements override routers' advertisements, by "<vpc>/<router>".
 	Advertisements map[string]topology.Advertisement `json:"advertisements,omitempty"`
 	// Peerings override peering flags, by "<link>/<vpc>" (the side that set them).
 	Peerings map[string]PeeringFlags `json:"peerings,omitempty"`
 	// Authorized overrides the cluster's master authorized networks when set.
-	Authorized *AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
+	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
 }
 
-// VPNGateway is an HA VPN gateway (two interfaces) in a VPC's region.
-type VPNGateway struct {
-	Network string `json:"network"`
-	Region  string `json:"region"`
-}
-
-// ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY).
+// ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
+// interfaces its redundancy type gives it.
 type ExternalGateway struct {
-	RedundancyType string `json:"redundancyType"`
-	Interfaces     int    `json:"interfaces"`
+	cloud.ExternalVpnGateway
+	Interfaces int `json:"interfaces"`
 }
 
-// VPNTunnel is one HA VPN tunnel: an interface of the HA gateway to an interface of the
-// peer gateway, terminated by a Cloud Router. Keys are the lab's WireGuard keys for it.
+// VPNTunnel is one HA VPN tunnel as inserted, with the lab's own records of it: the topology
+// link it belongs to, its index there and the WireGuard keys the lab made for it.
 type VPNTunnel struct {
-	Link                         string `json:"link"` // the topology link it belongs to
-	Index                        int    `json:"index"`
-	VPNGateway                   string `json:"vpnGateway"`
-	VPNGatewayInterface          int    `json:"vpnGatewayInterface"`
-	PeerExternalGateway          string `json:"peerExternalGateway"`
-	PeerExternalGatewayInterface int    `json:"peerExternalGatewayInterface"`
-	Router                       string `json:"router"`
-	GCPKey                       string `json:"gcpKey"`
-	PeerKey                      string `json:"peerKey"`
-}
-
-// BGPPeer is one of a Cloud Router's bgpPeers, over a tunnel.
-type BGPPeer struct {
-	Name          string     `json:"name"`
-	Tunnel        string     `json:"tunnel"`
-	IPAddress     netip.Addr `json:"ipAddress"`     // the Cloud Router's side, e.g. 169.254.0.1
-	PeerIPAddress netip.Addr `json:"peerIpAddress"` // the peer's side, e.g. 169.254.0.2
-	PeerASN       uint32     `json:"peerAsn"`
-	// AdvertisedRoutePriority is sent as MED (default 100).
-	AdvertisedRoutePriority uint32 `json:"advertisedRoutePriority,omitempty"`
+	cloud.VpnTunnel
+	Link    string `json:"link"`
+	Index   int    `json:"index"`
+	GCPKey  string `json:"gcpKey"`
+	PeerKey string `json:"peerKey"`
 }
 
 // PeeringFlags are one side's custom route flags of a peering.
 type PeeringFlags struct {
 	ExportCustomRoutes bool `json:"exportCustomRoutes"`
 	ImportCustomRoutes bool `json:"importCustomRoutes"`
-}
-
-// AuthorizedNetworks is the cluster's master authorized networks configuration.
-type AuthorizedNetworks struct {
-	Enabled                    bool           `json:"enabled"`
-	CIDRBlocks                 []netip.Prefix `json:"cidrBlocks"`
-	PrivateEndpointEnforcement bool           `json:"privateEndpointEnforcement"`
 }
 
 func (l *Lab) cloudPath() string { return l.State.Path("cloud.json") }

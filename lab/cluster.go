@@ -14,7 +14,7 @@ import (
 	"reachgate/lab/binaries"
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // HeartbeatInterval is how often the kubelet emulation reports node status.

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 	"reachgate/lab/wan"
 )
 

@@ -16,7 +16,7 @@ import (
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // Options for Up.

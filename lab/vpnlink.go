@@ -13,9 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 	"reachgate/lab/bgp"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
 	"reachgate/lab/vpn"
 	"reachgate/lab/wan"
 )
@@ -151,7 +152,7 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 		if err != nil {
 			return err
 		}
-		k := slices.IndexFunc(peers, func(p BGPPeer) bool { return p.Tunnel == names[j] })
+		k := slices.IndexFunc(peers, func(p cloud.RouterBgpPeer) bool { return p.Tunnel == names[j] })
 		if k < 0 {
 			continue // GCP: a tunnel without a BGP peer carries no routes; the lab leaves it down
 		}
@@ -166,7 +167,7 @@ func (l *Lab) reconcileLink(ctx context.Context, i int, link *topology.Connectio
 		timers := bgp.Timers{Keepalive: int(BGPKeepalive / time.Second), Hold: int(BGPHold / time.Second), ConnectRetry: 1}
 		// The Cloud Router waits for the peer (AWS initiates); the peer connects.
 		gBGP.Neighbors = append(gBGP.Neighbors, bgp.Neighbor{Name: bp.Name, Address: bp.PeerIPAddress.String(),
-			LocalAddress: bp.IPAddress.String(), PeerASN: bp.PeerASN, Passive: true, Timers: timers})
+			LocalAddress: bp.IPAddress.String(), PeerASN: bp.PeerAsn, Passive: true, Timers: timers})
 		pBGP.Neighbors = append(pBGP.Neighbors, bgp.Neighbor{Name: bp.Name, Address: bp.IPAddress.String(),
 			LocalAddress: bp.PeerIPAddress.String(), PeerASN: gBGP.ASN, Timers: timers})
 		if gBGP.RouterID == "" {

@@ -86,7 +86,7 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	direct := &benchPath{name: "direct from " + cl.Nodes[0] + " to " + cl.PrivateEndpoint}
+	direct := &benchPath{name: "direct from " + cl.Nodes[0] + " to " + cl.PrivateEndpoint.String()}
 	paths := []*benchPath{direct}
 	byProxy := map[ilbproxy.Proxy]*benchPath{}
 	for _, p := range ilbproxy.Proxies {
@@ -98,7 +98,7 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 		return probe.Load(ctx, d, r, f.requests, f.concurrency)
 	}
 
-	directReq := probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint + "/version", CAPEM: cl.CAPEM}
+	directReq := probe.HTTPSRequest{URL: "https://" + cl.PrivateEndpoint.String() + "/version", CAPEM: cl.CAPEM}
 	start := time.Now()
 	for round := range f.rounds {
 		// Rotate the order so that no proxy always runs first or last.

@@ -13,7 +13,7 @@ import (
 	"reachgate/lab"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // explainView is `lab explain --json`.

@@ -14,12 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/fixtures"
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
-	"reachgate/lab/cloud"
+	labcloud "reachgate/lab/cloud"
 	"reachgate/lab/gke"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
 )
 
 func newLabCommand() *cobra.Command {
@@ -212,7 +213,7 @@ type peeringView struct {
 
 // cloudStatus fills the routers, VPN gateways and peerings sections of a lab's status.
 func cloudStatus(ctx context.Context, l *lab.Lab, v *statusView) {
-	c := cloud.Lab{L: l}
+	c := labcloud.Lab{L: l}
 	for _, link := range l.Current.Links {
 		switch {
 		case link.Type == topology.LinkPeering:

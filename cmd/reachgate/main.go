@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // exitError carries a specific exit code (an exec'd command's, or 2 for bad input).

@@ -12,12 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reachgate/framework/pki"
 	"strings"
 	"testing"
 	"time"
 
 	"reachgate/framework/probe"
-	"reachgate/lab/controlplane"
 )
 
 // probeTarget serves /version and /api/v1/nodes (token only) over TLS on loopback with a
@@ -25,11 +25,11 @@ import (
 // URL and the CA file.
 func probeTarget(t *testing.T, minV uint16, validity time.Duration) (string, string) {
 	t.Helper()
-	ca, err := controlplane.NewCA("probe test CA", 24*time.Hour*365)
+	ca, err := pki.NewCA("probe test CA", 24*time.Hour*365)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(controlplane.CertSpec{CommonName: "127.0.0.1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Validity: validity})
+	leaf, err := ca.Issue(pki.CertSpec{CommonName: "127.0.0.1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Validity: validity})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"reachgate/framework/findings"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // topologyFile is a parsed reachgate topology with its node tree for line numbers.

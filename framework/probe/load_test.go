@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reachgate/framework/pki"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,8 +15,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"reachgate/lab/controlplane"
 )
 
 // netDialer is a Dialer over net.Dialer that counts connections.
@@ -107,7 +106,7 @@ func TestLoadRejects(t *testing.T) {
 	t.Parallel()
 	_, req, _ := loadServer(t, 1<<62, http.StatusOK)
 	// httptest servers share one certificate: an unrelated CA stands for an untrusted one.
-	other, err := controlplane.NewCA("unrelated CA", time.Hour)
+	other, err := pki.NewCA("unrelated CA", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

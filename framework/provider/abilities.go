@@ -7,44 +7,27 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"reachgate/lab/cloud"
-)
-
-// Cloud types are the compute/container API shapes the lab also implements.
-type (
-	ClusterDescription = cloud.ClusterInfo
-	AddressSpec        = cloud.AddressSpec
-	VpnGateway         = cloud.VpnGateway
-	ExternalVpnGateway = cloud.ExternalVpnGateway
-	VpnTunnel          = cloud.VpnTunnel
-	RouterBgpPeer      = cloud.RouterBgpPeer
-	Router             = cloud.Router
-	RouterPatch        = cloud.RouterPatch
-	NetworkPeering     = cloud.NetworkPeering
-	AuthorizedNetworks = cloud.AuthorizedNetworks
-	RouterStatus       = cloud.RouterStatus
-	PeeringRoute       = cloud.PeeringRoute
-	VpnGatewayStatus   = cloud.VpnGatewayStatus
+	"reachgate/framework/cloud"
 )
 
 // VPNCloud is the HA VPN, Cloud Router, peering and authorized-networks side of the cloud
 // that bgp-export drives; method names follow the compute and container APIs.
 type VPNCloud interface {
-	InsertVpnGateway(ctx context.Context, g VpnGateway) error
+	InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error
 	DeleteVpnGateway(ctx context.Context, name string) error
-	InsertExternalVpnGateway(ctx context.Context, g ExternalVpnGateway) error
+	InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGateway) error
 	DeleteExternalVpnGateway(ctx context.Context, name string) error
-	InsertVpnTunnel(ctx context.Context, t VpnTunnel) error
+	InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error
 	DeleteVpnTunnel(ctx context.Context, name string) error
-	GetRouter(ctx context.Context, network, router string) (Router, error)
-	PatchRouter(ctx context.Context, p RouterPatch) error
-	GetPeering(ctx context.Context, network, name string) (NetworkPeering, error)
-	UpdatePeering(ctx context.Context, p NetworkPeering) error
-	GetAuthorizedNetworks(ctx context.Context) (AuthorizedNetworks, error)
-	SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) error
-	GetRouterStatus(ctx context.Context, network, router string) (RouterStatus, error)
-	ListPeeringRoutes(ctx context.Context, network, peering, direction string) ([]PeeringRoute, error)
-	GetVpnGatewayStatus(ctx context.Context, name string) (VpnGatewayStatus, error)
+	GetRouter(ctx context.Context, network, router string) (cloud.Router, error)
+	PatchRouter(ctx context.Context, p cloud.RouterPatch) error
+	GetPeering(ctx context.Context, network, name string) (cloud.NetworkPeering, error)
+	UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error
+	GetAuthorizedNetworks(ctx context.Context) (cloud.AuthorizedNetworks, error)
+	SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error
+	GetRouterStatus(ctx context.Context, network, router string) (cloud.RouterStatus, error)
+	ListPeeringRoutes(ctx context.Context, network, peering, direction string) ([]cloud.PeeringRoute, error)
+	GetVpnGatewayStatus(ctx context.Context, name string) (cloud.VpnGatewayStatus, error)
 }
 
 // WANEmulator is the ability to emulate a WAN profile on a link between the clouds
@@ -61,11 +44,11 @@ type TunnelFaults interface {
 	TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) ([]string, error)
 }
 
-// Cloud is the cloud side that solutions drive (see ARCHITECTURE.md): the same calls on the
+// Cloud is the cloud side that solutions drive: the same calls on the
 // lab and on real GCP.
 type Cloud interface {
-	Cluster(ctx context.Context) (ClusterDescription, error)
-	ReserveInternalAddress(ctx context.Context, spec AddressSpec) (netip.Addr, error)
+	Cluster(ctx context.Context) (cloud.ClusterDescription, error)
+	ReserveInternalAddress(ctx context.Context, spec cloud.AddressSpec) (netip.Addr, error)
 	ReleaseAddress(ctx context.Context, region, name string) error
 }
 

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"sync"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 )
 
 // Spec says what to provision.
@@ -36,18 +37,8 @@ type Environment interface {
 	Topology() *topology.Topology
 	Host(name string) (Host, error)
 	// Cluster describes the private cluster's control plane.
-	Cluster() ClusterInfo
+	Cluster() cloud.ClusterDescription
 	Teardown(ctx context.Context) error
-}
-
-// ClusterInfo is what a client needs to talk to the control plane.
-type ClusterInfo struct {
-	Name            string
-	PrivateEndpoint string // e.g. 192.168.32.34
-	CAPEM           []byte
-	// ServerVersion is the gitVersion the API server reports.
-	ServerVersion string
-	Nodes         []string
 }
 
 // Host is a machine of the environment; probes run at its network position.

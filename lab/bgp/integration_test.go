@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"reachgate/framework/cloud"
 	"reachgate/lab/internal/roottest"
 	"reachgate/lab/vpn"
 )
@@ -79,7 +80,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	spkB := startDaemon(t, bin, "bgp", nsB, paths["bgp-b"])
 	spkA := startDaemon(t, bin, "bgp", nsA, paths["bgp-a"])
 
-	status := func(side string) Status {
+	status := func(side string) cloud.RouterStatus {
 		st, _ := ReadStatus(paths["bgp-"+side])
 		return st
 	}
@@ -126,7 +127,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	if detect > hold+time.Second {
 		t.Errorf("cut detected after %v; want within hold time + 1s (%v)", detect, hold+time.Second)
 	}
-	if p, _ := status("a").Peer("bgp-peer-1"); p.Status != PeerDown || p.State == "Established" {
+	if p, _ := status("a").Peer("bgp-peer-1"); p.Status != cloud.PeerDown || p.State == "Established" {
 		t.Errorf("side A bgp-peer-1 = %+v; want DOWN", p)
 	}
 	for range 8 {
@@ -155,7 +156,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	after := status("b")
 	for _, p := range after.BGPPeerStatus {
 		old, _ := before.Peer(p.Name)
-		if p.Status != PeerUp || uptimeOf(p) < uptimeOf(old) {
+		if p.Status != cloud.PeerUp || uptimeOf(p) < uptimeOf(old) {
 			t.Errorf("session %s after the reload: %s, uptime %s (was %s); want UP without a reset", p.Name, p.Status, p.UptimeSeconds, old.UptimeSeconds)
 		}
 	}
@@ -222,7 +223,7 @@ func TestHAVPNWithBGP(t *testing.T) {
 	}
 }
 
-func uptimeOf(p PeerStatus) int {
+func uptimeOf(p cloud.PeerStatus) int {
 	var s int
 	_, _ = fmt.Sscan(p.UptimeSeconds, &s)
 	return s

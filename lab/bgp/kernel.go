@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"slices"
 
-	"github.com/vishvananda/netlink"
 	"syscall"
+
+	"github.com/vishvananda/netlink"
 )
 
 // kernel programs the learned routes into the namespace's routing table, each as one route
@@ -23,7 +25,7 @@ func newKernel(k Kernel) *kernel {
 }
 
 // sync makes the table hold exactly routes; a prefix that fails is retried next time.
-func (k *kernel) sync(routes []BestRoute) (changed []string, err error) {
+func (k *kernel) sync(routes []cloud.BestRoute) (changed []string, err error) {
 	want := map[string][]string{}
 	var errs []error
 	for _, r := range routes {

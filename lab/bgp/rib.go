@@ -3,19 +3,11 @@ package bgp
 import (
 	"fmt"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
-
-// BestRoute is a learned prefix with every next hop of its equal-cost best paths, as the
-// speaker installs it (GCP: bestRoutes[] of GetRouterStatus).
-type BestRoute struct {
-	DestRange string   `json:"destRange"`
-	NextHops  []string `json:"nextHops"`
-	Priority  uint32   `json:"priority"` // the MED of the best paths
-	ASPath    []uint32 `json:"asPath"`
-}
 
 // pathInfo is what multipath selection compares of one path.
 type pathInfo struct {
@@ -81,8 +73,8 @@ func multipathEqual(b, q pathInfo) bool {
 
 // bestRoutes selects, for each destination whose best path was learned from a peer, the
 // next hops of all paths equal to the best; GoBGP lists a destination's best path first.
-func bestRoutes(dests []*api.Destination) ([]BestRoute, error) {
-	var out []BestRoute
+func bestRoutes(dests []*api.Destination) ([]cloud.BestRoute, error) {
+	var out []cloud.BestRoute
 	for _, d := range dests {
 		paths := d.GetPaths()
 		if len(paths) == 0 || paths[0].GetIsWithdraw() {
@@ -95,7 +87,7 @@ func bestRoutes(dests []*api.Destination) ([]BestRoute, error) {
 		if !best.neighbor.IsValid() || !best.nextHop.IsValid() {
 			continue // our own prefix
 		}
-		r := BestRoute{DestRange: d.GetPrefix(), Priority: best.med, ASPath: best.asPath}
+		r := cloud.BestRoute{DestRange: d.GetPrefix(), Priority: best.med, ASPath: best.asPath}
 		for _, p := range paths {
 			pi, err := decodePath(p)
 			if err != nil {
@@ -113,7 +105,7 @@ func bestRoutes(dests []*api.Destination) ([]BestRoute, error) {
 		})
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b BestRoute) int {
+	slices.SortFunc(out, func(a, b cloud.BestRoute) int {
 		pa, _ := netip.ParsePrefix(a.DestRange)
 		pb, _ := netip.ParsePrefix(b.DestRange)
 		if c := pa.Addr().Compare(pb.Addr()); c != 0 {

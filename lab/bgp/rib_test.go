@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"reachgate/framework/cloud"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestBestRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []BestRoute{
+	want := []cloud.BestRoute{
 		{DestRange: "10.128.0.0/20", NextHops: []string{"169.254.0.2"}, Priority: 7, ASPath: []uint32{64512}},
 		{DestRange: "172.31.0.0/16", NextHops: []string{"169.254.0.2", "169.254.1.2", "169.254.2.2"}, ASPath: []uint32{64512}},
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reachgate/framework/cloud"
 	"reflect"
 	"slices"
 	"syscall"
@@ -105,7 +106,7 @@ func (d *daemon) step(ctx context.Context) {
 	var dests []*api.Destination
 	err := d.bs.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: ipv4Unicast},
 		func(dst *api.Destination) { dests = append(dests, dst) })
-	var routes []BestRoute
+	var routes []cloud.BestRoute
 	if err == nil {
 		routes, err = bestRoutes(dests)
 	}
@@ -116,7 +117,7 @@ func (d *daemon) step(ctx context.Context) {
 	}
 	changed, err := d.kernel.sync(routes)
 	for _, dst := range changed {
-		r, _ := Status{BestRoutes: routes}.Route(dst)
+		r, _ := cloud.RouterStatus{BestRoutes: routes}.Route(dst)
 		d.log.Info("kernel route", "dest", dst, "nextHops", r.NextHops)
 	}
 	d.logOnce(err) // the status still shows the selection; failed prefixes are retried
@@ -136,9 +137,9 @@ func (d *daemon) step(ctx context.Context) {
 		}
 	}
 	if routes == nil {
-		routes = []BestRoute{}
+		routes = []cloud.BestRoute{}
 	}
-	st := Status{Name: d.spec.Name, ASN: d.spec.ASN, RouterID: d.spec.RouterID, BGPPeerStatus: peers,
+	st := cloud.RouterStatus{Name: d.spec.Name, ASN: d.spec.ASN, RouterID: d.spec.RouterID, BGPPeerStatus: peers,
 		BestRoutes: routes, Updated: now}
 	if err := writeStatus(d.path, st); err != nil {
 		d.log.Error("status not written", "err", err)

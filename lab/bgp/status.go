@@ -12,84 +12,19 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
+	"reachgate/framework/cloud"
 	"reachgate/lab/internal/specfile"
 )
-
-// Status is shaped like GCP's Routers.GetRouterStatus result. The daemon writes it next to
-// the spec every second (and on every session or route change) and removes it when it
-// stops: a missing file means no speaker; an Updated older than a few seconds, a dead one.
-type Status struct {
-	Name          string       `json:"name"`
-	ASN           uint32       `json:"asn"`
-	RouterID      string       `json:"routerId"`
-	BGPPeerStatus []PeerStatus `json:"bgpPeerStatus"`
-	BestRoutes    []BestRoute  `json:"bestRoutes"`
-	Updated       time.Time    `json:"updated"`
-}
-
-// PeerStatus is one session (GCP: bgpPeerStatus[]).
-type PeerStatus struct {
-	Name             string            `json:"name"`
-	IPAddress        string            `json:"ipAddress"`     // this side's address
-	PeerIPAddress    string            `json:"peerIpAddress"` // the neighbor's
-	Status           string            `json:"status"`        // UP or DOWN
-	State            string            `json:"state"`         // "Established", "Active", "Idle", …
-	NumLearnedRoutes int               `json:"numLearnedRoutes"`
-	AdvertisedRoutes []AdvertisedRoute `json:"advertisedRoutes"`
-	Uptime           string            `json:"uptime"` // e.g. "3 minutes, 2 seconds"
-	UptimeSeconds    string            `json:"uptimeSeconds"`
-}
-
-// AdvertisedRoute is a route sent to a peer, as the peer receives it.
-type AdvertisedRoute struct {
-	DestRange string `json:"destRange"`
-	NextHopIP string `json:"nextHopIp"`
-	Priority  uint32 `json:"priority"` // MED
-}
-
-// Peer statuses.
-const (
-	PeerUp   = "UP"
-	PeerDown = "DOWN"
-)
-
-// Peer returns the named session's status.
-func (s Status) Peer(name string) (PeerStatus, bool) {
-	for _, p := range s.BGPPeerStatus {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return PeerStatus{}, false
-}
-
-// Up counts the sessions that are UP.
-func (s Status) Up() int {
-	n := 0
-	for _, p := range s.BGPPeerStatus {
-		if p.Status == PeerUp {
-			n++
-		}
-	}
-	return n
-}
-
-// Route returns the best route for a destination range.
-func (s Status) Route(dest string) (BestRoute, bool) {
-	for _, r := range s.BestRoutes {
-		if r.DestRange == dest {
-			return r, true
-		}
-	}
-	return BestRoute{}, false
-}
 
 // StatusPath is where Run writes the status of the speaker whose spec is at specPath.
 func StatusPath(specPath string) string { return specPath + ".status.json" }
 
-// ReadStatus reads the speaker's status; an error wrapping os.ErrNotExist means no speaker.
-func ReadStatus(specPath string) (Status, error) {
-	var st Status
+// ReadStatus reads the speaker's status (routers.getRouterStatus). The daemon writes it next to
+// the spec every second (and on every session or route change) and removes it when it stops:
+// a missing file means no speaker; an Updated older than a few seconds, a dead one. An error
+// wrapping os.ErrNotExist means no speaker.
+func ReadStatus(specPath string) (cloud.RouterStatus, error) {
+	var st cloud.RouterStatus
 	data, err := os.ReadFile(StatusPath(specPath))
 	if err != nil {
 		return st, fmt.Errorf("read bgp status: %w", err)
@@ -107,7 +42,7 @@ var stateNames = map[api.PeerState_SessionState]string{
 }
 
 // peerStatuses asks GoBGP for every session of the spec, in the spec's order.
-func peerStatuses(ctx context.Context, bs *server.BgpServer, s Spec, now time.Time) ([]PeerStatus, error) {
+func peerStatuses(ctx context.Context, bs *server.BgpServer, s Spec, now time.Time) ([]cloud.PeerStatus, error) {
 	peers := map[string]*api.Peer{}
 	err := bs.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
 		peers[p.GetConf().GetNeighborAddress()] = p
@@ -115,10 +50,10 @@ func peerStatuses(ctx context.Context, bs *server.BgpServer, s Spec, now time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("list peers: %w", err)
 	}
-	out := []PeerStatus{}
+	out := []cloud.PeerStatus{}
 	for _, n := range s.Neighbors {
-		ps := PeerStatus{Name: n.Name, IPAddress: n.LocalAddress, PeerIPAddress: n.Address, Status: PeerDown,
-			State: "Idle", AdvertisedRoutes: []AdvertisedRoute{}}
+		ps := cloud.PeerStatus{Name: n.Name, IPAddress: n.LocalAddress, PeerIPAddress: n.Address, Status: cloud.PeerDown,
+			State: "Idle", AdvertisedRoutes: []cloud.AdvertisedRoute{}}
 		p := peers[n.Address]
 		if p == nil {
 			out = append(out, ps)
@@ -127,7 +62,7 @@ func peerStatuses(ctx context.Context, bs *server.BgpServer, s Spec, now time.Ti
 		state := p.GetState().GetSessionState()
 		ps.State = stateNames[state]
 		if state == api.PeerState_ESTABLISHED {
-			ps.Status = PeerUp
+			ps.Status = cloud.PeerUp
 			if la := p.GetTransport().GetLocalAddress(); la != "" {
 				ps.IPAddress = la
 			}
@@ -146,8 +81,8 @@ func peerStatuses(ctx context.Context, bs *server.BgpServer, s Spec, now time.Ti
 }
 
 // advertised lists what GoBGP sends to one peer (after the export policy).
-func advertised(ctx context.Context, bs *server.BgpServer, addr string) []AdvertisedRoute {
-	out := []AdvertisedRoute{}
+func advertised(ctx context.Context, bs *server.BgpServer, addr string) []cloud.AdvertisedRoute {
+	out := []cloud.AdvertisedRoute{}
 	_ = bs.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_ADJ_OUT, Name: addr, Family: ipv4Unicast},
 		func(d *api.Destination) {
 			for _, p := range d.GetPaths() {
@@ -155,7 +90,7 @@ func advertised(ctx context.Context, bs *server.BgpServer, addr string) []Advert
 				if err != nil || p.GetIsWithdraw() {
 					continue
 				}
-				ar := AdvertisedRoute{DestRange: d.GetPrefix(), Priority: pi.med}
+				ar := cloud.AdvertisedRoute{DestRange: d.GetPrefix(), Priority: pi.med}
 				if pi.nextHop.IsValid() {
 					ar.NextHopIP = pi.nextHop.String()
 				}
@@ -182,7 +117,7 @@ func uptime(d time.Duration) string {
 	return strings.Join(parts, ", ")
 }
 
-func writeStatus(specPath string, st Status) error {
+func writeStatus(specPath string, st cloud.RouterStatus) error {
 	return specfile.WriteJSON(StatusPath(specPath), "bgp status", st)
 }
 

@@ -1,5 +1,5 @@
-// Package cloud is the lab's implementation of the cloud operations solutions call. Names
-// follow the compute and container APIs so the lab and the gcp provider read side by side.
+// Package cloud is the lab's implementation of the cloud operations solutions call, on the
+// neutral types of reachgate/framework/cloud (named after the compute and container APIs).
 package cloud
 
 import (
@@ -13,37 +13,10 @@ import (
 	"slices"
 	"strings"
 
+	"reachgate/framework/cloud"
 	"reachgate/lab"
 	"reachgate/lab/netns"
 )
-
-// ClusterInfo is what Clusters.Get tells about a private cluster.
-type ClusterInfo struct {
-	Name            string
-	Location        string
-	Region          string
-	Network         string // the cluster's VPC
-	Subnetwork      string
-	PrivateEndpoint netip.Addr
-	MasterCIDR      netip.Prefix
-	PeeringName     string // privateClusterConfig.peeringName
-	CAPEM           []byte // masterAuth.clusterCaCertificate
-}
-
-// AddressSpec is an internal static address to reserve (Addresses.Insert, addressType INTERNAL).
-type AddressSpec struct {
-	Name       string
-	Region     string
-	Subnetwork string
-	Address    netip.Addr // the requested address (the lab requires one)
-	Purpose    string     // e.g. SHARED_LOADBALANCER_VIP
-}
-
-// Address is a reserved address as the lab records it.
-type Address struct {
-	AddressSpec
-	Status string // RESERVED or IN_USE
-}
 
 // Lab is the lab's cloud. Self is the reachgate binary the lab's daemons (tunnels, BGP
 // speakers) run from; Log receives progress (nil: discarded).
@@ -61,23 +34,24 @@ func (c Lab) logger() *slog.Logger {
 }
 
 // Cluster returns the private cluster's description.
-func (c Lab) Cluster(_ context.Context) (ClusterInfo, error) {
+func (c Lab) Cluster(_ context.Context) (cloud.ClusterDescription, error) {
 	t := c.L.Topology
 	if t.Cluster == nil || c.L.CP == nil {
-		return ClusterInfo{}, errors.New("the lab's topology declares no cluster")
+		return cloud.ClusterDescription{}, errors.New("the lab's topology declares no cluster")
 	}
 	cl := t.Cluster
 	region := cl.Location
 	if sn := t.Network(cl.VPC).Subnet(cl.Subnet); sn != nil {
 		region = sn.Region
 	}
-	return ClusterInfo{Name: cl.Name, Location: cl.Location, Region: region, Network: cl.VPC, Subnetwork: cl.Subnet,
-		PrivateEndpoint: cl.PrivateEndpoint, MasterCIDR: cl.MasterCIDR, PeeringName: cl.Peering, CAPEM: c.L.CP.CA.CertPEM}, nil
+	return cloud.ClusterDescription{Name: cl.Name, Location: cl.Location, Region: region, Network: cl.VPC, Subnetwork: cl.Subnet,
+		PrivateEndpoint: cl.PrivateEndpoint, MasterCIDR: cl.MasterCIDR, PeeringName: cl.Peering, CAPEM: c.L.CP.CA.CertPEM,
+		Nodes: slices.Clone(cl.Nodes)}, nil
 }
 
 func (c Lab) addressesPath() string { return c.L.State.Path("addresses.json") }
 
-func (c Lab) addresses() ([]Address, error) {
+func (c Lab) addresses() ([]cloud.Address, error) {
 	data, err := os.ReadFile(c.addressesPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -85,11 +59,11 @@ func (c Lab) addresses() ([]Address, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Address
+	var out []cloud.Address
 	return out, json.Unmarshal(data, &out)
 }
 
-func (c Lab) saveAddresses(as []Address) error {
+func (c Lab) saveAddresses(as []cloud.Address) error {
 	data, err := json.MarshalIndent(as, "", "  ")
 	if err != nil {
 		return err
@@ -100,7 +74,7 @@ func (c Lab) saveAddresses(as []Address) error {
 // ReserveInternalAddress reserves an address in a subnet of the cluster's VPC. Reserving the
 // same name and address again is a no-op; an address held by a host or another name is refused,
 // as the compute API refuses it.
-func (c Lab) ReserveInternalAddress(_ context.Context, spec AddressSpec) (netip.Addr, error) {
+func (c Lab) ReserveInternalAddress(_ context.Context, spec cloud.AddressSpec) (netip.Addr, error) {
 	t := c.L.Topology
 	var err error
 	var out netip.Addr
@@ -144,7 +118,7 @@ func (c Lab) ReserveInternalAddress(_ context.Context, spec AddressSpec) (netip.
 				return nil
 			}
 		}
-		as = append(as, Address{AddressSpec: spec, Status: "RESERVED"})
+		as = append(as, cloud.Address{AddressSpec: spec, Status: "RESERVED"})
 		out = spec.Address
 		return c.saveAddresses(as)
 	})
@@ -158,10 +132,10 @@ func (c Lab) ReleaseAddress(_ context.Context, region, name string) error {
 		if err != nil {
 			return err
 		}
-		as = slices.DeleteFunc(as, func(a Address) bool { return a.Name == name && strings.EqualFold(a.Region, region) })
+		as = slices.DeleteFunc(as, func(a cloud.Address) bool { return a.Name == name && strings.EqualFold(a.Region, region) })
 		return c.saveAddresses(as)
 	})
 }
 
 // Addresses lists the reserved addresses.
-func (c Lab) Addresses(_ context.Context) ([]Address, error) { return c.addresses() }
+func (c Lab) Addresses(_ context.Context) ([]cloud.Address, error) { return c.addresses() }

@@ -10,20 +10,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 	"reachgate/lab"
-	"reachgate/lab/cloud"
+	labcloud "reachgate/lab/cloud"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
 )
 
 // newLab is the seed topology with its state in a temporary directory; nothing is provisioned.
-func newLab(t *testing.T) cloud.Lab {
+func newLab(t *testing.T) labcloud.Lab {
 	t.Helper()
 	topo, err := topology.ParseFile("../../fixtures/topologies/seed.yaml")
 	if err != nil {
 		t.Fatalf("parse seed topology: %v", err)
 	}
-	return cloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir()}, Topology: topo}}
+	return labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir()}, Topology: topo}}
 }
 
 // addrEqual lets cmp compare netip.Addr, whose fields are unexported.
@@ -179,7 +180,7 @@ func TestReservationsPersist(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.L.State.Dir, "addresses.json")); err != nil {
 		t.Errorf("addresses.json: %v", err)
 	}
-	other := cloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: c.L.State.Dir}, Topology: c.L.Topology}}
+	other := labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: c.L.State.Dir}, Topology: c.L.Topology}}
 	if _, err := other.ReserveInternalAddress(ctx, spec("thief", "us-central1", "default", "10.128.0.28")); err == nil {
 		t.Error("a second Lab over the same state reserved a held address; want it refused")
 	}

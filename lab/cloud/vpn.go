@@ -7,117 +7,17 @@ import (
 	"slices"
 	"time"
 
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/bgp"
 	"reachgate/lab/netmodel"
-	"reachgate/lab/topology"
 	"reachgate/lab/vpn"
 )
 
 // The HA VPN and Cloud Router operations of the compute API, and the cluster's authorized
 // networks, as the lab implements them. Every change is recorded in the lab's cloud state and
 // then realized (Lab.Reconcile): tunnels, BGP speakers, routes and filters.
-
-// VpnGateway is an HA VPN gateway (VpnGateways.Insert): two interfaces in a region.
-type VpnGateway struct {
-	Name    string
-	Network string
-	Region  string
-}
-
-// ExternalVpnGateway is the peer cloud's gateway (ExternalVpnGateways.Insert).
-type ExternalVpnGateway struct {
-	Name           string
-	RedundancyType string // FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY, SINGLE_IP_INTERNALLY_REDUNDANT
-}
-
-// VpnTunnel is one HA VPN tunnel (VpnTunnels.Insert).
-type VpnTunnel struct {
-	Name                         string
-	Region                       string
-	VpnGateway                   string
-	VpnGatewayInterface          int // 0 or 1
-	PeerExternalGateway          string
-	PeerExternalGatewayInterface int // 0-3 for FOUR_IPS_REDUNDANCY
-	Router                       string
-}
-
-// RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.
-type RouterBgpPeer struct {
-	Name                    string
-	Tunnel                  string // the router interface's linkedVpnTunnel
-	IPAddress               netip.Addr
-	PeerIPAddress           netip.Addr
-	PeerAsn                 uint32
-	AdvertisedRoutePriority uint32
-}
-
-// Router is a Cloud Router as Routers.Get returns it.
-type Router struct {
-	Name      string
-	Network   string
-	Region    string
-	ASN       uint32
-	Advertise topology.Advertisement
-	BgpPeers  []RouterBgpPeer
-}
-
-// RouterPatch changes a Cloud Router (Routers.Patch): nil fields stay as they are.
-type RouterPatch struct {
-	Network, Router string
-	Advertise       *topology.Advertisement
-	BgpPeers        *[]RouterBgpPeer
-}
-
-// NetworkPeering is one side of a VPC peering (Networks.UpdatePeering).
-type NetworkPeering struct {
-	Network            string
-	Name               string
-	ExportCustomRoutes bool
-	ImportCustomRoutes bool
-}
-
-// AuthorizedNetworks is the cluster's master authorized networks configuration.
-type AuthorizedNetworks = lab.AuthorizedNetworks
-
-// RouterStatus is Routers.GetRouterStatus.
-type RouterStatus = bgp.Status
-
-// PeeringRoute is one entry of Networks.ListPeeringRoutes.
-type PeeringRoute struct {
-	DestRange     string `json:"destRange"`
-	Type          string `json:"type"` // SUBNET_PEERING_ROUTE, STATIC_PEERING_ROUTE, DYNAMIC_PEERING_ROUTE
-	Imported      bool   `json:"imported"`
-	NextHopRegion string `json:"nextHopRegion,omitempty"`
-	Priority      int    `json:"priority"`
-}
-
-// Directions of ListPeeringRoutes.
-const (
-	Incoming = "INCOMING"
-	Outgoing = "OUTGOING"
-)
-
-// VpnGatewayStatus is VpnGateways.GetStatus plus the tunnels' states.
-type VpnGatewayStatus struct {
-	Name       string         `json:"name"`
-	Redundancy string         `json:"redundancy"` // CONNECTION_REDUNDANCY_MET or CONNECTION_REDUNDANCY_NOT_MET
-	Tunnels    []TunnelStatus `json:"tunnels"`
-}
-
-// TunnelStatus is one tunnel's status (VpnTunnels.Get status).
-type TunnelStatus struct {
-	Name                string `json:"name"`
-	VpnGatewayInterface int    `json:"vpnGatewayInterface"`
-	PeerInterface       int    `json:"peerExternalGatewayInterface"`
-	Status              string `json:"status"` // ESTABLISHED, FIRST_HANDSHAKE, NO_INCOMING_PACKETS, …
-}
-
-// Redundancy states.
-const (
-	RedundancyMet    = "CONNECTION_REDUNDANCY_MET"
-	RedundancyNotMet = "CONNECTION_REDUNDANCY_NOT_MET"
-)
 
 // change records fn in the cloud state and realizes the result.
 func (c Lab) change(ctx context.Context, fn func(*lab.CloudState) error) error {
@@ -128,21 +28,21 @@ func (c Lab) change(ctx context.Context, fn func(*lab.CloudState) error) error {
 }
 
 // InsertVpnGateway creates an HA VPN gateway; the topology must declare it on a solution link.
-func (c Lab) InsertVpnGateway(ctx context.Context, g VpnGateway) error {
+func (c Lab) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {
 	if _, _, ok := c.gatewayLink(g.Name); !ok {
 		return fmt.Errorf("vpn gateway %q: the topology declares no solution link with this gateway (add gateway: %s to a vpn link's GCP side)", g.Name, g.Name)
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		if cs.VPNGateways == nil {
-			cs.VPNGateways = map[string]lab.VPNGateway{}
+			cs.VPNGateways = map[string]cloud.VpnGateway{}
 		}
-		cs.VPNGateways[g.Name] = lab.VPNGateway{Network: g.Network, Region: g.Region}
+		cs.VPNGateways[g.Name] = g
 		return nil
 	})
 }
 
 // InsertExternalVpnGateway records the peer cloud's gateway.
-func (c Lab) InsertExternalVpnGateway(ctx context.Context, g ExternalVpnGateway) error {
+func (c Lab) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGateway) error {
 	n := map[string]int{"FOUR_IPS_REDUNDANCY": 4, "TWO_IPS_REDUNDANCY": 2, "SINGLE_IP_INTERNALLY_REDUNDANT": 1}[g.RedundancyType]
 	if n == 0 {
 		return fmt.Errorf("external vpn gateway %q: redundancyType %q is not FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY or SINGLE_IP_INTERNALLY_REDUNDANT", g.Name, g.RedundancyType)
@@ -154,7 +54,7 @@ func (c Lab) InsertExternalVpnGateway(ctx context.Context, g ExternalVpnGateway)
 		if cs.ExternalGateways == nil {
 			cs.ExternalGateways = map[string]lab.ExternalGateway{}
 		}
-		cs.ExternalGateways[g.Name] = lab.ExternalGateway{RedundancyType: g.RedundancyType, Interfaces: n}
+		cs.ExternalGateways[g.Name] = lab.ExternalGateway{ExternalVpnGateway: g, Interfaces: n}
 		return nil
 	})
 }
@@ -171,7 +71,7 @@ func (c Lab) gatewayLink(name string) (*topology.Connection, int, bool) {
 
 // InsertVpnTunnel creates a tunnel between existing gateways; it carries routes once its
 // router has a BGP peer on it.
-func (c Lab) InsertVpnTunnel(ctx context.Context, t VpnTunnel) error {
+func (c Lab) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
 	link, _, ok := c.gatewayLink(t.VpnGateway)
 	if !ok {
 		return fmt.Errorf("vpn tunnel %q: unknown vpn gateway %q", t.Name, t.VpnGateway)
@@ -220,9 +120,7 @@ func (c Lab) InsertVpnTunnel(ctx context.Context, t VpnTunnel) error {
 		if cs.Tunnels == nil {
 			cs.Tunnels = map[string]lab.VPNTunnel{}
 		}
-		cs.Tunnels[t.Name] = lab.VPNTunnel{Link: link.Name, Index: index, VPNGateway: t.VpnGateway, VPNGatewayInterface: t.VpnGatewayInterface,
-			PeerExternalGateway: t.PeerExternalGateway, PeerExternalGatewayInterface: t.PeerExternalGatewayInterface,
-			Router: t.Router, GCPKey: gcpKey.Private, PeerKey: peerKey.Private}
+		cs.Tunnels[t.Name] = lab.VPNTunnel{VpnTunnel: t, Link: link.Name, Index: index, GCPKey: gcpKey.Private, PeerKey: peerKey.Private}
 		return nil
 	})
 }
@@ -232,7 +130,7 @@ func (c Lab) DeleteVpnTunnel(ctx context.Context, name string) error {
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		delete(cs.Tunnels, name)
 		for k, peers := range cs.BGPPeers {
-			cs.BGPPeers[k] = slices.DeleteFunc(peers, func(p lab.BGPPeer) bool { return p.Tunnel == name })
+			cs.BGPPeers[k] = slices.DeleteFunc(peers, func(p cloud.RouterBgpPeer) bool { return p.Tunnel == name })
 		}
 		return nil
 	})
@@ -242,7 +140,7 @@ func (c Lab) DeleteVpnTunnel(ctx context.Context, name string) error {
 func (c Lab) DeleteVpnGateway(ctx context.Context, name string) error {
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		for tn, t := range cs.Tunnels {
-			if t.VPNGateway == name {
+			if t.VpnGateway == name {
 				return fmt.Errorf("vpn gateway %q is used by tunnel %q (delete the tunnel first)", name, tn)
 			}
 		}
@@ -265,22 +163,19 @@ func (c Lab) DeleteExternalVpnGateway(ctx context.Context, name string) error {
 }
 
 // GetRouter returns a Cloud Router with its current advertisement and BGP peers.
-func (c Lab) GetRouter(_ context.Context, network, router string) (Router, error) {
+func (c Lab) GetRouter(_ context.Context, network, router string) (cloud.Router, error) {
 	n := c.L.Current.Network(network)
 	if n == nil || n.Router(router) == nil {
-		return Router{}, fmt.Errorf("router %s/%s does not exist", network, router)
+		return cloud.Router{}, fmt.Errorf("router %s/%s does not exist", network, router)
 	}
 	r := n.Router(router)
-	out := Router{Name: r.Name, Network: network, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise}
-	for _, p := range c.L.Cloud.BGPPeers[network+"/"+router] {
-		out.BgpPeers = append(out.BgpPeers, RouterBgpPeer{Name: p.Name, Tunnel: p.Tunnel, IPAddress: p.IPAddress,
-			PeerIPAddress: p.PeerIPAddress, PeerAsn: p.PeerASN, AdvertisedRoutePriority: p.AdvertisedRoutePriority})
-	}
+	out := cloud.Router{Name: r.Name, Network: network, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise}
+	out.BgpPeers = slices.Clone(c.L.Cloud.BGPPeers[network+"/"+router])
 	return out, nil
 }
 
 // PatchRouter changes a router's advertisement and/or BGP peers.
-func (c Lab) PatchRouter(ctx context.Context, p RouterPatch) error {
+func (c Lab) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
 	n := c.L.Topology.Network(p.Network)
 	if n == nil || n.Router(p.Router) == nil {
 		return fmt.Errorf("router %s/%s does not exist in the topology", p.Network, p.Router)
@@ -297,7 +192,7 @@ func (c Lab) PatchRouter(ctx context.Context, p RouterPatch) error {
 			cs.Advertisements[key] = *a
 		}
 		if p.BgpPeers != nil {
-			var peers []lab.BGPPeer
+			var peers []cloud.RouterBgpPeer
 			for _, bp := range *p.BgpPeers {
 				t, ok := cs.Tunnels[bp.Tunnel]
 				if !ok {
@@ -309,11 +204,10 @@ func (c Lab) PatchRouter(ctx context.Context, p RouterPatch) error {
 				if err := checkSessionRange(bp); err != nil {
 					return fmt.Errorf("router %s: bgp peer %q: %w", key, bp.Name, err)
 				}
-				peers = append(peers, lab.BGPPeer{Name: bp.Name, Tunnel: bp.Tunnel, IPAddress: bp.IPAddress, PeerIPAddress: bp.PeerIPAddress,
-					PeerASN: bp.PeerAsn, AdvertisedRoutePriority: bp.AdvertisedRoutePriority})
+				peers = append(peers, bp)
 			}
 			if cs.BGPPeers == nil {
-				cs.BGPPeers = map[string][]lab.BGPPeer{}
+				cs.BGPPeers = map[string][]cloud.RouterBgpPeer{}
 			}
 			cs.BGPPeers[key] = peers
 		}
@@ -323,7 +217,7 @@ func (c Lab) PatchRouter(ctx context.Context, p RouterPatch) error {
 
 // checkSessionRange enforces GCP's rule for HA VPN BGP sessions: both addresses in one /30
 // of 169.254.0.0/16.
-func checkSessionRange(bp RouterBgpPeer) error {
+func checkSessionRange(bp cloud.RouterBgpPeer) error {
 	ll := netip.MustParsePrefix("169.254.0.0/16")
 	a, b := bp.IPAddress, bp.PeerIPAddress
 	if !ll.Contains(a) || !ll.Contains(b) || netip.PrefixFrom(a, 30).Masked() != netip.PrefixFrom(b, 30).Masked() || a == b {
@@ -333,18 +227,18 @@ func checkSessionRange(bp RouterBgpPeer) error {
 }
 
 // GetPeering returns one side of a peering as it is now.
-func (c Lab) GetPeering(_ context.Context, network, name string) (NetworkPeering, error) {
+func (c Lab) GetPeering(_ context.Context, network, name string) (cloud.NetworkPeering, error) {
 	l := c.L.Current.Link(name)
 	if l == nil || l.Type != topology.LinkPeering || (l.A.VPC != network && l.B.VPC != network) {
-		return NetworkPeering{}, fmt.Errorf("network %s has no peering %q", network, name)
+		return cloud.NetworkPeering{}, fmt.Errorf("network %s has no peering %q", network, name)
 	}
 	me, _ := l.Side(network)
-	return NetworkPeering{Network: network, Name: name, ExportCustomRoutes: me.ExportCustomRoutes, ImportCustomRoutes: me.ImportCustomRoutes}, nil
+	return cloud.NetworkPeering{Network: network, Name: name, ExportCustomRoutes: me.ExportCustomRoutes, ImportCustomRoutes: me.ImportCustomRoutes}, nil
 }
 
 // UpdatePeering sets one side's custom route flags. GCP: the Google-owned side of a GKE
 // peering cannot be edited.
-func (c Lab) UpdatePeering(ctx context.Context, p NetworkPeering) error {
+func (c Lab) UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error {
 	if _, err := c.GetPeering(ctx, p.Network, p.Name); err != nil {
 		return err
 	}
@@ -361,20 +255,20 @@ func (c Lab) UpdatePeering(ctx context.Context, p NetworkPeering) error {
 }
 
 // GetAuthorizedNetworks returns the cluster's master authorized networks now.
-func (c Lab) GetAuthorizedNetworks(_ context.Context) (AuthorizedNetworks, error) {
+func (c Lab) GetAuthorizedNetworks(_ context.Context) (cloud.AuthorizedNetworks, error) {
 	cl := c.L.Current.Cluster
 	if cl == nil {
-		return AuthorizedNetworks{}, fmt.Errorf("the lab's topology declares no cluster")
+		return cloud.AuthorizedNetworks{}, fmt.Errorf("the lab's topology declares no cluster")
 	}
 	if cl.Authorized == nil {
-		return AuthorizedNetworks{}, nil
+		return cloud.AuthorizedNetworks{}, nil
 	}
-	return AuthorizedNetworks{Enabled: true, CIDRBlocks: slices.Clone(cl.Authorized.CIDRBlocks),
+	return cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: slices.Clone(cl.Authorized.CIDRBlocks),
 		PrivateEndpointEnforcement: cl.Authorized.PrivateEndpointEnforcement}, nil
 }
 
 // SetAuthorizedNetworks replaces the cluster's master authorized networks (Clusters.Update).
-func (c Lab) SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) error {
+func (c Lab) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error {
 	if len(a.CIDRBlocks) > 50 {
 		return fmt.Errorf("authorized networks: %d blocks, GKE allows 50", len(a.CIDRBlocks))
 	}
@@ -386,7 +280,7 @@ func (c Lab) SetAuthorizedNetworks(ctx context.Context, a AuthorizedNetworks) er
 
 // GetRouterStatus reads the router's BGP speaker status (bgpPeerStatus, bestRoutes). A router
 // without sessions has an empty status.
-func (c Lab) GetRouterStatus(_ context.Context, network, router string) (RouterStatus, error) {
+func (c Lab) GetRouterStatus(_ context.Context, network, router string) (cloud.RouterStatus, error) {
 	for _, l := range c.L.Topology.Links {
 		if l.Solution == "" || !slices.ContainsFunc([]topology.Endpoint{l.A, l.B}, func(e topology.Endpoint) bool {
 			return e.VPC == network && e.Router == router
@@ -399,36 +293,36 @@ func (c Lab) GetRouterStatus(_ context.Context, network, router string) (RouterS
 		}
 		st, err := bgp.ReadStatus(c.L.DaemonSpec(lab.Daemon("bgp", l.Name, who)))
 		if err != nil {
-			return RouterStatus{Name: router}, nil // no sessions: no speaker runs
+			return cloud.RouterStatus{Name: router}, nil // no sessions: no speaker runs
 		}
 		if age := time.Since(st.Updated); age > 10*time.Second {
 			return st, fmt.Errorf("router %s/%s: status is %v old: is its speaker running?", network, router, age.Round(time.Second))
 		}
 		return st, nil
 	}
-	return RouterStatus{Name: router}, nil
+	return cloud.RouterStatus{Name: router}, nil
 }
 
 // ListPeeringRoutes returns the routes a peering brings into network (INCOMING) or sends
 // from it (OUTGOING), as the model computes them.
-func (c Lab) ListPeeringRoutes(_ context.Context, network, peering, direction string) ([]PeeringRoute, error) {
+func (c Lab) ListPeeringRoutes(_ context.Context, network, peering, direction string) ([]cloud.PeeringRoute, error) {
 	l := c.L.Current.Link(peering)
 	if l == nil || l.Type != topology.LinkPeering {
 		return nil, fmt.Errorf("no peering %q", peering)
 	}
 	vpc := network
-	if direction == Outgoing {
+	if direction == cloud.Outgoing {
 		_, them := l.Side(network)
 		vpc = them.VPC
-	} else if direction != Incoming {
+	} else if direction != cloud.Incoming {
 		return nil, fmt.Errorf("direction %q is not INCOMING or OUTGOING", direction)
 	}
-	var out []PeeringRoute
+	var out []cloud.PeeringRoute
 	for _, r := range c.L.Model.Routes(vpc) {
 		if r.Link != peering || !r.Type.Peering() {
 			continue
 		}
-		out = append(out, PeeringRoute{DestRange: r.Prefix.String(), Type: peeringType(r.Type), Imported: r.Imported,
+		out = append(out, cloud.PeeringRoute{DestRange: r.Prefix.String(), Type: peeringType(r.Type), Imported: r.Imported,
 			NextHopRegion: r.Region, Priority: r.Priority})
 	}
 	return out, nil
@@ -446,34 +340,36 @@ func peeringType(t netmodel.RouteType) string {
 
 // GetVpnGatewayStatus says whether the gateway's tunnels meet the 99.99 % redundancy
 // topology (tunnels on both interfaces, each established) and each tunnel's state.
-func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (VpnGatewayStatus, error) {
+func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (cloud.VpnGatewayStatus, error) {
 	link, _, ok := c.gatewayLink(name)
 	if !ok {
-		return VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)
+		return cloud.VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)
 	}
-	out := VpnGatewayStatus{Name: name, Redundancy: RedundancyNotMet}
+	out := cloud.VpnGatewayStatus{Name: name, Redundancy: cloud.RedundancyNotMet}
 	st, _ := vpn.ReadStatus(c.L.DaemonSpec(lab.Daemon("vpn", link.Name, "gcp")))
 	ifaces := map[int]bool{}
 	established := 0
 	for tn, t := range c.L.Cloud.Tunnels {
-		if t.VPNGateway != name {
+		if t.VpnGateway != name {
 			continue
 		}
-		ts := TunnelStatus{Name: tn, VpnGatewayInterface: t.VPNGatewayInterface, PeerInterface: t.PeerExternalGatewayInterface, Status: "FIRST_HANDSHAKE"}
+		ts := cloud.TunnelStatus{Name: tn, VpnGatewayInterface: t.VpnGatewayInterface, PeerInterface: t.PeerExternalGatewayInterface, Status: "FIRST_HANDSHAKE"}
 		if s, ok := st.Tunnel(tn); ok {
 			ts.Status = s.Status
 		}
 		if ts.Status == "ESTABLISHED" {
 			established++
-			ifaces[t.VPNGatewayInterface] = true
+			ifaces[t.VpnGatewayInterface] = true
 		}
 		out.Tunnels = append(out.Tunnels, ts)
 	}
-	slices.SortFunc(out.Tunnels, func(a, b TunnelStatus) int { return c.L.Cloud.Tunnels[a.Name].Index - c.L.Cloud.Tunnels[b.Name].Index })
+	slices.SortFunc(out.Tunnels, func(a, b cloud.TunnelStatus) int {
+		return c.L.Cloud.Tunnels[a.Name].Index - c.L.Cloud.Tunnels[b.Name].Index
+	})
 	// GCP: the 99.99 % SLA needs both HA VPN interfaces in use; the lab also wants every
 	// tunnel up, so one lost tunnel shows.
 	if len(ifaces) == 2 && established == len(out.Tunnels) {
-		out.Redundancy = RedundancyMet
+		out.Redundancy = cloud.RedundancyMet
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reachgate/framework/pki"
 	"strings"
 	"time"
 
@@ -37,8 +38,8 @@ type Config struct {
 // ControlPlane is a started control plane.
 type ControlPlane struct {
 	Config
-	CA    *KeyPair
-	Admin *KeyPair
+	CA    *pki.KeyPair
+	Admin *pki.KeyPair
 	// AdminKubeconfig points at https://<Endpoint> with a system:masters client certificate.
 	AdminKubeconfig string
 }
@@ -53,11 +54,11 @@ func (c Config) URL() string { return "https://" + c.Endpoint.String() }
 // recorded in st, and waits until /readyz answers 200 over verified TLS.
 func Start(ctx context.Context, st *netns.State, cfg Config, log *slog.Logger) (*ControlPlane, error) {
 	cp := &ControlPlane{Config: cfg}
-	pki := filepath.Join(cfg.Dir, "pki")
-	if err := os.MkdirAll(pki, 0o700); err != nil {
+	pkiDir := filepath.Join(cfg.Dir, "pki")
+	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := cp.writePKI(pki); err != nil {
+	if err := cp.writePKI(pkiDir); err != nil {
 		return nil, fmt.Errorf("write control plane PKI: %w", err)
 	}
 	etcdProc, err := st.Start(netns.StartSpec{
@@ -81,11 +82,11 @@ func Start(ctx context.Context, st *netns.State, cfg Config, log *slog.Logger) (
 			"--etcd-servers=http://127.0.0.1:2379",
 			"--advertise-address=" + ep, "--bind-address=" + ep, "--secure-port=443",
 			"--service-cluster-ip-range=" + cfg.ServiceCIDR.String(),
-			"--tls-cert-file=" + filepath.Join(pki, "apiserver.crt"),
-			"--tls-private-key-file=" + filepath.Join(pki, "apiserver.key"),
-			"--client-ca-file=" + filepath.Join(pki, "ca.crt"),
-			"--service-account-key-file=" + filepath.Join(pki, "sa.pub"),
-			"--service-account-signing-key-file=" + filepath.Join(pki, "sa.key"),
+			"--tls-cert-file=" + filepath.Join(pkiDir, "apiserver.crt"),
+			"--tls-private-key-file=" + filepath.Join(pkiDir, "apiserver.key"),
+			"--client-ca-file=" + filepath.Join(pkiDir, "ca.crt"),
+			"--service-account-key-file=" + filepath.Join(pkiDir, "sa.pub"),
+			"--service-account-signing-key-file=" + filepath.Join(pkiDir, "sa.key"),
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--authorization-mode=Node,RBAC",
 			"--cert-dir=" + filepath.Join(cfg.Dir, "apiserver-certs"),
@@ -113,13 +114,13 @@ func Start(ctx context.Context, st *netns.State, cfg Config, log *slog.Logger) (
 }
 
 func (cp *ControlPlane) writePKI(dir string) error {
-	ca, err := NewCA(cp.Cluster+"-ca", 5*365*24*time.Hour)
+	ca, err := pki.NewCA(cp.Cluster+"-ca", 5*365*24*time.Hour)
 	if err != nil {
 		return err
 	}
 	ep := net.IP(cp.Endpoint.AsSlice())
 	svc := net.IP(cp.ServiceIP().AsSlice())
-	serving, err := ca.Issue(CertSpec{
+	serving, err := ca.Issue(pki.CertSpec{
 		CommonName: "kube-apiserver",
 		DNSNames: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
@@ -130,7 +131,7 @@ func (cp *ControlPlane) writePKI(dir string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := ca.Issue(CertSpec{
+	admin, err := ca.Issue(pki.CertSpec{
 		CommonName: "reachgate-admin", Organization: []string{"system:masters"},
 		Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, Validity: 365 * 24 * time.Hour,
 	})
@@ -138,11 +139,11 @@ func (cp *ControlPlane) writePKI(dir string) error {
 		return err
 	}
 	// The ServiceAccount signing key only needs a key; a self-signed pair is the simplest holder.
-	sa, err := NewCA("service-account-signer", 365*24*time.Hour)
+	sa, err := pki.NewCA("service-account-signer", 365*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	for name, kp := range map[string]*KeyPair{"ca": ca, "apiserver": serving, "admin": admin, "sa": sa} {
+	for name, kp := range map[string]*pki.KeyPair{"ca": ca, "apiserver": serving, "admin": admin, "sa": sa} {
 		if err := kp.Write(dir, name); err != nil {
 			return err
 		}
@@ -217,9 +218,9 @@ func Tail(path string, n int) string {
 
 // Load reads a started control plane's PKI back from its directory.
 func Load(cfg Config) (*ControlPlane, error) {
-	pki := filepath.Join(cfg.Dir, "pki")
-	ca, errCA := LoadKeyPair(pki, "ca")
-	admin, errAdmin := LoadKeyPair(pki, "admin")
+	pkiDir := filepath.Join(cfg.Dir, "pki")
+	ca, errCA := pki.LoadKeyPair(pkiDir, "ca")
+	admin, errAdmin := pki.LoadKeyPair(pkiDir, "admin")
 	if err := errors.Join(errCA, errAdmin); err != nil {
 		return nil, fmt.Errorf("load control plane PKI: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"reachgate/lab/netmodel"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // BenchmarkExplainSeed is what `reachgate lab explain -f seed.yaml --to IP:PORT` computes:

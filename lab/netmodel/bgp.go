@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // bgpLink reports whether routes cross link l by BGP (Cloud Router sessions).

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // hubAndTP is a gcp hub (two regions, router in us-central1) joined by an interconnect to a

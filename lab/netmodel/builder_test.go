@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // Small builders for resolved topologies, so each test states only what matters to it.

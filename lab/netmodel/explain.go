@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // whyNoRoute explains, for a platform engineer, why vpc has no route to `to` for traffic that

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // Flow is what a connection is beyond its addresses: the protocol and destination port that

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // seedCluster is seedLike with its GKE cluster, node role and firewall rules on the gke VPC.

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 func TestLookup(t *testing.T) {

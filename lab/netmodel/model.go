@@ -17,7 +17,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // RouteType is the kind of a route, named as in the compute API.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 func TestSubnetRoutes(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // exchangePeerings adds the PEERING_* routes every peering brings, then marks the imports that

@@ -3,7 +3,7 @@ package netmodel
 import (
 	"testing"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // exporterWithDynamic is gcp VPC "a" (mode) whose router in us-central1 learned

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 const seedFile = "../../fixtures/topologies/seed.yaml"

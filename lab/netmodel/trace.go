@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // MaxHops bounds a path walk; a packet still travelling after it is in a routing loop.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 const nonTransitive = "hub VPC has no route to 192.168.32.34: 192.168.32.32/28 is a peering subnet route in gke " +

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 const seedFile = "../../fixtures/topologies/seed.yaml"

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"reachgate/lab/netmodel"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // HostIf is the router-side interface of the i-th host (file order).

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 
 	"reachgate/lab/netmodel"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // Plan is the realized shape of a topology: namespace names and interface addresses.

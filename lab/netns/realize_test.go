@@ -16,7 +16,7 @@ import (
 	"reachgate/lab/internal/roottest"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // TestRealizedNetworkAgreesWithModel realizes topologies and checks, for every ordered pair of

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,7 +20,7 @@ import (
 var _ = Describe("baseline: private control plane without a solution", Label("baseline"), Ordered, func() {
 	var (
 		env      provider.Environment
-		cluster  provider.ClusterInfo
+		cluster  cloud.ClusterDescription
 		endpoint string
 		node     provider.Host
 		tpVM     provider.Host
@@ -27,8 +28,8 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 	BeforeAll(func() {
 		env = harness.Env()
 		cluster = env.Cluster()
-		Expect(cluster.PrivateEndpoint).NotTo(BeEmpty(), "the topology declares no cluster")
-		endpoint = net.JoinHostPort(cluster.PrivateEndpoint, "443")
+		Expect(cluster.PrivateEndpoint.IsValid()).To(BeTrue(), "the topology declares no cluster")
+		endpoint = netip.AddrPortFrom(cluster.PrivateEndpoint, 443).String()
 		var err error
 		tpVM, err = env.Host("tp-vm")
 		Expect(err).NotTo(HaveOccurred())
@@ -41,7 +42,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		if !ok {
 			return "(the provider has no network model to explain with)"
 		}
-		_, reason, err := ex.Explain(from, netip.AddrPortFrom(netip.MustParseAddr(cluster.PrivateEndpoint), 443))
+		_, reason, err := ex.Explain(from, netip.AddrPortFrom(cluster.PrivateEndpoint, 443))
 		if err != nil {
 			return err.Error()
 		}
@@ -92,7 +93,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 			GitVersion string `json:"gitVersion"`
 		}
 		Expect(json.Unmarshal(res.Body, &v)).To(Succeed())
-		Expect(v.GitVersion).To(Equal(cluster.ServerVersion))
+		Expect(v.GitVersion).To(Equal(cluster.CurrentMasterVersion))
 		AddReportEntry("gitVersion", v.GitVersion)
 	}, SpecTimeout(20*time.Second))
 
@@ -108,6 +109,6 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		out, err := node.Kubectl(ctx, "cluster-info", "--request-timeout=10s")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring("Kubernetes control plane"))
-		Expect(out).To(ContainSubstring("https://" + cluster.PrivateEndpoint))
+		Expect(out).To(ContainSubstring("https://" + cluster.PrivateEndpoint.String()))
 	}, SpecTimeout(30*time.Second))
 })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"slices"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 	"reachgate/reports"
 	"reachgate/suites/harness"
 )
@@ -32,7 +33,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		tpVM     provider.Host
 		kc       string
 		endpoint netip.AddrPort
-		info     provider.ClusterDescription
+		info     cloud.ClusterDescription
 	)
 	BeforeAll(func(ctx SpecContext) {
 		env = harness.Env()
@@ -66,7 +67,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(2*time.Minute))
 
-	routerStatus := func(ctx context.Context, network, router string) provider.RouterStatus {
+	routerStatus := func(ctx context.Context, network, router string) cloud.RouterStatus {
 		st, err := vc.GetRouterStatus(ctx, network, router)
 		Expect(err).NotTo(HaveOccurred())
 		return st
@@ -110,7 +111,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	It("gives the master VPC 172.31.0.0/16 as an imported dynamic peering route", func(ctx SpecContext) {
 		routes, err := vc.ListPeeringRoutes(ctx, "gke-master", info.PeeringName, "INCOMING")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(routes).To(ContainElement(provider.PeeringRoute{DestRange: "172.31.0.0/16", Type: "DYNAMIC_PEERING_ROUTE",
+		Expect(routes).To(ContainElement(cloud.PeeringRoute{DestRange: "172.31.0.0/16", Type: "DYNAMIC_PEERING_ROUTE",
 			Imported: true, NextHopRegion: res.Plan.Region, Priority: 100}))
 		out, err := vc.ListPeeringRoutes(ctx, res.Plan.Network, info.PeeringName, "OUTGOING")
 		Expect(err).NotTo(HaveOccurred())
@@ -207,7 +208,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {
 		set := func(a topology.Advertisement) func(context.Context) error {
 			return func(ctx context.Context) error {
-				return vc.PatchRouter(ctx, provider.RouterPatch{Network: res.Plan.Network, Router: res.Plan.Router, Advertise: &a})
+				return vc.PatchRouter(ctx, cloud.RouterPatch{Network: res.Plan.Network, Router: res.Plan.Router, Advertise: &a})
 			}
 		}
 		custom := topology.Advertisement{Mode: "CUSTOM", Groups: []string{"ALL_SUBNETS"}, Ranges: []netip.Prefix{info.MasterCIDR}}

@@ -64,9 +64,9 @@ func apply(ctx context.Context, v ilbproxy.Variant) *variant {
 // through the proxy from tp-vm with tls as the client's TLS settings.
 func (v *variant) impostorThroughProxy(ctx context.Context, client *tls.Config) findings.ImpostorProbe {
 	ep := v.env.Cluster().PrivateEndpoint
-	other, err := otherCA(ep)
+	other, err := otherCA(ep.String())
 	Expect(err).NotTo(HaveOccurred())
-	imp, err := impostor.Swap(ctx, v.env, v.cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), other, 200, impostorBody)
+	imp, err := impostor.Swap(ctx, v.env, v.cs, nginxPods, netip.AddrPortFrom(ep, 443), other, 200, impostorBody)
 	if errors.Is(err, impostor.ErrUnsupported) {
 		Skip(err.Error())
 	}
@@ -77,7 +77,7 @@ func (v *variant) impostorThroughProxy(ctx context.Context, client *tls.Config) 
 		Expect(impostor.RestartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
 	}, NodeTimeout(90*time.Second))
 	Expect(impostor.RestartProxies(ctx, v.env, v.cs, nginxPods, v.handshake)).To(Succeed())
-	ev := findings.ImpostorProbe{Proxy: v.addr, Upstream: ep + ":443"}
+	ev := findings.ImpostorProbe{Proxy: v.addr, Upstream: netip.AddrPortFrom(ep, 443).String()}
 	for range 4 { // both replicas, over fresh connections
 		status, body := get(ctx, v.tpVM, v.res.Server+"/version", client)
 		ev.Status = status
@@ -158,7 +158,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			assert.Finding(static, "RG-TLS-001", "TLSv1 TLSv1.1")
 			// The same config also carries `ssl on` and the unverified upstream.
 			assert.Finding(static, "RG-NGINX-001", "ssl on")
-			assert.Finding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint)
+			assert.Finding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint.String())
 		}, SpecTimeout(40*time.Second))
 
 		It("RG-TLS-004: kubectl at tp-vm, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {

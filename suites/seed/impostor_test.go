@@ -13,13 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reachgate/framework/pki"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"reachgate/framework/provider"
-	"reachgate/lab/controlplane"
 )
 
 // impostorBody is what the impostor upstream answers; seeing it through a proxy proves the
@@ -29,11 +29,11 @@ const impostorBody = `{"impostor":true}`
 // otherCA issues a certificate with the API server's names (the endpoint and
 // kubernetes.default) from a CA the proxies were never told about.
 func otherCA(endpoint string) (tls.Certificate, error) {
-	ca, err := controlplane.NewCA("impostor CA", 24*time.Hour)
+	ca, err := pki.NewCA("impostor CA", 24*time.Hour)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	kp, err := ca.Issue(controlplane.CertSpec{CommonName: "kubernetes", IPs: []net.IP{net.ParseIP(endpoint)},
+	kp, err := ca.Issue(pki.CertSpec{CommonName: "kubernetes", IPs: []net.IP{net.ParseIP(endpoint)},
 		DNSNames: []string{"kubernetes.default", "kubernetes"}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: 24 * time.Hour})
 	if err != nil {
 		return tls.Certificate{}, err

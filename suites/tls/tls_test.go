@@ -177,9 +177,9 @@ var _ = Describe("tls", Label("tls"), func() {
 			other, err := newAuthority("impostor CA")
 			Expect(err).NotTo(HaveOccurred())
 			ep := env.Cluster().PrivateEndpoint
-			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{net.ParseIP(ep)}, "kubernetes.default", "kubernetes")
+			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{ep.AsSlice()}, "kubernetes.default", "kubernetes")
 			Expect(err).NotTo(HaveOccurred())
-			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), cert, 200, `{"impostor":true}`)
+			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(ep, 443), cert, 200, `{"impostor":true}`)
 			if errors.Is(err, impostor.ErrUnsupported) {
 				Skip(err.Error())
 			}
@@ -228,9 +228,9 @@ var _ = Describe("tls", Label("tls"), func() {
 			other, err := newAuthority("impostor CA")
 			Expect(err).NotTo(HaveOccurred())
 			ep := env.Cluster().PrivateEndpoint
-			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{net.ParseIP(ep)}, "kubernetes.default")
+			cert, err := other.issue(time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []net.IP{ep.AsSlice()}, "kubernetes.default")
 			Expect(err).NotTo(HaveOccurred())
-			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(netip.MustParseAddr(ep), 443), cert, 200, `{"impostor":true}`)
+			imp, err := impostor.Swap(ctx, env, cs, nginxPods, netip.AddrPortFrom(ep, 443), cert, 200, `{"impostor":true}`)
 			if errors.Is(err, impostor.ErrUnsupported) {
 				Skip(err.Error())
 			}

@@ -10,21 +10,23 @@ import (
 	"sort"
 	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
 	"reachgate/framework/selfbin"
+	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
-	"reachgate/lab/cloud"
+	labcloud "reachgate/lab/cloud"
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netns"
-	"reachgate/lab/topology"
 )
 
 func init() {
@@ -72,14 +74,15 @@ func (e *Environment) Lab() *lab.Lab { return e.lab }
 // Topology implements provider.Environment.
 func (e *Environment) Topology() *topology.Topology { return e.lab.Topology }
 
-// Cluster implements provider.Environment.
-func (e *Environment) Cluster() provider.ClusterInfo {
-	c := e.lab.Topology.Cluster
-	if c == nil || e.lab.CP == nil {
-		return provider.ClusterInfo{}
+// Cluster implements provider.Environment: the lab cloud's description plus the version the
+// lab's API server was built at.
+func (e *Environment) Cluster() cloud.ClusterDescription {
+	d, err := e.Cloud().Cluster(context.Background())
+	if err != nil {
+		return cloud.ClusterDescription{}
 	}
-	return provider.ClusterInfo{Name: c.Name, PrivateEndpoint: c.PrivateEndpoint.String(), CAPEM: e.lab.CP.CA.CertPEM,
-		ServerVersion: e.version, Nodes: c.Nodes}
+	d.CurrentMasterVersion = e.version
+	return d
 }
 
 // Teardown implements provider.Environment.
@@ -152,7 +155,7 @@ func (e *Environment) LogTails(lines int) map[string]string {
 
 // Cloud implements provider.CloudAccess with the lab's cloud.
 // The same value also implements provider.VPNCloud.
-func (e *Environment) Cloud() provider.Cloud { return cloud.Lab{L: e.lab, Self: e.self, Log: e.log} }
+func (e *Environment) Cloud() provider.Cloud { return labcloud.Lab{L: e.lab, Self: e.self, Log: e.log} }
 
 // SetImpairment implements provider.WANEmulator.
 func (e *Environment) SetImpairment(ctx context.Context, link, profile string, overrides ...string) error {

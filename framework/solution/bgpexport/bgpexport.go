@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
-	"reachgate/lab/topology"
+	"reachgate/framework/topology"
 )
 
 // Variant is how the solution is applied.
@@ -75,7 +76,7 @@ type Plan struct {
 	PeerASN     uint32
 	PeerRanges  []netip.Prefix // the third-party VPC's ranges
 	Tunnels     []string
-	Peers       []provider.RouterBgpPeer
+	Peers       []cloud.RouterBgpPeer
 }
 
 // NewPlan names the gateways, tunnels and BGP peers for the bgp-export link of t. GCP's
@@ -111,7 +112,7 @@ func NewPlan(t *topology.Topology, link string) (Plan, error) {
 		b[3] = byte(4*k + 1)
 		ip := netip.AddrFrom4(b)
 		p.Tunnels = append(p.Tunnels, name)
-		p.Peers = append(p.Peers, provider.RouterBgpPeer{Name: fmt.Sprintf("%s-bgp-peer-%d", l.Name, k), Tunnel: name,
+		p.Peers = append(p.Peers, cloud.RouterBgpPeer{Name: fmt.Sprintf("%s-bgp-peer-%d", l.Name, k), Tunnel: name,
 			IPAddress: ip, PeerIPAddress: ip.Next(), PeerAsn: p.PeerASN, AdvertisedRoutePriority: 100})
 	}
 	return p, nil
@@ -159,11 +160,11 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 		return nil, fmt.Errorf("variant %q: choose %q or %q", o.Variant, Seed, Hardened)
 	}
 	start := time.Now()
-	cs, cloud, vc, err := clients(env)
+	cs, cl, vc, err := clients(env)
 	if err != nil {
 		return nil, err
 	}
-	info, err := cloud.Cluster(ctx)
+	info, err := cl.Cluster(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +176,14 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	log := o.Log.With("solution", "bgp-export", "variant", o.Variant)
 
 	// Step 1: HA VPN gateway, the peer gateway, four tunnels.
-	if err := vc.InsertVpnGateway(ctx, provider.VpnGateway{Name: plan.Gateway, Network: plan.Network, Region: plan.Region}); err != nil {
+	if err := vc.InsertVpnGateway(ctx, cloud.VpnGateway{Name: plan.Gateway, Network: plan.Network, Region: plan.Region}); err != nil {
 		return nil, err
 	}
-	if err := vc.InsertExternalVpnGateway(ctx, provider.ExternalVpnGateway{Name: plan.PeerGateway, RedundancyType: "FOUR_IPS_REDUNDANCY"}); err != nil {
+	if err := vc.InsertExternalVpnGateway(ctx, cloud.ExternalVpnGateway{Name: plan.PeerGateway, RedundancyType: "FOUR_IPS_REDUNDANCY"}); err != nil {
 		return nil, err
 	}
 	for k, name := range plan.Tunnels {
-		err := vc.InsertVpnTunnel(ctx, provider.VpnTunnel{Name: name, Region: plan.Region, VpnGateway: plan.Gateway,
+		err := vc.InsertVpnTunnel(ctx, cloud.VpnTunnel{Name: name, Region: plan.Region, VpnGateway: plan.Gateway,
 			VpnGatewayInterface: k / 2, PeerExternalGateway: plan.PeerGateway, PeerExternalGatewayInterface: k, Router: plan.Router})
 		if err != nil && !alreadyExists(err) {
 			return nil, err
@@ -190,13 +191,13 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	}
 	log.Info("HA VPN created", "gateway", plan.Gateway, "tunnels", len(plan.Tunnels))
 	// Step 2: four BGP sessions on the Cloud Router.
-	if err := vc.PatchRouter(ctx, provider.RouterPatch{Network: plan.Network, Router: plan.Router, BgpPeers: &plan.Peers}); err != nil {
+	if err := vc.PatchRouter(ctx, cloud.RouterPatch{Network: plan.Network, Router: plan.Router, BgpPeers: &plan.Peers}); err != nil {
 		return nil, err
 	}
 	// Step 3: CUSTOM advertisement: the VPC's subnets and the master range (a peering route,
 	// which DEFAULT never announces).
 	adv := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}, Ranges: []netip.Prefix{info.MasterCIDR}}
-	if err := vc.PatchRouter(ctx, provider.RouterPatch{Network: plan.Network, Router: plan.Router, Advertise: &adv}); err != nil {
+	if err := vc.PatchRouter(ctx, cloud.RouterPatch{Network: plan.Network, Router: plan.Router, Advertise: &adv}); err != nil {
 		return nil, err
 	}
 	// Step 4: the GKE peering exports the VPC's custom routes (the learned third-party range)
@@ -255,7 +256,7 @@ func alreadyExists(err error) bool {
 // waitSessions waits until want sessions of the plan's router are UP.
 func waitSessions(ctx context.Context, vc provider.VPNCloud, plan Plan, want int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last provider.RouterStatus
+	var last cloud.RouterStatus
 	for {
 		st, err := vc.GetRouterStatus(ctx, plan.Network, plan.Router)
 		if err == nil {
@@ -280,11 +281,11 @@ func waitSessions(ctx context.Context, vc provider.VPNCloud, plan Plan, want int
 // leave the authorized networks.
 func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	o.defaults()
-	cs, cloud, vc, err := clients(env)
+	cs, cl, vc, err := clients(env)
 	if err != nil {
 		return err
 	}
-	info, err := cloud.Cluster(ctx)
+	info, err := cl.Cluster(ctx)
 	if err != nil {
 		return err
 	}
@@ -298,15 +299,15 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 			errs = append(errs, err)
 		}
 	}
-	none := []provider.RouterBgpPeer{}
+	none := []cloud.RouterBgpPeer{}
 	adv := topology.Advertisement{Mode: topology.AdvertiseDefault}
-	keep(vc.PatchRouter(ctx, provider.RouterPatch{Network: plan.Network, Router: plan.Router, BgpPeers: &none, Advertise: &adv}))
+	keep(vc.PatchRouter(ctx, cloud.RouterPatch{Network: plan.Network, Router: plan.Router, BgpPeers: &none, Advertise: &adv}))
 	for _, t := range plan.Tunnels {
 		keep(vc.DeleteVpnTunnel(ctx, t))
 	}
 	keep(vc.DeleteVpnGateway(ctx, plan.Gateway))
 	keep(vc.DeleteExternalVpnGateway(ctx, plan.PeerGateway))
-	keep(vc.UpdatePeering(ctx, provider.NetworkPeering{Network: plan.Network, Name: info.PeeringName}))
+	keep(vc.UpdatePeering(ctx, cloud.NetworkPeering{Network: plan.Network, Name: info.PeeringName}))
 	if an, err := vc.GetAuthorizedNetworks(ctx); err == nil && an.Enabled {
 		an.CIDRBlocks = slices.DeleteFunc(an.CIDRBlocks, func(p netip.Prefix) bool { return slices.Contains(plan.PeerRanges, p) })
 		keep(vc.SetAuthorizedNetworks(ctx, an))

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"reachgate/framework/cloud"
+	"reachgate/framework/pki"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +29,6 @@ import (
 	"reachgate/fixtures"
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
-	"reachgate/lab/controlplane"
 )
 
 // Variant is seed (the article as written) or hardened (what reachgate recommends).
@@ -143,15 +144,15 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 		return nil, fmt.Errorf("the seed variant is the article's nginx script; proxy %q has no seed form", o.Proxy)
 	}
 	start := time.Now()
-	cs, cloud, err := clients(env)
+	cs, cl, err := clients(env)
 	if err != nil {
 		return nil, err
 	}
-	info, err := cloud.Cluster(ctx)
+	info, err := cl.Cluster(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("describe cluster: %w", err)
 	}
-	addr, err := cloud.ReserveInternalAddress(ctx, provider.AddressSpec{Name: AddressName, Region: info.Region,
+	addr, err := cl.ReserveInternalAddress(ctx, cloud.AddressSpec{Name: AddressName, Region: info.Region,
 		Subnetwork: info.Subnetwork, Address: o.Address, Purpose: "SHARED_LOADBALANCER_VIP"})
 	if err != nil {
 		return nil, fmt.Errorf("reserve %s: %w", o.Address, err)
@@ -244,11 +245,11 @@ func serve(ctx context.Context, cs kubernetes.Interface, o Options, addr netip.A
 	if cur, err := cs.CoreV1().Secrets(o.Namespace).Get(ctx, SecretTLS, metav1.GetOptions{}); err == nil && certFits(cur.Data, addr) {
 		return cur.Data["ca.crt"], cur.Data[corev1.TLSCertKey], nil
 	}
-	ca, err := controlplane.NewCA("reachgate ilb-proxy CA", 5*365*24*time.Hour)
+	ca, err := pki.NewCA("reachgate ilb-proxy CA", 5*365*24*time.Hour)
 	if err != nil {
 		return nil, nil, err
 	}
-	leaf, err := ca.Issue(controlplane.CertSpec{CommonName: addr.String(), IPs: []net.IP{net.IP(addr.AsSlice())},
+	leaf, err := ca.Issue(pki.CertSpec{CommonName: addr.String(), IPs: []net.IP{net.IP(addr.AsSlice())},
 		DNSNames: []string{"kubernetes.default"}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: 365 * 24 * time.Hour})
 	if err != nil {
 		return nil, nil, err
@@ -331,7 +332,7 @@ func waitReady(ctx context.Context, cs kubernetes.Interface, ns, name string, ad
 // Remove deletes everything Apply created and waits until the proxies are gone.
 func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	o.defaults()
-	cs, cloud, err := clients(env)
+	cs, cl, err := clients(env)
 	if err != nil {
 		return err
 	}
@@ -349,8 +350,8 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	del(cs.CoreV1().Secrets(o.Namespace).Delete(ctx, SecretTLS, metav1.DeleteOptions{}))
 	del(kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
 		NamespaceRules: clusterInfoAccess}))
-	if info, err := cloud.Cluster(ctx); err == nil {
-		del(cloud.ReleaseAddress(ctx, info.Region, AddressName))
+	if info, err := cl.Cluster(ctx); err == nil {
+		del(cl.ReleaseAddress(ctx, info.Region, AddressName))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

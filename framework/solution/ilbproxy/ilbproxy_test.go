@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"net"
 	"net/netip"
+	"reachgate/framework/pki"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"reachgate/fixtures"
-	"reachgate/lab/controlplane"
 )
 
 var ilbAddr = netip.MustParseAddr("10.128.0.28")
@@ -22,11 +22,11 @@ var ilbAddr = netip.MustParseAddr("10.128.0.28")
 // tlsSecret is what serve stores: a leaf for ip from a fresh CA, valid for validity.
 func tlsSecret(t *testing.T, ip netip.Addr, validity time.Duration) map[string][]byte {
 	t.Helper()
-	ca, err := controlplane.NewCA("test CA", 5*365*24*time.Hour)
+	ca, err := pki.NewCA("test CA", 5*365*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(controlplane.CertSpec{CommonName: ip.String(), IPs: []net.IP{net.IP(ip.AsSlice())},
+	leaf, err := ca.Issue(pki.CertSpec{CommonName: ip.String(), IPs: []net.IP{net.IP(ip.AsSlice())},
 		DNSNames: []string{"kubernetes.default"}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: validity})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +21,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"reachgate/fixtures"
-	"reachgate/framework/provider"
 )
 
 // The article's names for its ServiceAccount and bindings.
@@ -40,7 +40,7 @@ var SeedBindings = map[string]string{
 // only a CN; nginx.conf uses `ssl on`, TLS 1.0/1.1 and an unverified upstream; the
 // ServiceAccount gets cluster-admin; the token is looked up via `.secrets[0]`, which is
 // empty since Kubernetes 1.24; and the kubeconfig template keeps its typos.
-func applySeed(ctx context.Context, cs kubernetes.Interface, o Options, info provider.ClusterDescription, addr netip.Addr, res *Result) error {
+func applySeed(ctx context.Context, cs kubernetes.Interface, o Options, info cloud.ClusterDescription, addr netip.Addr, res *Result) error {
 	// Step 1: kubectl edit svc kubernetes (annotations + type LoadBalancer).
 	patch := `{"metadata":{"annotations":{"cloud.google.com/neg":"{\"ingress\":true}","networking.gke.io/load-balancer-type":"Internal"}},"spec":{"type":"LoadBalancer"}}`
 	if _, err := cs.CoreV1().Services("default").Patch(ctx, "kubernetes", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

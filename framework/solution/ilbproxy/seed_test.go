@@ -3,6 +3,7 @@ package ilbproxy
 import (
 	"context"
 	"net/netip"
+	"reachgate/framework/cloud"
 	"strings"
 	"testing"
 
@@ -10,8 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-
-	"reachgate/framework/provider"
 )
 
 func TestApplySeedAndRemove(t *testing.T) {
@@ -21,7 +20,7 @@ func TestApplySeedAndRemove(t *testing.T) {
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: []corev1.ServicePort{{Name: "https", Port: 443}}}})
 	o := Options{Variant: Seed}
 	o.defaults()
-	info := provider.ClusterDescription{Name: "private-cluster", PrivateEndpoint: netip.MustParseAddr("192.168.32.34")}
+	info := cloud.ClusterDescription{Name: "private-cluster", PrivateEndpoint: netip.MustParseAddr("192.168.32.34")}
 	res := &Result{Server: "https://10.128.0.28", Address: ilbAddr}
 	if err := applySeed(ctx, cs, o, info, ilbAddr, res); err != nil {
 		t.Fatalf("applySeed: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reachgate/framework/cloud"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // applied is one applied variant of bgp-export and the cloud it was applied to.
 type applied struct {
 	vc   provider.VPNCloud
-	info provider.ClusterDescription
+	info cloud.ClusterDescription
 	res  *bgpexport.Result
 }
 

@@ -1,4 +1,6 @@
-package controlplane
+// Package pki issues the certificates reachgate needs: the cluster CA and its leaves, the
+// proxies' serving certificates, and test authorities.
+package pki
 
 import (
 	"crypto"

@@ -1,0 +1,230 @@
+// Package cloud is reachgate's neutral cloud vocabulary: the resources solutions create and
+// read, shaped and named after the compute v1 and container v1 resources (JSON tags in their
+// camelCase), so a provider for real GCP maps them field by field and the lab records them as
+// they are. It imports nothing of reachgate but the topology schema.
+package cloud
+
+import (
+	"net/netip"
+	"time"
+
+	"reachgate/framework/topology"
+)
+
+// ClusterDescription is what clusters.get tells about a private cluster, plus what the
+// environment measured of it (the server version, the node names).
+type ClusterDescription struct {
+	Name       string `json:"name"`
+	Location   string `json:"location"`
+	Region     string `json:"region"`
+	Network    string `json:"network"` // the nodes' VPC
+	Subnetwork string `json:"subnetwork"`
+	// PrivateEndpoint is privateClusterConfig.privateEndpoint.
+	PrivateEndpoint netip.Addr `json:"privateEndpoint"`
+	// MasterCIDR is privateClusterConfig.masterIpv4CidrBlock.
+	MasterCIDR netip.Prefix `json:"masterIpv4CidrBlock"`
+	// PeeringName is privateClusterConfig.peeringName: the peering to the Google-managed VPC.
+	PeeringName string `json:"peeringName"`
+	// CAPEM is masterAuth.clusterCaCertificate, decoded.
+	CAPEM []byte `json:"clusterCaCertificate"`
+	// CurrentMasterVersion is the version the API server reports.
+	CurrentMasterVersion string `json:"currentMasterVersion,omitempty"`
+	// Nodes are the names of the cluster's nodes.
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// AddressSpec is an internal static address to reserve (addresses.insert, addressType INTERNAL).
+type AddressSpec struct {
+	Name       string     `json:"name"`
+	Region     string     `json:"region"`
+	Subnetwork string     `json:"subnetwork"`
+	Address    netip.Addr `json:"address"` // the requested address
+	Purpose    string     `json:"purpose,omitempty"`
+}
+
+// Address is a reserved address (addresses.get).
+type Address struct {
+	AddressSpec
+	Status string `json:"status"` // RESERVED or IN_USE
+}
+
+// VpnGateway is an HA VPN gateway (vpnGateways.insert): two interfaces in a region.
+type VpnGateway struct {
+	Name    string `json:"name"`
+	Network string `json:"network"`
+	Region  string `json:"region"`
+}
+
+// ExternalVpnGateway is the peer cloud's gateway (externalVpnGateways.insert).
+type ExternalVpnGateway struct {
+	Name string `json:"name"`
+	// RedundancyType is FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY or SINGLE_IP_INTERNALLY_REDUNDANT.
+	RedundancyType string `json:"redundancyType"`
+}
+
+// VpnTunnel is one HA VPN tunnel (vpnTunnels.insert).
+type VpnTunnel struct {
+	Name                         string `json:"name"`
+	Region                       string `json:"region"`
+	VpnGateway                   string `json:"vpnGateway"`
+	VpnGatewayInterface          int    `json:"vpnGatewayInterface"` // 0 or 1
+	PeerExternalGateway          string `json:"peerExternalGateway"`
+	PeerExternalGatewayInterface int    `json:"peerExternalGatewayInterface"` // 0-3 for FOUR_IPS_REDUNDANCY
+	Router                       string `json:"router"`
+}
+
+// RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.
+type RouterBgpPeer struct {
+	Name          string     `json:"name"`
+	Tunnel        string     `json:"tunnel"`        // the router interface's linkedVpnTunnel
+	IPAddress     netip.Addr `json:"ipAddress"`     // the Cloud Router's side, e.g. 169.254.0.1
+	PeerIPAddress netip.Addr `json:"peerIpAddress"` // the peer's side, e.g. 169.254.0.2
+	PeerAsn       uint32     `json:"peerAsn"`
+	// AdvertisedRoutePriority is sent as MED (default 100).
+	AdvertisedRoutePriority uint32 `json:"advertisedRoutePriority,omitempty"`
+}
+
+// Router is a Cloud Router as routers.get returns it.
+type Router struct {
+	Name      string                 `json:"name"`
+	Network   string                 `json:"network"`
+	Region    string                 `json:"region"`
+	ASN       uint32                 `json:"asn"`
+	Advertise topology.Advertisement `json:"advertise"`
+	BgpPeers  []RouterBgpPeer        `json:"bgpPeers"`
+}
+
+// RouterPatch changes a Cloud Router (routers.patch): nil fields stay as they are.
+type RouterPatch struct {
+	Network, Router string
+	Advertise       *topology.Advertisement
+	BgpPeers        *[]RouterBgpPeer
+}
+
+// NetworkPeering is one side of a VPC peering (networks.updatePeering).
+type NetworkPeering struct {
+	Network            string `json:"network"`
+	Name               string `json:"name"`
+	ExportCustomRoutes bool   `json:"exportCustomRoutes"`
+	ImportCustomRoutes bool   `json:"importCustomRoutes"`
+}
+
+// AuthorizedNetworks is the cluster's masterAuthorizedNetworksConfig.
+type AuthorizedNetworks struct {
+	Enabled    bool           `json:"enabled"`
+	CIDRBlocks []netip.Prefix `json:"cidrBlocks"`
+	// PrivateEndpointEnforcement makes the list apply to the private endpoint too.
+	PrivateEndpointEnforcement bool `json:"privateEndpointEnforcement"`
+}
+
+// PeeringRoute is one entry of networks.listPeeringRoutes.
+type PeeringRoute struct {
+	DestRange     string `json:"destRange"`
+	Type          string `json:"type"` // SUBNET_PEERING_ROUTE, STATIC_PEERING_ROUTE, DYNAMIC_PEERING_ROUTE
+	Imported      bool   `json:"imported"`
+	NextHopRegion string `json:"nextHopRegion,omitempty"`
+	Priority      int    `json:"priority"`
+}
+
+// Directions of ListPeeringRoutes.
+const (
+	Incoming = "INCOMING"
+	Outgoing = "OUTGOING"
+)
+
+// VpnGatewayStatus is vpnGateways.getStatus plus the tunnels' states.
+type VpnGatewayStatus struct {
+	Name       string         `json:"name"`
+	Redundancy string         `json:"redundancy"` // CONNECTION_REDUNDANCY_MET or CONNECTION_REDUNDANCY_NOT_MET
+	Tunnels    []TunnelStatus `json:"tunnels"`
+}
+
+// TunnelStatus is one tunnel's status (vpnTunnels.get status).
+type TunnelStatus struct {
+	Name                string `json:"name"`
+	VpnGatewayInterface int    `json:"vpnGatewayInterface"`
+	PeerInterface       int    `json:"peerExternalGatewayInterface"`
+	Status              string `json:"status"` // ESTABLISHED, FIRST_HANDSHAKE, NO_INCOMING_PACKETS, …
+}
+
+// Redundancy states.
+const (
+	RedundancyMet    = "CONNECTION_REDUNDANCY_MET"
+	RedundancyNotMet = "CONNECTION_REDUNDANCY_NOT_MET"
+)
+
+// RouterStatus is routers.getRouterStatus: the router's BGP sessions and best routes.
+type RouterStatus struct {
+	Name          string       `json:"name"`
+	ASN           uint32       `json:"asn"`
+	RouterID      string       `json:"routerId"`
+	BGPPeerStatus []PeerStatus `json:"bgpPeerStatus"`
+	BestRoutes    []BestRoute  `json:"bestRoutes"`
+	// Updated is when the status was read; a provider that reads it live sets now.
+	Updated time.Time `json:"updated"`
+}
+
+// PeerStatus is one BGP session (bgpPeerStatus[]).
+type PeerStatus struct {
+	Name             string            `json:"name"`
+	IPAddress        string            `json:"ipAddress"`     // this side's address
+	PeerIPAddress    string            `json:"peerIpAddress"` // the neighbor's
+	Status           string            `json:"status"`        // UP or DOWN
+	State            string            `json:"state"`         // "Established", "Active", "Idle", …
+	NumLearnedRoutes int               `json:"numLearnedRoutes"`
+	AdvertisedRoutes []AdvertisedRoute `json:"advertisedRoutes"`
+	Uptime           string            `json:"uptime"` // e.g. "3 minutes, 2 seconds"
+	UptimeSeconds    string            `json:"uptimeSeconds"`
+}
+
+// AdvertisedRoute is a route sent to a peer, as the peer receives it.
+type AdvertisedRoute struct {
+	DestRange string `json:"destRange"`
+	NextHopIP string `json:"nextHopIp"`
+	Priority  uint32 `json:"priority"` // MED
+}
+
+// BestRoute is a router's best route for a range, with all its equal-cost next hops.
+type BestRoute struct {
+	DestRange string   `json:"destRange"`
+	NextHops  []string `json:"nextHops"`
+	Priority  uint32   `json:"priority"` // the MED of the best paths
+	ASPath    []uint32 `json:"asPath"`
+}
+
+// Peer statuses.
+const (
+	PeerUp   = "UP"
+	PeerDown = "DOWN"
+)
+
+// Peer returns the named session's status.
+func (s RouterStatus) Peer(name string) (PeerStatus, bool) {
+	for _, p := range s.BGPPeerStatus {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return PeerStatus{}, false
+}
+
+// Up counts the sessions that are UP.
+func (s RouterStatus) Up() int {
+	n := 0
+	for _, p := range s.BGPPeerStatus {
+		if p.Status == PeerUp {
+			n++
+		}
+	}
+	return n
+}
+
+// Route returns the best route for a destination range.
+func (s RouterStatus) Route(dest string) (BestRoute, bool) {
+	for _, r := range s.BestRoutes {
+		if r.DestRange == dest {
+			return r, true
+		}
+	}
+	return BestRoute{}, false
+}

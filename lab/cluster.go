@@ -11,10 +11,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"reachgate/framework/topology"
 	"reachgate/lab/binaries"
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netns"
-	"reachgate/framework/topology"
 )
 
 // HeartbeatInterval is how often the kubelet emulation reports node status.

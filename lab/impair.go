@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"reachgate/lab/netns"
 	"reachgate/framework/topology"
+	"reachgate/lab/netns"
 	"reachgate/lab/wan"
 )
 

@@ -12,11 +12,11 @@ import (
 	"os/exec"
 	"time"
 
+	"reachgate/framework/topology"
 	"reachgate/lab/binaries"
 	"reachgate/lab/controlplane"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/framework/topology"
 )
 
 // Options for Up.

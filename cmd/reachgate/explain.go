@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/framework/topology"
 )
 
 // explainView is `lab explain --json`.

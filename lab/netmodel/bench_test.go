@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"reachgate/lab/netmodel"
 	"reachgate/framework/topology"
+	"reachgate/lab/netmodel"
 )
 
 // BenchmarkExplainSeed is what `reachgate lab explain -f seed.yaml --to IP:PORT` computes:

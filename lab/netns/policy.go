@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"reachgate/lab/netmodel"
 	"reachgate/framework/topology"
+	"reachgate/lab/netmodel"
 )
 
 // HostIf is the router-side interface of the i-th host (file order).

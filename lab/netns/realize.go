@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"reachgate/lab/netmodel"
 	"reachgate/framework/topology"
+	"reachgate/lab/netmodel"
 )
 
 // Plan is the realized shape of a topology: namespace names and interface addresses.

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"reachgate/framework/topology"
 	"reachgate/lab/internal/roottest"
 	"reachgate/lab/netmodel"
 	"reachgate/lab/netns"
-	"reachgate/framework/topology"
 )
 
 // TestRealizedNetworkAgreesWithModel realizes topologies and checks, for every ordered pair of

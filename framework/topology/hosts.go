@@ -10,7 +10,8 @@ func (c *checker) hosts() {
 		if c.name(p+".name", "host", h.Name, "tp-vm", maxName) {
 			c.unique(seen, p+".name", "host", h.Name)
 		}
-		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleNode, RoleControlPlane)
+		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleThirdPartyClient, RoleInVPCClient, RoleNode, RoleControlPlane)
+		c.clientRole(p, h)
 		for k, tag := range h.Tags {
 			c.name(at(p+".tags", k), "tag", tag, "gke-node", maxName)
 		}
@@ -58,5 +59,20 @@ func (c *checker) hostAddress(path string, ip netip.Addr, s *Subnetwork) {
 		c.add(path, "%s %s subnet %q (%s) (pick an address from %s)", ip, what, s.Name, p, r)
 	} else {
 		c.add(path, "%s %s subnet %q (%s), which has no address for a host (make the subnet larger)", ip, what, s.Name, p)
+	}
+}
+
+// clientRole checks that a client role sits on its side of the clouds: a third-party client
+// outside GCP, an in-VPC client in a customer GCP VPC.
+func (c *checker) clientRole(p string, h Host) {
+	n := c.t.Network(h.VPC)
+	if n == nil {
+		return
+	}
+	switch {
+	case h.Role == RoleThirdPartyClient && n.GCP():
+		c.add(p+".role", "role third-party-client needs a VPC of the third-party cloud, and %q is a gcp VPC (move the host, or use role: in-vpc-client)", h.VPC)
+	case h.Role == RoleInVPCClient && (!n.GCP() || n.ManagedBy != ""):
+		c.add(p+".role", "role in-vpc-client needs a customer GCP VPC, and %q is not one (move the host, or use role: third-party-client or vm)", h.VPC)
 	}
 }

@@ -16,6 +16,8 @@ type Topology struct {
 	Hosts    []*Machine
 	Links    []*Connection
 	Cluster  *GKECluster
+	// hostsLine is the line of spec.hosts in the file (0 for in-memory topologies).
+	hostsLine int
 }
 
 // Network is a resolved VPC.
@@ -121,6 +123,11 @@ const (
 	RoleVM            = "vm"
 	RoleNode          = "node"
 	RoleControlPlane  = "control-plane"
+	// RoleThirdPartyClient is the VM in the third-party cloud that must reach the control
+	// plane (the article's tp-vm); RoleInVPCClient is a VM in a customer GCP VPC (the
+	// article's jumpbox, in another region than the cluster).
+	RoleThirdPartyClient = "third-party-client"
+	RoleInVPCClient      = "in-vpc-client"
 	CloudGCP          = "gcp"
 	ManagedByGKE      = "gke"
 	DefaultRouterASN  = 64514
@@ -252,6 +259,45 @@ func (t *Topology) Host(name string) *Machine {
 		}
 	}
 	return nil
+}
+
+// HostsWithRole returns the hosts with the role, in file order.
+func (t *Topology) HostsWithRole(role string) []*Machine {
+	var out []*Machine
+	for _, h := range t.Hosts {
+		if h.Role == role {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// RequireRoles checks that some host has each role; the error names the first role
+// missing, who needs it (by), and points at spec.hosts: "file:line: spec.hosts: no host
+// has role R, which B needs (set role: R on a host …)".
+func (t *Topology) RequireRoles(by string, roles ...string) error {
+	for _, r := range roles {
+		if len(t.HostsWithRole(r)) == 0 {
+			return &Error{File: t.Source, Line: t.hostsLine, Field: "spec.hosts",
+				Msg: fmt.Sprintf("no host has role %s, which %s needs (set role: %s on %s)", r, by, r, roleWhere(r))}
+		}
+	}
+	return nil
+}
+
+// roleWhere says where a host of the role belongs, for error messages.
+func roleWhere(role string) string {
+	switch role {
+	case RoleThirdPartyClient:
+		return "a host in the third-party cloud's VPC"
+	case RoleInVPCClient:
+		return "a host in a customer GCP VPC"
+	case RoleNode:
+		return "a host in the cluster's subnet"
+	case RoleControlPlane:
+		return "the host at the private endpoint"
+	}
+	return "a host"
 }
 
 // Link returns the named link, or nil.

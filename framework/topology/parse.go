@@ -49,6 +49,10 @@ func parse(name string, data []byte) (*Topology, []*Error) {
 	if errs := validate(name, loc, &f, t); len(errs) > 0 {
 		return nil, errs
 	}
+	t.hostsLine = loc.line("spec.hosts")
+	if e, ok := loc.byPath["spec.hosts"]; ok && e.key != nil {
+		t.hostsLine = e.key.Line // the "hosts:" key, where a role would be looked for
+	}
 	return t, nil
 }
 

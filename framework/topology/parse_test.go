@@ -137,7 +137,7 @@ func TestParseFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(fromBytes, topo, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+	if diff := cmp.Diff(fromBytes, topo, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}), cmp.AllowUnexported(Topology{})); diff != "" {
 		t.Errorf("ParseFile and Parse differ (-Parse +ParseFile):\n%s", diff)
 	}
 

@@ -103,7 +103,9 @@ type Host struct {
 	Subnet string `yaml:"subnet" json:"subnet"`
 	// IP is in the subnet's primary range, and is not its network, gateway (first) or broadcast address.
 	IP string `yaml:"ip" json:"ip"`
-	// Role is "vm" (default), "node" (a GKE node of the cluster) or "control-plane".
+	// Role is "vm" (default), "third-party-client" (a VM of the third-party cloud that must reach
+	// the control plane), "in-vpc-client" (a VM in a customer GCP VPC), "node" (a GKE node of the
+	// cluster) or "control-plane". Suites find their actors by role.
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 	// Tags are network tags that firewall rules can target.
 	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`

@@ -112,29 +112,29 @@ type CloudRouter struct {
 
 // Advertisement modes and groups, as in the compute API.
 const (
-	AdvertiseDefault  = "DEFAULT"
-	AdvertiseCustom   = "CUSTOM"
-	GroupAllSubnets   = "ALL_SUBNETS"
-	RoutingRegional   = "REGIONAL"
-	RoutingGlobal     = "GLOBAL"
-	LinkPeering       = "peering"
-	LinkInterconnect  = "interconnect"
-	LinkVPN           = "vpn"
-	RoleVM            = "vm"
-	RoleNode          = "node"
-	RoleControlPlane  = "control-plane"
+	AdvertiseDefault = "DEFAULT"
+	AdvertiseCustom  = "CUSTOM"
+	GroupAllSubnets  = "ALL_SUBNETS"
+	RoutingRegional  = "REGIONAL"
+	RoutingGlobal    = "GLOBAL"
+	LinkPeering      = "peering"
+	LinkInterconnect = "interconnect"
+	LinkVPN          = "vpn"
+	RoleVM           = "vm"
+	RoleNode         = "node"
+	RoleControlPlane = "control-plane"
 	// RoleThirdPartyClient is the VM in the third-party cloud that must reach the control
 	// plane (the article's tp-vm); RoleInVPCClient is a VM in a customer GCP VPC (the
 	// article's jumpbox, in another region than the cluster).
 	RoleThirdPartyClient = "third-party-client"
 	RoleInVPCClient      = "in-vpc-client"
-	CloudGCP          = "gcp"
-	ManagedByGKE      = "gke"
-	DefaultRouterASN  = 64514
-	DefaultPeerASN    = 64512
-	DefaultK8sVersion = "v1.37.2"
-	SolutionBGPExport = "bgp-export"
-	DefaultTunnels    = 4
+	CloudGCP             = "gcp"
+	ManagedByGKE         = "gke"
+	DefaultRouterASN     = 64514
+	DefaultPeerASN       = 64512
+	DefaultK8sVersion    = "v1.37.2"
+	SolutionBGPExport    = "bgp-export"
+	DefaultTunnels       = 4
 )
 
 // Advertisement is what a router announces to its BGP peers.
@@ -298,6 +298,24 @@ func roleWhere(role string) string {
 		return "the host at the private endpoint"
 	}
 	return "a host"
+}
+
+// Uplink returns the interconnect or VPN link that joins the VPC to another, preferring one
+// that exists without a solution; nil if none does.
+func (t *Topology) Uplink(vpc string) *Connection {
+	var out *Connection
+	for _, l := range t.Links {
+		if (l.Type != LinkInterconnect && l.Type != LinkVPN) || (l.A.VPC != vpc && l.B.VPC != vpc) {
+			continue
+		}
+		if l.Solution == "" {
+			return l
+		}
+		if out == nil {
+			out = l
+		}
+	}
+	return out
 }
 
 // Link returns the named link, or nil.

@@ -55,3 +55,24 @@ func lineOf(s, prefix string) int {
 	}
 	return 0
 }
+
+func TestUplink(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ file, vpc, want string }{
+		{seedPath, "third-party", "tp-interconnect"},
+		{"../../fixtures/topologies/bgp-export.yaml", "third-party", "tp-ha-vpn"},
+		{seedPath, "gke", ""},
+	} {
+		topo, err := ParseFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if l := topo.Uplink(tc.vpc); l != nil {
+			got = l.Name
+		}
+		if got != tc.want {
+			t.Errorf("%s: Uplink(%s) = %q; want %q", tc.file, tc.vpc, got, tc.want)
+		}
+	}
+}

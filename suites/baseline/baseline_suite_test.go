@@ -3,15 +3,12 @@ package baseline
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestBaseline(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "baseline")
+	harness.Run(t, "baseline")
 }
 
-var _ = harness.Setup("baseline")
+var _ = harness.Setup("baseline", "seed", topology.RoleThirdPartyClient, topology.RoleNode)

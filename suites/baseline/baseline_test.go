@@ -12,6 +12,7 @@ import (
 
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
@@ -30,9 +31,8 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		cluster = env.Cluster()
 		Expect(cluster.PrivateEndpoint.IsValid()).To(BeTrue(), "the topology declares no cluster")
 		endpoint = netip.AddrPortFrom(cluster.PrivateEndpoint, 443).String()
+		tpVM = harness.Actor(topology.RoleThirdPartyClient)
 		var err error
-		tpVM, err = env.Host("tp-vm")
-		Expect(err).NotTo(HaveOccurred())
 		node, err = env.Host(cluster.Nodes[0])
 		Expect(err).NotTo(HaveOccurred())
 	})
@@ -40,7 +40,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 	explain := func(from string) string {
 		ex, ok := env.(provider.Explainer)
 		if !ok {
-			return "(the provider has no network model to explain with)"
+			return "(provider cannot " + provider.AbilityText[provider.Explainer]() + ")"
 		}
 		_, reason, err := ex.Explain(from, netip.AddrPortFrom(cluster.PrivateEndpoint, 443))
 		if err != nil {
@@ -50,18 +50,15 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		return reason
 	}
 
-	It("times out connecting from tp-vm to the private endpoint (not refused, not reachable)", func(ctx SpecContext) {
+	It("times out connecting from the third-party client to the private endpoint (not refused, not reachable)", func(ctx SpecContext) {
 		res := probe.TCP(ctx, tpVM, endpoint, 3*time.Second)
-		Expect(res.Outcome).To(Equal(probe.Timeout), "TCP %s from tp-vm: %+v\nmodel says: %s", endpoint, res, explain("tp-vm"))
+		Expect(res.Outcome).To(Equal(probe.Timeout), "TCP %s from %s: %+v\nmodel says: %s", endpoint, tpVM.Name(), res, explain(tpVM.Name()))
 	}, SpecTimeout(20*time.Second))
 
-	It("reaches a GKE node from tp-vm, so only the control plane is cut off", func(ctx SpecContext) {
-		l, ok := node.(provider.Listener)
-		if !ok {
-			Skip("the provider cannot listen at a node")
-		}
+	It("reaches a GKE node from the third-party client, so only the control plane is cut off", func(ctx SpecContext) {
+		l := harness.Require[provider.Listener](node)
 		h := env.Topology().Host(cluster.Nodes[0])
-		// SSH: the seed topology's firewall rule allow-third-party-ssh admits tp-vm to the nodes.
+		// SSH: the topology's firewall admits the third-party range to the nodes on tcp:22.
 		ln, err := l.Listen(ctx, "tcp", net.JoinHostPort(h.IP.String(), "22"))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(ln.Close)
@@ -75,12 +72,12 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 			}
 		}()
 		res := probe.TCP(ctx, tpVM, ln.Addr().String(), 3*time.Second)
-		Expect(res.Outcome).To(Equal(probe.Connected), "TCP %s from tp-vm: %+v", ln.Addr(), res)
+		Expect(res.Outcome).To(Equal(probe.Connected), "TCP %s from %s: %+v", ln.Addr(), tpVM.Name(), res)
 	}, SpecTimeout(20*time.Second))
 
-	It("fails kubectl at tp-vm with a timeout against the private endpoint", func(ctx SpecContext) {
+	It("fails kubectl at the third-party client with a timeout against the private endpoint", func(ctx SpecContext) {
 		out, err := tpVM.Kubectl(ctx, "get", "nodes", "--request-timeout=3s")
-		Expect(err).To(HaveOccurred(), "kubectl at tp-vm unexpectedly succeeded:\n%s", out)
+		Expect(err).To(HaveOccurred(), "kubectl at %s unexpectedly succeeded:\n%s", tpVM.Name(), out)
 		Expect(err.Error()).To(MatchRegexp(`(?i)timeout|deadline exceeded`))
 	}, SpecTimeout(30*time.Second))
 

@@ -3,15 +3,12 @@ package bgpexport
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestBGPExport(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "bgp-export")
+	harness.Run(t, "bgp-export")
 }
 
-var _ = harness.SetupTopology("bgpexport", "bgp-export")
+var _ = harness.Setup("bgpexport", "bgp-export", topology.RoleThirdPartyClient)

@@ -1,5 +1,6 @@
-// Package harness is the glue every suite shares: flags, provisioning once per run,
-// teardown, and the JUnit report (written even when provisioning fails).
+// Package harness is the glue every suite shares: flags, the topology and the roles a suite
+// needs, provisioning once per run, teardown, abilities checked before use, and the JUnit
+// report (written even when provisioning fails).
 package harness
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified
@@ -19,13 +21,15 @@ import (
 	"reachgate/fixtures"
 	"reachgate/framework/checkout"
 	"reachgate/framework/provider"
-	_ "reachgate/framework/provider/lab" // registers the lab provider
+	_ "reachgate/framework/provider/coreonly" // registers the core-only test provider
+	_ "reachgate/framework/provider/lab"      // registers the lab provider
+	"reachgate/framework/topology"
 	"reachgate/reports"
 )
 
 var (
 	providerName = flag.String("provider", envOr("REACHGATE_PROVIDER", "lab"), "provider that realizes the topology: "+fmt.Sprint(provider.Names()))
-	topologyFile = flag.String("topology", os.Getenv("REACHGATE_TOPOLOGY"), "topology file (default: embedded seed)")
+	topologyFile = flag.String("topology", os.Getenv("REACHGATE_TOPOLOGY"), "topology file (default: the suite's embedded topology)")
 	reportDir    = flag.String("report-dir", os.Getenv("REACHGATE_REPORT_DIR"), "where JUnit files go (default: <repo>/reports/out)")
 )
 
@@ -36,38 +40,37 @@ func envOr(key, def string) string {
 	return def
 }
 
-var env provider.Environment
+// The suite this test binary runs, as Setup declared it.
+var (
+	suiteName string
+	embedded  string
+	roles     []string
+	source    string
+	data      []byte
+	topo      *topology.Topology
+	env       provider.Environment
+)
 
 // Env is the environment provisioned for this suite.
 func Env() provider.Environment { return env }
 
-// Setup registers provisioning, teardown and reporting for a suite on the seed topology;
-// call it at package level in the suite's _test.go (var _ = harness.Setup("baseline")).
-func Setup(suite string) bool { return SetupTopology(suite, "seed") }
-
-// SetupTopology is Setup on another embedded topology (fixtures/topologies/<name>.yaml),
-// unless --topology names a file.
-func SetupTopology(suite, embedded string) bool {
+// Setup declares the suite: its name (the environment's name), the embedded topology it runs
+// on unless --topology names a file (fixtures/topologies/<embedded>.yaml), and the host roles
+// its specs need. It registers provisioning, teardown and reporting; call it at package level
+// in the suite's _test.go: var _ = harness.Setup("baseline", "seed", topology.RoleThirdPartyClient).
+func Setup(suite, embeddedTopology string, needs ...string) bool {
+	suiteName, embedded, roles = suite, embeddedTopology, needs
 	BeforeSuite(func(ctx SpecContext) {
-		source, data := "embedded:fixtures/topologies/"+embedded+".yaml", []byte(nil)
-		var err error
-		if *topologyFile != "" {
-			source = *topologyFile
-			data, err = os.ReadFile(*topologyFile)
-		} else {
-			data, err = fixtures.Topology(embedded)
-		}
-		Expect(err).NotTo(HaveOccurred(), "read topology")
 		p, err := provider.Get(*providerName)
 		Expect(err).NotTo(HaveOccurred())
 		// Provisioning can take minutes on a cold machine: show progress on stderr as well.
-		log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, GinkgoWriter), nil)).With("suite", suite)
+		log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, GinkgoWriter), nil)).With("suite", Name())
 		env, err = p.Provision(ctx, provider.Spec{Name: suite, Source: source, Data: data, Log: log})
 		Expect(err).NotTo(HaveOccurred(), "provision %s with provider %s", source, *providerName)
 	}, NodeTimeout(15*time.Minute))
 	// A failing spec carries the tails of the control plane's logs.
 	AfterEach(func() {
-		if !CurrentSpecReport().Failed() {
+		if !CurrentSpecReport().Failed() || env == nil {
 			return
 		}
 		if src, ok := env.(provider.LogSource); ok {
@@ -88,20 +91,85 @@ func SetupTopology(suite, embedded string) bool {
 			Expect(err).NotTo(HaveOccurred())
 			dir = filepath.Join(root, "reports", "out")
 		}
-		props := []reports.Property{{Name: "provider", Value: *providerName}, {Name: "topology", Value: topologyName()}}
-		s := reports.FromGinkgo(r, suite, props)
-		Expect(reports.WriteSuite(filepath.Join(dir, "junit", suite+".xml"), s)).To(Succeed())
+		props := []reports.Property{{Name: "provider", Value: *providerName}, {Name: "topology", Value: source}}
+		s := reports.FromGinkgo(r, Name(), props)
+		Expect(reports.WriteSuite(filepath.Join(dir, "junit", Name()+".xml"), s)).To(Succeed())
 		Expect(reports.Merge(filepath.Join(dir, "junit"), filepath.Join(dir, "junit.xml"))).To(Succeed())
 		// The suite's own Ginkgo JSON, so `reachgate report` finds its measurements and
-		// findings when it runs alone (a combined ginkgo.json from the CLI takes precedence).
-		Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", suite+".json"))).To(Succeed())
+		// findings (a combined ginkgo.json from the CLI takes precedence).
+		Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", Name()+".json"))).To(Succeed())
 	})
 	return true
 }
 
-func topologyName() string {
-	if *topologyFile != "" {
-		return *topologyFile
+// Name is the suite's name in reports: the name given to Setup, with "@<topology name>"
+// when --topology chose another file than the suite's own.
+func Name() string {
+	if *topologyFile != "" && topo != nil {
+		return suiteName + "@" + topo.Name
 	}
-	return "seed"
+	return suiteName
+}
+
+// Run is the suite's Test function (title is Ginkgo's suite description): it reads the topology and checks that it has a host for
+// every role the suite needs before anything is provisioned; a topology that does not exits
+// with status 2 and the file, line and fix. Then it runs the specs.
+func Run(t *testing.T, title string) {
+	if err := load(); err != nil {
+		fmt.Fprintf(os.Stderr, "reachgate: %v\n", err)
+		os.Exit(2)
+	}
+	RegisterFailHandler(Fail)
+	if *topologyFile != "" {
+		title += "@" + topo.Name
+	}
+	RunSpecs(t, title)
+}
+
+// load reads and parses the suite's topology and checks its roles.
+func load() error {
+	if suiteName == "" {
+		return fmt.Errorf("the suite calls harness.Run without harness.Setup")
+	}
+	var err error
+	if *topologyFile != "" {
+		source = *topologyFile
+		data, err = os.ReadFile(*topologyFile)
+	} else {
+		source = "embedded:fixtures/topologies/" + embedded + ".yaml"
+		data, err = fixtures.Topology(embedded)
+	}
+	if err != nil {
+		return fmt.Errorf("read topology for suite %s: %w", suiteName, err)
+	}
+	if topo, err = topology.Parse(source, data); err != nil {
+		return err
+	}
+	return topo.RequireRoles("suite "+suiteName, roles...)
+}
+
+// Topology is the suite's topology as parsed before provisioning.
+func Topology() *topology.Topology { return topo }
+
+// Actor is the first host with the role, in file order. Run has checked that one exists for
+// every role the suite declared; a role it did not declare fails the spec.
+func Actor(role string) provider.Host {
+	GinkgoHelper()
+	hs := env.Topology().HostsWithRole(role)
+	Expect(hs).NotTo(BeEmpty(), "no host has role %s in %s (declare it in the suite's harness.Setup)", role, source)
+	h, err := env.Host(hs[0].Name)
+	Expect(err).NotTo(HaveOccurred())
+	return h
+}
+
+// Require returns v as the ability T, or skips the spec: "provider X cannot <ability>".
+// Suites call it instead of asserting the type themselves, so a provider without the
+// ability skips what needs it, with the reason, and never panics.
+func Require[T any](v any) T {
+	GinkgoHelper()
+	a, ok := v.(T)
+	if !ok {
+		Skip(fmt.Sprintf("provider %s cannot %s", *providerName, provider.AbilityText[T]()))
+	}
+	return a
 }

@@ -3,15 +3,12 @@ package ilbproxy
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestILBProxy(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "ilb-proxy")
+	harness.Run(t, "ilb-proxy")
 }
 
-var _ = harness.Setup("ilbproxy")
+var _ = harness.Setup("ilbproxy", "seed", topology.RoleThirdPartyClient, topology.RoleInVPCClient, topology.RoleNode)

@@ -19,6 +19,7 @@ import (
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
@@ -36,7 +37,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 			)
 			BeforeAll(func(ctx SpecContext) {
 				env = harness.Env()
-				cfg, err := env.(provider.KubeAdmin).AdminConfig()
+				cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
 				Expect(err).NotTo(HaveOccurred())
 				cs, err = kubernetes.NewForConfig(cfg)
 				Expect(err).NotTo(HaveOccurred())
@@ -50,19 +51,17 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 					Eventually(func(ctx context.Context) string { return diff(before, snapshot(ctx, cs, env)) }).WithContext(ctx).
 						WithTimeout(20*time.Second).Should(BeEmpty(), "Remove must leave the API server and the lab as before Apply")
 				}, NodeTimeout(90*time.Second))
-				tpVM, err = env.Host("tp-vm")
-				Expect(err).NotTo(HaveOccurred())
-				kc, err = tpVM.(provider.FilePlacer).PlaceFile(ctx, "ilb-proxy.kubeconfig", res.Kubeconfig)
+				tpVM = harness.Actor(topology.RoleThirdPartyClient)
+				kc, err = harness.Require[provider.FilePlacer](tpVM).PlaceFile(ctx, "ilb-proxy.kubeconfig", res.Kubeconfig)
 				Expect(err).NotTo(HaveOccurred())
 			}, NodeTimeout(2*time.Minute))
 
 			It("admits a client in another region at the ILB: global access is on", func(ctx SpecContext) {
-				jump, err := env.Host("jumpbox")
-				Expect(err).NotTo(HaveOccurred())
+				jump := harness.Actor(topology.RoleInVPCClient)
 				vip := netip.AddrPortFrom(res.Address, 443)
 				r := probe.TCP(ctx, jump, vip.String(), 3*time.Second)
-				Expect(r.Outcome).To(Equal(probe.Connected), "TCP %s from the jumpbox (europe-west3): %+v", vip, r)
-				ok, reason, err := env.(provider.Explainer).Explain("jumpbox", vip)
+				Expect(r.Outcome).To(Equal(probe.Connected), "TCP %s from %s (%s): %+v", vip, jump.Name(), env.Topology().Host(jump.Name()).Region, r)
+				ok, reason, err := harness.Require[provider.Explainer](env).Explain(jump.Name(), vip)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(ok).To(BeTrue(), reason)
 			}, SpecTimeout(20*time.Second))
@@ -74,7 +73,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				Expect(r.Status).To(Equal(200))
 			}, SpecTimeout(20*time.Second))
 
-			It("runs kubectl get nodes at tp-vm: every node Ready", func(ctx SpecContext) {
+			It("runs kubectl get nodes at the third-party client: every node Ready", func(ctx SpecContext) {
 				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
 				Expect(err).NotTo(HaveOccurred())
 				for _, n := range env.Cluster().Nodes {
@@ -82,7 +81,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				}
 			}, SpecTimeout(30*time.Second))
 
-			It("runs kubectl cluster-info at tp-vm: control plane at the ILB address", func(ctx SpecContext) {
+			It("runs kubectl cluster-info at the third-party client: control plane at the ILB address", func(ctx SpecContext) {
 				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
 				Expect(err).NotTo(HaveOccurred())
 				Expect(out).To(ContainSubstring("Kubernetes control plane"))
@@ -116,10 +115,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 			}, SpecTimeout(20*time.Second))
 
 			It("keeps answering when a proxy replica dies: failures stop within 5 s", func(ctx SpecContext) {
-				killer, ok := env.(provider.PodKiller)
-				if !ok {
-					Skip("the provider cannot kill a pod's containers")
-				}
+				killer := harness.Require[provider.PodKiller](env)
 				pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app in (nginx,reachgate-proxy)"})
 				Expect(err).NotTo(HaveOccurred())
 				Expect(pods.Items).To(HaveLen(2))
@@ -257,8 +253,7 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 		res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Seed, Proxy: ilbproxy.Nginx, Log: log})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed()) })
-		tpVM, err = env.Host("tp-vm")
-		Expect(err).NotTo(HaveOccurred())
+		tpVM = harness.Actor(topology.RoleThirdPartyClient)
 	}, NodeTimeout(2*time.Minute))
 
 	It("serves the ILB address, but its CN-only certificate (server.pem) fails verification in today's TLS clients", func(ctx SpecContext) {
@@ -269,17 +264,18 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 	}, SpecTimeout(20*time.Second))
 
 	It("refuses a client in another region at the ILB: the Service has no global access", func(ctx SpecContext) {
-		// The jumpbox is in europe-west3; the load balancer is regional (us-central1).
-		jump, err := env.Host("jumpbox")
-		Expect(err).NotTo(HaveOccurred())
+		// The in-VPC client is in another region than the cluster; the load balancer is regional.
+		jump := harness.Actor(topology.RoleInVPCClient)
+		at := env.Topology().Host(jump.Name())
+		Expect(at.Region).NotTo(Equal(env.Cluster().Region), "the in-vpc-client must be in another region than the cluster for this spec")
 		vip := netip.AddrPortFrom(res.Address, 443)
 		r := probe.TCP(ctx, jump, vip.String(), 3*time.Second)
-		Expect(r.Outcome).To(Equal(probe.Timeout), "TCP %s from the jumpbox: %+v", vip, r)
-		ok, reason, err := env.(provider.Explainer).Explain("jumpbox", vip)
+		Expect(r.Outcome).To(Equal(probe.Timeout), "TCP %s from %s: %+v", vip, jump.Name(), r)
+		ok, reason, err := harness.Require[provider.Explainer](env).Explain(jump.Name(), vip)
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("model: jumpbox -> "+vip.String(), reason)
+		AddReportEntry("model: "+jump.Name()+" -> "+vip.String(), reason)
 		Expect(ok).To(BeFalse())
-		Expect(reason).To(ContainSubstring("enters vpc gke in europe-west3"))
+		Expect(reason).To(ContainSubstring("enters vpc " + at.VPC + " in " + at.Region))
 		Expect(reason).To(ContainSubstring("internal-load-balancer-allow-global-access"))
 	}, SpecTimeout(20*time.Second))
 

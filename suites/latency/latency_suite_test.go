@@ -3,15 +3,12 @@ package latency
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestLatency(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "latency")
+	harness.Run(t, "latency")
 }
 
-var _ = harness.Setup("latency")
+var _ = harness.Setup("latency", "seed", topology.RoleThirdPartyClient)

@@ -15,15 +15,16 @@ import (
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 // The interconnect between the clouds is where WAN latency lives: these specs emulate it
 // (netem is absent here, so the lab's own delay element does), prove the emulation, and hold
-// the API's latency from tp-vm against the budgets of each profile.
+// the API's latency from the third-party client against the budgets of each profile.
 var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "ilb-proxy", "hardened", "nginx"), Ordered, func() {
-	const link = "tp-interconnect"
 	var (
+		link    string
 		env     provider.Environment
 		wan     provider.WANEmulator
 		tpVM    provider.Host
@@ -32,12 +33,12 @@ var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "i
 	)
 	BeforeAll(func(ctx SpecContext) {
 		env = harness.Env()
-		var ok bool
-		wan, ok = env.(provider.WANEmulator)
-		Expect(ok).To(BeTrue(), "the provider cannot emulate a WAN")
+		wan = harness.Require[provider.WANEmulator](env)
+		tpVM = harness.Actor(topology.RoleThirdPartyClient)
+		up := env.Topology().Uplink(env.Topology().Host(tpVM.Name()).VPC)
+		Expect(up).NotTo(BeNil(), "no interconnect or VPN joins %s's VPC to GCP", tpVM.Name())
+		link = up.Name
 		var err error
-		tpVM, err = env.Host("tp-vm")
-		Expect(err).NotTo(HaveOccurred())
 		budgets, err = probe.ParseBudgets("fixtures/budgets.yaml", fixtures.Budgets())
 		Expect(err).NotTo(HaveOccurred())
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
@@ -49,7 +50,7 @@ var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "i
 		}, NodeTimeout(90*time.Second))
 	}, NodeTimeout(2*time.Minute))
 
-	// rtt is the median TCP handshake time from tp-vm to a GKE node (one round trip).
+	// rtt is the median TCP handshake time from the third-party client to a GKE node (one round trip).
 	rtt := func(ctx context.Context, n int) time.Duration {
 		node := env.Topology().Host(env.Topology().Cluster.Nodes[0])
 		addr := net.JoinHostPort(node.IP.String(), "22")
@@ -127,11 +128,7 @@ func mustListener(ctx context.Context, env provider.Environment, host, addr stri
 	if err != nil {
 		return nil, err
 	}
-	l, ok := h.(provider.Listener)
-	if !ok {
-		return nil, fmt.Errorf("the provider cannot listen at %s", host)
-	}
-	ln, err := l.Listen(ctx, "tcp", addr)
+	ln, err := harness.Require[provider.Listener](h).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

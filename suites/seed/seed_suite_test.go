@@ -8,17 +8,14 @@ package seed
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestSeed(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "seed")
+	harness.Run(t, "seed")
 }
 
 // The lab is named after the suite; "seed" is the topology's own name (the default of
 // `reachgate lab up`), so the suite takes another.
-var _ = harness.Setup("seedfind")
+var _ = harness.Setup("seedfind", "seed", topology.RoleThirdPartyClient)

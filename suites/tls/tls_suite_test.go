@@ -3,15 +3,12 @@ package tls
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestTLS(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "tls")
+	harness.Run(t, "tls")
 }
 
-var _ = harness.Setup("tls")
+var _ = harness.Setup("tls", "seed", topology.RoleThirdPartyClient)

@@ -24,6 +24,7 @@ import (
 	"reachgate/framework/provider"
 	"reachgate/framework/selfbin"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/topology"
 	"reachgate/reports"
 	"reachgate/suites/harness"
 	"reachgate/suites/internal/impostor"
@@ -53,7 +54,7 @@ func profile() string {
 // nginxPods selects the nginx proxy replicas.
 const nginxPods = "app=nginx"
 
-// proxyCheck fails unless a TLS handshake with the ILB completes from tp-vm.
+// proxyCheck fails unless a TLS handshake with the ILB completes from the third-party client.
 func proxyCheck(tpVM provider.Host, addr string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -82,7 +83,7 @@ var _ = Describe("tls", Label("tls"), func() {
 		BeforeAll(func(ctx SpecContext) {
 			env = harness.Env()
 			b = budgets()
-			cfg, err := env.(provider.KubeAdmin).AdminConfig()
+			cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
 			Expect(err).NotTo(HaveOccurred())
 			cs, err = kubernetes.NewForConfig(cfg)
 			Expect(err).NotTo(HaveOccurred())
@@ -92,9 +93,8 @@ var _ = Describe("tls", Label("tls"), func() {
 			DeferCleanup(func(ctx SpecContext) {
 				Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
 			}, NodeTimeout(90*time.Second))
-			tpVM, err = env.Host("tp-vm")
-			Expect(err).NotTo(HaveOccurred())
-			kc, err = tpVM.(provider.FilePlacer).PlaceFile(ctx, "tls-ilb-proxy.kubeconfig", res.Kubeconfig)
+			tpVM = harness.Actor(topology.RoleThirdPartyClient)
+			kc, err = harness.Require[provider.FilePlacer](tpVM).PlaceFile(ctx, "tls-ilb-proxy.kubeconfig", res.Kubeconfig)
 			Expect(err).NotTo(HaveOccurred())
 			addr = net.JoinHostPort(res.Address.String(), "443")
 		}, NodeTimeout(2*time.Minute))
@@ -125,7 +125,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(accepted).To(Equal(map[string]bool{"TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}))
 		}, SpecTimeout(30*time.Second))
 
-		It("meets the budgets from tp-vm: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", func(ctx SpecContext) {
+		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", func(ctx SpecContext) {
 			rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
 				Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: profile(), Samples: 200})
 			Expect(err).NotTo(HaveOccurred())
@@ -144,10 +144,10 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Kubectl).To(HaveLen(len(probe.DefaultKubectlCalls)))
 		}, SpecTimeout(2*time.Minute))
 
-		It("reachgate probe at tp-vm prints one JSON report without the token and exits 0", func(ctx SpecContext) {
+		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", func(ctx SpecContext) {
 			self, err := selfbin.Path(ctx, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
 			Expect(err).NotTo(HaveOccurred())
-			placer := tpVM.(provider.FilePlacer)
+			placer := harness.Require[provider.FilePlacer](tpVM)
 			caFile, err := placer.PlaceFile(ctx, "tls-ca.crt", res.CAPEM)
 			Expect(err).NotTo(HaveOccurred())
 			tokFile, err := placer.PlaceFile(ctx, "tls-token", []byte(res.Token))
@@ -163,7 +163,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Kubectl[0].Output).To(ContainSubstring("Ready"))
 		}, SpecTimeout(2*time.Minute))
 
-		It("runs 1,000 sequential GET /version from tp-vm (probe overhead benchmark)", Label("bench"), func(ctx SpecContext) {
+		It("runs 1,000 sequential GET /version from the third-party client (probe overhead benchmark)", Label("bench"), func(ctx SpecContext) {
 			start := time.Now()
 			pl, err := probe.Latency(ctx, tpVM, probe.HTTPSRequest{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token}, "/version", 1000)
 			total := time.Since(start)
@@ -211,7 +211,7 @@ var _ = Describe("tls", Label("tls"), func() {
 		)
 		BeforeAll(func(ctx SpecContext) {
 			env = harness.Env()
-			cfg, err := env.(provider.KubeAdmin).AdminConfig()
+			cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
 			Expect(err).NotTo(HaveOccurred())
 			cs, err = kubernetes.NewForConfig(cfg)
 			Expect(err).NotTo(HaveOccurred())
@@ -219,8 +219,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Seed, Proxy: ilbproxy.Nginx, Log: log})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func(ctx SpecContext) { Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed()) }, NodeTimeout(90*time.Second))
-			tpVM, err = env.Host("tp-vm")
-			Expect(err).NotTo(HaveOccurred())
+			tpVM = harness.Actor(topology.RoleThirdPartyClient)
 			addr = net.JoinHostPort(res.Address.String(), "443")
 		}, NodeTimeout(2*time.Minute))
 
@@ -266,8 +265,8 @@ var _ = Describe("tls", Label("tls"), func() {
 		}, SpecTimeout(30*time.Second))
 	})
 
-	// Each TLS check must be able to fail: tiny Go TLS servers inside tp-vm's namespace, one
-	// defect each, probed from tp-vm with real handshakes. A good server is the control.
+	// Each TLS check must be able to fail: tiny Go TLS servers at the third-party client, one
+	// defect each, probed from the third-party client with real handshakes. A good server is the control.
 	Context("each check can fail", Label("negative"), func() {
 		type tlsCase struct {
 			cert       func(good, other *authority, ip net.IP) (tls.Certificate, error)
@@ -279,14 +278,10 @@ var _ = Describe("tls", Label("tls"), func() {
 		DescribeTable("a server with one defect",
 			func(ctx SpecContext, name string, tc tlsCase) {
 				env := harness.Env()
-				tpVM, err := env.Host("tp-vm")
-				Expect(err).NotTo(HaveOccurred())
-				lis, ok := tpVM.(provider.Listener)
-				if !ok {
-					Skip("the provider cannot listen at tp-vm")
-				}
+				tpVM := harness.Actor(topology.RoleThirdPartyClient)
+				lis := harness.Require[provider.Listener](tpVM)
 				AddReportEntry(reports.EntryLabels, reports.Labels{Solution: "tls-check-self-test", Variant: name})
-				ip := net.ParseIP(env.Topology().Host("tp-vm").IP.String())
+				ip := net.IP(env.Topology().Host(tpVM.Name()).IP.AsSlice())
 				good, err := newAuthority("solution CA")
 				Expect(err).NotTo(HaveOccurred())
 				other, err := newAuthority("unknown CA")
@@ -327,7 +322,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				}, minVersion: tls.VersionTLS12, failing: probe.CheckExpiry, reason: "budget >= 30 days"}),
 			Entry("wrong SAN", "wrong-san", tlsCase{
 				cert: func(g, _ *authority, _ net.IP) (tls.Certificate, error) {
-					return g.issue(time.Now().Add(-time.Hour), time.Now().Add(year), []net.IP{net.ParseIP("10.128.0.99")}, "impostor.example")
+					return g.issue(time.Now().Add(-time.Hour), time.Now().Add(year), []net.IP{net.ParseIP("198.51.100.99")}, "impostor.example")
 				}, minVersion: tls.VersionTLS12, failing: probe.CheckSAN, reason: "does not cover"}),
 			Entry("unknown CA", "unknown-ca", tlsCase{
 				cert: func(_, o *authority, ip net.IP) (tls.Certificate, error) {

@@ -73,6 +73,8 @@ type Plan struct {
 	Router      string // the Cloud Router
 	Gateway     string // the HA VPN gateway
 	PeerGateway string // the third-party cloud's gateway
+	PeerNetwork string // the third-party cloud's VPC
+	PeerRouter  string // the third-party cloud's BGP router
 	PeerASN     uint32
 	PeerRanges  []netip.Prefix // the third-party VPC's ranges
 	Tunnels     []string
@@ -101,7 +103,7 @@ func NewPlan(t *topology.Topology, link string) (Plan, error) {
 	}
 	r := t.Network(gcp.VPC).Router(gcp.Router)
 	p := Plan{Link: l.Name, Network: gcp.VPC, Region: r.Region, Router: gcp.Router, Gateway: gcp.Gateway,
-		PeerGateway: peer.Gateway, PeerASN: t.Network(peer.VPC).Router(peer.Router).ASN}
+		PeerGateway: peer.Gateway, PeerNetwork: peer.VPC, PeerRouter: peer.Router, PeerASN: t.Network(peer.VPC).Router(peer.Router).ASN}
 	for _, s := range t.Network(peer.VPC).Subnets {
 		p.PeerRanges = append(p.PeerRanges, s.Prefixes()...)
 	}

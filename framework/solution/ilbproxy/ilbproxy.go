@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"reachgate/framework/cloud"
 	"reachgate/framework/pki"
+	"reachgate/framework/topology"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,11 +66,26 @@ func ParseProxy(s string) (Proxy, error) {
 // clusterInfoAccess lets the VM run `kubectl cluster-info` (it lists kube-system services).
 var clusterInfoAccess = map[string][]rbacv1.PolicyRule{"kube-system": kubeconfig.ClusterInfoRules}
 
+// DefaultAddress is the ILB address Apply reserves when none is given: the 28th address of the
+// cluster's node subnet, as the article's 10.128.0.28 is of 10.128.0.0/20.
+func DefaultAddress(t *topology.Topology) (netip.Addr, error) {
+	if t == nil || t.Cluster == nil || !t.Cluster.NodeRange.IsValid() {
+		return netip.Addr{}, errors.New("the topology declares no cluster subnet to take the ILB address from (give an address)")
+	}
+	a := t.Cluster.NodeRange.Masked().Addr().As4()
+	a[3] += 28
+	addr := netip.AddrFrom4(a)
+	if !t.Cluster.NodeRange.Contains(addr) {
+		return netip.Addr{}, fmt.Errorf("node subnet %s is too small for the default ILB address (give an address)", t.Cluster.NodeRange)
+	}
+	return addr, nil
+}
+
 // Options for Apply.
 type Options struct {
 	Variant   Variant
 	Proxy     Proxy
-	Address   netip.Addr    // the ILB's static internal address; default 10.128.0.28
+	Address   netip.Addr    // the ILB's static internal address; default DefaultAddress of the node range
 	TokenTTL  time.Duration // default 24h
 	Namespace string        // default "default"
 	Replicas  int32         // default 2
@@ -77,9 +93,6 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if !o.Address.IsValid() {
-		o.Address = netip.MustParseAddr("10.128.0.28")
-	}
 	if o.TokenTTL == 0 {
 		o.TokenTTL = 24 * time.Hour
 	}
@@ -151,6 +164,11 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	info, err := cl.Cluster(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("describe cluster: %w", err)
+	}
+	if !o.Address.IsValid() {
+		if o.Address, err = DefaultAddress(env.Topology()); err != nil {
+			return nil, err
+		}
 	}
 	addr, err := cl.ReserveInternalAddress(ctx, cloud.AddressSpec{Name: AddressName, Region: info.Region,
 		Subnetwork: info.Subnetwork, Address: o.Address, Purpose: "SHARED_LOADBALANCER_VIP"})

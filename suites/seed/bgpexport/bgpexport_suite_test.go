@@ -6,15 +6,12 @@ package bgpexport
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 )
 
 func TestSeedBGPExport(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "seed-bgp-export")
+	harness.Run(t, "seed-bgp-export")
 }
 
-var _ = harness.SetupTopology("seedbx", "bgp-export")
+var _ = harness.Setup("seedbx", "bgp-export", topology.RoleThirdPartyClient)

@@ -1,0 +1,33 @@
+package provider
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// abilityTexts says what a provider without each ability cannot do, for skip reasons.
+var abilityTexts = map[reflect.Type]string{
+	reflect.TypeFor[Explainer]():    "explain reachability from a network model",
+	reflect.TypeFor[LogSource]():    "hand over its components' logs",
+	reflect.TypeFor[Listener]():     "listen at a host",
+	reflect.TypeFor[CloudAccess]():  "hand out its cloud API",
+	reflect.TypeFor[VPNCloud]():     "manage HA VPN, Cloud Router, peering and authorized networks",
+	reflect.TypeFor[WANEmulator]():  "emulate a WAN profile on a link",
+	reflect.TypeFor[TunnelFaults](): "cut and restore a VPN tunnel's underlay",
+	reflect.TypeFor[KubeAdmin]():    "reach the cluster's API server as an administrator",
+	reflect.TypeFor[FilePlacer]():   "put a file on a host",
+	reflect.TypeFor[PodKiller]():    "kill a pod's containers",
+	reflect.TypeFor[PodNetwork]():   "act inside a pod's network",
+	reflect.TypeFor[Inventory]():    "list what the environment runs",
+}
+
+// AbilityText says what a provider lacking the ability T cannot do, with T's name:
+// "explain reachability from a network model (provider.Explainer is not implemented)".
+func AbilityText[T any]() string {
+	t := reflect.TypeFor[T]()
+	what, ok := abilityTexts[t]
+	if !ok {
+		what = "do what " + t.String() + " offers"
+	}
+	return fmt.Sprintf("%s (%s is not implemented)", what, t)
+}

@@ -18,6 +18,7 @@ import (
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/reports"
+	"reachgate/suites/harness"
 )
 
 // Evidence gatherers: each reads one thing from the running environment, in the shape a
@@ -112,11 +113,7 @@ func kubectl(ctx context.Context, h provider.Host, kubeconfig string, args ...st
 
 // place puts a file at the host, or skips the spec where the provider cannot.
 func place(ctx context.Context, h provider.Host, name string, data []byte) string {
-	fp, ok := h.(provider.FilePlacer)
-	if !ok {
-		Skip("the provider cannot place a file at " + h.Name())
-	}
-	p, err := fp.PlaceFile(ctx, name, data)
+	p, err := harness.Require[provider.FilePlacer](h).PlaceFile(ctx, name, data)
 	Expect(err).NotTo(HaveOccurred())
 	return p
 }

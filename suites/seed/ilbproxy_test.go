@@ -25,6 +25,7 @@ import (
 	"reachgate/framework/lint"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/topology"
 	"reachgate/suites/harness"
 	"reachgate/suites/internal/impostor"
 	"reachgate/suites/seed/assert"
@@ -44,7 +45,7 @@ type variant struct {
 
 func apply(ctx context.Context, v ilbproxy.Variant) *variant {
 	env := harness.Env()
-	cfg, err := env.(provider.KubeAdmin).AdminConfig()
+	cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
 	Expect(err).NotTo(HaveOccurred())
 	cs, err := kubernetes.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -54,14 +55,13 @@ func apply(ctx context.Context, v ilbproxy.Variant) *variant {
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
 	}, NodeTimeout(90*time.Second))
-	tpVM, err := env.Host("tp-vm")
-	Expect(err).NotTo(HaveOccurred())
+	tpVM := harness.Actor(topology.RoleThirdPartyClient)
 	return &variant{env: env, cs: cs, tpVM: tpVM, res: res, addr: net.JoinHostPort(res.Address.String(), "443")}
 }
 
 // impostorThroughProxy swaps the API server for an impostor inside the proxy pods,
 // restarts the proxies (so none keeps a connection to the real one) and sends GET /version
-// through the proxy from tp-vm with tls as the client's TLS settings.
+// through the proxy from the third-party client with tls as the client's TLS settings.
 func (v *variant) impostorThroughProxy(ctx context.Context, client *tls.Config) findings.ImpostorProbe {
 	ep := v.env.Cluster().PrivateEndpoint
 	other, err := otherCA(ep.String())
@@ -89,7 +89,7 @@ func (v *variant) impostorThroughProxy(ctx context.Context, client *tls.Config) 
 	return ev
 }
 
-// handshake succeeds once the proxy at the ILB completes a TLS handshake from tp-vm.
+// handshake succeeds once the proxy at the ILB completes a TLS handshake from the third-party client.
 func (v *variant) handshake(ctx context.Context) error {
 	_, err := servedLeaf(ctx, v.tpVM, v.addr)
 	return err
@@ -100,14 +100,14 @@ var _ = Describe("seed findings", Label("seed"), func() {
 		var v *variant
 		BeforeAll(func(ctx SpecContext) { v = apply(ctx, ilbproxy.Seed) }, NodeTimeout(2*time.Minute))
 
-		It("RG-KCFG-001: kubectl at tp-vm refuses the script's kubeconfig as written", func(ctx SpecContext) {
+		It("RG-KCFG-001: kubectl at the third-party client refuses the script's kubeconfig as written", func(ctx SpecContext) {
 			kc := place(ctx, v.tpVM, "seed-as-written.kubeconfig", v.res.Kubeconfig)
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail on the article's kubeconfig:\n%s", r.Output)
 			Expect(r.Output).To(ContainSubstring("error loading config file"))
 			// It never dials: no TLS finding can come from this run.
 			assert.None(findings.DetectKubectlX509(r), "kubectl with the unparseable kubeconfig")
-			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
+			AddReportEntry("kubectl at the third-party client", r.Output, ReportEntryVisibilityAlways)
 			// The live detector is kubectl itself; the catalog entry comes from lint's
 			// kubeconfig parser over the very bytes the script produced.
 			assert.Finding(lintLive("seed.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "RG-KCFG-001")
@@ -161,11 +161,11 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			assert.Finding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint.String())
 		}, SpecTimeout(40*time.Second))
 
-		It("RG-TLS-004: kubectl at tp-vm, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {
+		It("RG-TLS-004: kubectl at the third-party client, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {
 			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(ctx, v))
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
-			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
+			AddReportEntry("kubectl at the third-party client", r.Output, ReportEntryVisibilityAlways)
 			// Go checks the name before the chain: the missing SAN is what kubectl reports.
 			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-004", "legacy Common Name")
 		}, SpecTimeout(30*time.Second))
@@ -200,7 +200,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(ctx, v))
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
-			AddReportEntry("kubectl at tp-vm", r.Output, ReportEntryVisibilityAlways)
+			AddReportEntry("kubectl at the third-party client", r.Output, ReportEntryVisibilityAlways)
 			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-002", "unknown authority")
 		}, SpecTimeout(2*time.Minute))
 	})
@@ -209,7 +209,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 		var v *variant
 		BeforeAll(func(ctx SpecContext) { v = apply(ctx, ilbproxy.Hardened) }, NodeTimeout(2*time.Minute))
 
-		It("kubectl at tp-vm works with the kubeconfig as delivered; its token expires", func(ctx SpecContext) {
+		It("kubectl at the third-party client works with the kubeconfig as delivered; its token expires", func(ctx SpecContext) {
 			kc := place(ctx, v.tpVM, "hardened.kubeconfig", v.res.Kubeconfig)
 			r, err := kubectl(ctx, v.tpVM, kc, "get", "nodes", "--request-timeout=10s")
 			Expect(err).NotTo(HaveOccurred(), r.Output)

@@ -279,3 +279,22 @@ func (e *Environment) Inventory() ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// The lab has every ability; a missing method fails the build here, not a suite at run time.
+var (
+	_ provider.Environment  = (*Environment)(nil)
+	_ provider.Explainer    = (*Environment)(nil)
+	_ provider.LogSource    = (*Environment)(nil)
+	_ provider.CloudAccess  = (*Environment)(nil)
+	_ provider.WANEmulator  = (*Environment)(nil)
+	_ provider.TunnelFaults = (*Environment)(nil)
+	_ provider.KubeAdmin    = (*Environment)(nil)
+	_ provider.PodKiller    = (*Environment)(nil)
+	_ provider.PodNetwork   = (*Environment)(nil)
+	_ provider.Inventory    = (*Environment)(nil)
+	_ provider.Host         = (*Host)(nil)
+	_ provider.Listener     = (*Host)(nil)
+	_ provider.FilePlacer   = (*Host)(nil)
+	_ provider.VPNCloud     = labcloud.Lab{}
+	_ provider.Cloud        = labcloud.Lab{}
+)

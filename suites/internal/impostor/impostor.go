@@ -26,7 +26,7 @@ import (
 const Port = 18443
 
 // ErrUnsupported is returned on providers that cannot act inside a pod's network.
-var ErrUnsupported = errors.New("the provider cannot act inside a pod's network")
+var ErrUnsupported = errors.New("the provider cannot " + provider.AbilityText[provider.PodNetwork]())
 
 // Impostor is installed in every pod a selector picks; Remove undoes it.
 type Impostor struct {
@@ -120,7 +120,7 @@ func Serve(ln net.Listener, cert tls.Certificate, minV, maxV uint16, status int,
 func RestartProxies(ctx context.Context, env provider.Environment, cs kubernetes.Interface, selector string, check func(context.Context) error) error {
 	killer, ok := env.(provider.PodKiller)
 	if !ok {
-		return errors.New("the provider cannot kill a pod's containers")
+		return errors.New("the provider cannot " + provider.AbilityText[provider.PodKiller]())
 	}
 	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {

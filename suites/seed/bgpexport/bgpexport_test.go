@@ -27,15 +27,9 @@ type applied struct {
 
 func apply(ctx context.Context, v bgpexport.Variant) *applied {
 	env := harness.Env()
-	ca, ok := env.(provider.CloudAccess)
-	if !ok {
-		Skip("the provider has no cloud API")
-	}
-	vc, ok := ca.Cloud().(provider.VPNCloud)
-	if !ok {
-		Skip("the provider's cloud has no HA VPN, Cloud Router and peering operations")
-	}
-	info, err := ca.Cloud().Cluster(ctx)
+	c := harness.Require[provider.CloudAccess](env).Cloud()
+	vc := harness.Require[provider.VPNCloud](c)
+	info, err := c.Cluster(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	res, err := bgpexport.Apply(ctx, env, bgpexport.Options{Variant: v, Log: log})
@@ -51,7 +45,7 @@ func apply(ctx context.Context, v bgpexport.Variant) *applied {
 func (a *applied) peering(ctx context.Context) findings.Peering {
 	p, err := a.vc.GetPeering(ctx, a.res.Plan.Network, a.info.PeeringName)
 	Expect(err).NotTo(HaveOccurred())
-	routes, err := a.vc.ListPeeringRoutes(ctx, a.res.Plan.Network, a.info.PeeringName, "INCOMING")
+	routes, err := a.vc.ListPeeringRoutes(ctx, a.res.Plan.Network, a.info.PeeringName, cloud.Incoming)
 	Expect(err).NotTo(HaveOccurred())
 	ev := findings.Peering{Network: p.Network, Name: p.Name, ImportCustomRoutes: p.ImportCustomRoutes}
 	var all []string

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"reachgate/framework/topology"
@@ -149,6 +150,28 @@ func Open(name string) (*Lab, error) {
 		}
 	}
 	return l, nil
+}
+
+// Resolve picks a lab by name: name itself, or with an empty name the only lab there is.
+func Resolve(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	states, err := netns.ListStates()
+	if err != nil {
+		return "", err
+	}
+	switch len(states) {
+	case 0:
+		return "", errors.New("no lab is up: run 'reachgate lab up'")
+	case 1:
+		return states[0].Name, nil
+	}
+	var names []string
+	for _, s := range states {
+		names = append(names, s.Name)
+	}
+	return "", fmt.Errorf("several labs exist (%s): choose one with --name", strings.Join(names, ", "))
 }
 
 // Down removes the lab.

@@ -20,7 +20,8 @@ import (
 
 // benchFlags are the flags of `reachgate bench`.
 type benchFlags struct {
-	name        string
+	env         envFlags
+	host        string
 	requests    int
 	concurrency int
 	rounds      int
@@ -40,7 +41,7 @@ func newBenchCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch args[0] {
 			case "bgp-export":
-				return runBenchBGP(cmd.Context(), f.name, f.rounds, os.Stdout)
+				return runBenchBGP(cmd.Context(), f, os.Stdout)
 			case "ilb-proxy":
 			default:
 				return fmt.Errorf("benchmark %q: supported: ilb-proxy, bgp-export", args[0])
@@ -48,7 +49,8 @@ func newBenchCommand() *cobra.Command {
 			return runBench(cmd.Context(), f, os.Stdout)
 		},
 	}
-	c.Flags().StringVar(&f.name, "name", "", "lab name (default: the only lab)")
+	f.env.register(c)
+	c.Flags().StringVar(&f.host, "host", defaultHost, "host that reaches the control plane through the solution")
 	c.Flags().IntVar(&f.requests, "requests", 1500, "requests per measurement")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "parallel connections")
 	c.Flags().IntVar(&f.rounds, "rounds", 15, "interleaved rounds; each measures every proxy once, each after the direct path")
@@ -68,21 +70,20 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 	if f.requests < 1 || f.concurrency < 1 || f.rounds < 1 {
 		return errors.New("--requests, --concurrency and --rounds must be at least 1")
 	}
-	lname, err := resolveName(f.name)
-	if err != nil {
-		return err
-	}
-	env, err := openLab(lname)
+	env, err := f.env.attach(ctx)
 	if err != nil {
 		return err
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	cl := env.Cluster()
+	if len(cl.Nodes) == 0 {
+		return fmt.Errorf("%s has no cluster node to measure the direct path from", f.env.describe(env))
+	}
 	node, err := env.Host(cl.Nodes[0])
 	if err != nil {
 		return err
 	}
-	tp, err := env.Host("tp-vm")
+	tp, err := env.Host(f.host)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 	paths := []*benchPath{direct}
 	byProxy := map[ilbproxy.Proxy]*benchPath{}
 	for _, p := range ilbproxy.Proxies {
-		bp := &benchPath{name: "tp-vm through ILB + " + string(p), proxy: p}
+		bp := &benchPath{name: f.host + " through ILB + " + string(p), proxy: p}
 		paths = append(paths, bp)
 		byProxy[p] = bp
 	}

@@ -12,33 +12,39 @@ import (
 	"reachgate/framework/solution/bgpexport"
 )
 
-// runBenchBGP measures bgp-export on a lab of the bgp-export topology, rounds times: the time
-// from Apply to the first 200 at tp-vm, the failover loss window when the tunnel carrying the
-// flow is cut (20 requests/s, each on a new connection), and the time to 4/4 sessions after
-// the tunnel is restored. Apply and Remove bracket each round.
-func runBenchBGP(ctx context.Context, name string, rounds int, out io.Writer) error {
-	lname, err := resolveName(name)
-	if err != nil {
-		return err
-	}
-	env, err := openLab(lname)
+// runBenchBGP measures bgp-export on an environment of the bgp-export topology (a lab by
+// default), f.rounds times: the time from Apply to the first 200 at f.host (tp-vm), the
+// failover loss window when the tunnel carrying the flow is cut (20 requests/s, each on a
+// new connection), and the time to 4/4 sessions after the tunnel is restored. Apply and
+// Remove bracket each round.
+func runBenchBGP(ctx context.Context, f benchFlags, out io.Writer) error {
+	env, err := f.env.attach(ctx)
 	if err != nil {
 		return err
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	vc, ok := env.Cloud().(provider.VPNCloud)
-	if !ok {
-		return fmt.Errorf("lab %s has no VPN cloud", lname)
-	}
-	info, err := env.Cloud().Cluster(ctx)
+	ca, err := ability[provider.CloudAccess](env, f.env.provider, "hand out its cloud")
 	if err != nil {
 		return err
 	}
-	tp, err := env.Host("tp-vm")
+	vc, err := ability[provider.VPNCloud](ca.Cloud(), f.env.provider, "drive HA VPN and Cloud Router")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "bgp-export on lab %s: %d rounds (BGP keepalive 1 s, hold 3 s)\n", lname, rounds)
+	faults, err := ability[provider.TunnelFaults](env, f.env.provider, "cut a VPN tunnel's underlay")
+	if err != nil {
+		return err
+	}
+	info, err := ca.Cloud().Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	tp, err := env.Host(f.host)
+	if err != nil {
+		return err
+	}
+	rounds := f.rounds
+	fmt.Fprintf(out, "bgp-export on %s: %d rounds (BGP keepalive 1 s, hold 3 s)\n", f.env.describe(env), rounds)
 	fmt.Fprintln(out, "round\tapply→first 200\tloss window (cut carrying tunnel)\tfailed requests\trestore→4/4 sessions")
 	for r := range rounds {
 		start := time.Now()
@@ -56,24 +62,24 @@ func runBenchBGP(ctx context.Context, name string, rounds int, out io.Writer) er
 		}
 		for get(ctx) != nil {
 			if time.Since(start) > time.Minute {
-				return fmt.Errorf("no 200 at tp-vm a minute after Apply")
+				return fmt.Errorf("no 200 at %s a minute after Apply", f.host)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		first := time.Since(start)
-		carrying, err := env.TunnelsCarrying(ctx, "tp-vm", info.PrivateEndpoint)
+		carrying, err := faults.TunnelsCarrying(ctx, f.host, info.PrivateEndpoint)
 		if err != nil || len(carrying) == 0 {
-			return fmt.Errorf("which tunnel carries tp-vm's flow: %v %v", carrying, err)
+			return fmt.Errorf("which tunnel carries %s's flow: %v %v", f.host, carrying, err)
 		}
 		cutAt := make(chan time.Time, 1)
 		go func() {
 			time.Sleep(time.Second)
 			cutAt <- time.Now()
-			_ = env.SetTunnelUnderlay(ctx, carrying[0], false)
+			_ = faults.SetTunnelUnderlay(ctx, carrying[0], false)
 		}()
 		w := probe.Window(probe.Continuous(ctx, 20, 7*time.Second, get), <-cutAt)
 		restored := time.Now()
-		if err := env.SetTunnelUnderlay(ctx, carrying[0], true); err != nil {
+		if err := faults.SetTunnelUnderlay(ctx, carrying[0], true); err != nil {
 			return err
 		}
 		var back time.Duration

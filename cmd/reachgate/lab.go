@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -86,26 +85,7 @@ func newLabUpCommand() *cobra.Command {
 }
 
 // resolveName picks the lab: the flag, or the only lab there is.
-func resolveName(name string) (string, error) {
-	if name != "" {
-		return name, nil
-	}
-	states, err := netns.ListStates()
-	if err != nil {
-		return "", err
-	}
-	switch len(states) {
-	case 0:
-		return "", errors.New("no lab is up: run 'reachgate lab up'")
-	case 1:
-		return states[0].Name, nil
-	}
-	var names []string
-	for _, s := range states {
-		names = append(names, s.Name)
-	}
-	return "", fmt.Errorf("several labs exist (%s): choose one with --name", strings.Join(names, ", "))
-}
+func resolveName(name string) (string, error) { return lab.Resolve(name) }
 
 func newLabDownCommand() *cobra.Command {
 	var name string

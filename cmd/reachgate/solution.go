@@ -4,32 +4,31 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/provider"
-	labprovider "reachgate/framework/provider/lab"
 	"reachgate/framework/solution/bgpexport"
 	"reachgate/framework/solution/ilbproxy"
 )
 
 func newSolutionCommand() *cobra.Command {
 	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy, bgp-export)"}
-	var name, variant, proxyName, address, host string
+	var ef envFlags
+	var variant, proxyName, address, host string
 	var ttl time.Duration
 	apply := &cobra.Command{
 		Use:   "apply ilb-proxy|bgp-export",
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := solutionLab(args[0], name)
+			env, err := solutionEnv(cmd, args[0], ef)
 			if err != nil {
 				return err
 			}
 			if args[0] == "bgp-export" {
-				return applyBGPExport(cmd, env, bgpexport.Variant(variant), host, ttl)
+				return applyBGPExport(cmd, ef.provider, env, bgpexport.Variant(variant), host, ttl)
 			}
 			p, err := ilbproxy.ParseProxy(proxyName)
 			if err != nil {
@@ -44,11 +43,7 @@ func newSolutionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			h, err := env.Host(host)
-			if err != nil {
-				return err
-			}
-			path, err := h.(provider.FilePlacer).PlaceFile(cmd.Context(), "ilb-proxy.kubeconfig", res.Kubeconfig)
+			path, err := placeFile(cmd, ef.provider, env, host, "ilb-proxy.kubeconfig", res.Kubeconfig)
 			if err != nil {
 				return err
 			}
@@ -65,14 +60,14 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().StringVar(&variant, "variant", "hardened", "seed (the article as written) or hardened")
 	apply.Flags().StringVar(&proxyName, "proxy", "nginx", "nginx, go-l7 (or go), go-l4")
 	apply.Flags().StringVar(&address, "address", "10.128.0.28", "static internal address of the load balancer")
-	apply.Flags().StringVar(&host, "host", "tp-vm", "host that gets the kubeconfig")
+	apply.Flags().StringVar(&host, "host", defaultHost, "host that gets the kubeconfig")
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
 	remove := &cobra.Command{
 		Use:   "remove ilb-proxy|bgp-export",
 		Short: "Remove everything apply created",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := solutionLab(args[0], name)
+			env, err := solutionEnv(cmd, args[0], ef)
 			if err != nil {
 				return err
 			}
@@ -83,22 +78,18 @@ func newSolutionCommand() *cobra.Command {
 		},
 	}
 	for _, sub := range []*cobra.Command{apply, remove} {
-		sub.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+		ef.register(sub)
 		c.AddCommand(sub)
 	}
 	return c
 }
 
-func applyBGPExport(cmd *cobra.Command, env *labprovider.Environment, variant bgpexport.Variant, host string, ttl time.Duration) error {
+func applyBGPExport(cmd *cobra.Command, providerName string, env provider.Environment, variant bgpexport.Variant, host string, ttl time.Duration) error {
 	res, err := bgpexport.Apply(cmd.Context(), env, bgpexport.Options{Variant: variant, TokenTTL: ttl, Log: slog.Default()})
 	if err != nil {
 		return err
 	}
-	h, err := env.Host(host)
-	if err != nil {
-		return err
-	}
-	path, err := h.(provider.FilePlacer).PlaceFile(cmd.Context(), "bgp-export.kubeconfig", res.Kubeconfig)
+	path, err := placeFile(cmd, providerName, env, host, "bgp-export.kubeconfig", res.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -110,22 +101,23 @@ func applyBGPExport(cmd *cobra.Command, env *labprovider.Environment, variant bg
 	return nil
 }
 
-// solutionLab checks the solution's name and opens the lab it applies to.
-func solutionLab(solution, name string) (*labprovider.Environment, error) {
+// solutionEnv checks the solution's name and attaches to the environment it applies to.
+func solutionEnv(cmd *cobra.Command, solution string, ef envFlags) (provider.Environment, error) {
 	if solution != "ilb-proxy" && solution != "bgp-export" {
 		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export", solution)
 	}
-	n, err := resolveName(name)
-	if err != nil {
-		return nil, err
-	}
-	return openLab(n)
+	return ef.attach(cmd.Context())
 }
 
-func openLab(name string) (*labprovider.Environment, error) {
-	self, err := os.Executable()
+// placeFile puts data on the named host of env as a file called name and returns its path.
+func placeFile(cmd *cobra.Command, providerName string, env provider.Environment, host, name string, data []byte) (string, error) {
+	h, err := env.Host(host)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return labprovider.Open(name, self, slog.Default())
+	fp, err := ability[provider.FilePlacer](h, providerName, "place a file on host "+host)
+	if err != nil {
+		return "", err
+	}
+	return fp.PlaceFile(cmd.Context(), name, data)
 }

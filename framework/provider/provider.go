@@ -108,3 +108,23 @@ type Explainer interface {
 type LogSource interface {
 	LogTails(lines int) map[string]string
 }
+
+// Attacher is the ability to attach to an environment that is already provisioned (a lab
+// that is up; a GCP project's cluster), by name. An empty name asks the provider to pick the
+// only environment there is, where it can tell; Teardown of the result removes the
+// environment as if it had been provisioned in this process.
+type Attacher interface {
+	Attach(ctx context.Context, name string, log *slog.Logger) (Environment, error)
+}
+
+// Attach attaches to the named environment of p, or fails clearly when p cannot attach.
+func Attach(ctx context.Context, p Provider, name string, log *slog.Logger) (Environment, error) {
+	a, ok := p.(Attacher)
+	if !ok {
+		return nil, fmt.Errorf("provider %s cannot attach to an existing environment", p.Name())
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return a.Attach(ctx, name, log)
+}

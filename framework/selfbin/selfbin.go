@@ -1,5 +1,6 @@
 // Package selfbin finds the reachgate binary that probes and kubectl run from at a host's
-// position: $REACHGATE_BIN, or a build of ./cmd/reachgate from this checkout.
+// position: the one the process recorded with Use (the reachgate command itself),
+// $REACHGATE_BIN, or a build of ./cmd/reachgate from this checkout.
 package selfbin
 
 import (
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"reachgate/framework/checkout"
-	"reachgate/lab/binaries"
 )
 
 var (
@@ -22,10 +22,29 @@ var (
 	errBin error
 )
 
-// Path returns the reachgate binary, building it once per process when $REACHGATE_BIN is unset.
+// Path returns the reachgate binary, building it once per process when neither Use nor
+// $REACHGATE_BIN names one.
 func Path(ctx context.Context, log *slog.Logger) (string, error) {
 	once.Do(func() { path, errBin = find(ctx, log) })
 	return path, errBin
+}
+
+// Use records p as the reachgate binary for the rest of the process (the reachgate command
+// names its own executable); it has no effect once Path has answered.
+func Use(p string) {
+	once.Do(func() { path, errBin = filepath.Abs(p) })
+}
+
+// cacheDir is $REACHGATE_CACHE, else $XDG_CACHE_HOME/reachgate, else ~/.cache/reachgate:
+// the directory the lab caches its binaries in too.
+func cacheDir() string {
+	if d := os.Getenv("REACHGATE_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "reachgate")
+	}
+	return filepath.Join(os.TempDir(), "reachgate-cache")
 }
 
 func find(ctx context.Context, log *slog.Logger) (string, error) {
@@ -43,7 +62,7 @@ func find(ctx context.Context, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w; set REACHGATE_BIN", err)
 	}
-	out := filepath.Join(binaries.CacheDir(), "reachgate-test", "reachgate")
+	out := filepath.Join(cacheDir(), "reachgate-test", "reachgate")
 	log.Info("building reachgate for the suites (set REACHGATE_BIN to skip)", "into", out)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/reachgate")

@@ -36,6 +36,21 @@ func init() {
 // Provider provisions the local lab.
 type Provider struct{}
 
+var (
+	_ provider.Attacher     = Provider{}
+	_ provider.Explainer    = (*Environment)(nil)
+	_ provider.LogSource    = (*Environment)(nil)
+	_ provider.CloudAccess  = (*Environment)(nil)
+	_ provider.WANEmulator  = (*Environment)(nil)
+	_ provider.TunnelFaults = (*Environment)(nil)
+	_ provider.KubeAdmin    = (*Environment)(nil)
+	_ provider.PodKiller    = (*Environment)(nil)
+	_ provider.PodNetwork   = (*Environment)(nil)
+	_ provider.Inventory    = (*Environment)(nil)
+	_ provider.Listener     = (*Host)(nil)
+	_ provider.FilePlacer   = (*Host)(nil)
+)
+
 // Name implements provider.Provider.
 func (Provider) Name() string { return "lab" }
 
@@ -252,10 +267,18 @@ func (h *Host) PlaceFile(_ context.Context, name string, data []byte) (string, e
 	return p, os.WriteFile(p, data, 0o600)
 }
 
-// Open wraps a lab that is already up (for `reachgate solution …`); self is the reachgate
-// binary that runs kubectl at hosts.
-func Open(name, self string, log *slog.Logger) (*Environment, error) {
-	l, err := lab.Open(name)
+// Attach implements provider.Attacher: it wraps a lab that is already up, the only one when
+// name is empty. Kubectl at hosts runs the reachgate binary of selfbin.Path.
+func (Provider) Attach(ctx context.Context, name string, log *slog.Logger) (provider.Environment, error) {
+	n, err := lab.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lab.Open(n)
+	if err != nil {
+		return nil, err
+	}
+	self, err := selfbin.Path(ctx, log)
 	if err != nil {
 		return nil, err
 	}

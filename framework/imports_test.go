@@ -30,8 +30,9 @@ type importRule struct {
 	Why    string
 }
 
-// importRules is the import direction of ARCHITECTURE.md: cmd -> framework -> lab;
-// suites -> framework, fixtures, reports; nothing imports suites.
+// importRules is the import direction that ARCHITECTURE.md (at the repository root)
+// describes: cmd -> framework -> lab; suites -> framework, fixtures, reports; nothing
+// imports suites.
 var importRules = []importRule{
 	{
 		From: "reachgate/lab",

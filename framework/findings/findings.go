@@ -63,7 +63,8 @@ type Entry struct {
 	// Detectors name the functions that report this entry: lint.* read files,
 	// findings.Detect* take evidence from a running environment.
 	Detectors []string `json:"detectors"`
-	// Ref points at the design note or the article step the entry comes from.
+	// Ref names, in a few words, the public documentation or the source article's step the
+	// entry comes from; it cites nothing outside the repository by path.
 	Ref string `json:"ref,omitempty"`
 }
 

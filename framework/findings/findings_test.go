@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,6 +40,21 @@ func TestCatalogIsComplete(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("live detector %s is in no catalog entry", name)
+		}
+	}
+}
+
+// TestCatalogRefsAreSelfContained keeps every Ref readable on its own: public documentation
+// named in words, or the source article's solution and step. A section number without the
+// document it belongs to, or a file outside the repository, is not a reference.
+func TestCatalogRefsAreSelfContained(t *testing.T) {
+	t.Parallel()
+	article := regexp.MustCompile(`source article, Solution [12] §\d+( and §\d+)*`)
+	file := regexp.MustCompile(`\.(md|txt)\b`)
+	for _, e := range Catalog() {
+		rest := article.ReplaceAllString(e.Ref, "")
+		if strings.Contains(rest, "§") || file.MatchString(e.Ref) {
+			t.Errorf("entry %s: Ref %q is not self-contained; name the public documentation in words (\"GCP VPC Network Peering: custom route exchange\") or the step (\"source article, Solution 1 §2\")", e.ID, e.Ref)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 // Package netmodel computes, from a resolved topology, the routes every VPC has under GCP's
-// rules (GCP-SEMANTICS.md sections 1 and 2). It is the single source of truth for routing:
-// the realizer programs exactly these routes and `explain` reads the same model.
+// rules for VPC routes, VPC Network Peering and Cloud Router dynamic routing (public GCP
+// documentation: "Routes", "VPC Network Peering", "Cloud Router overview"); each rule is
+// stated where it is applied, in a comment starting "GCP:". It is the single source of truth
+// for routing: the realizer programs exactly these routes and `explain` reads the same model.
 //
 // Compute works in three passes whose inputs never depend on their own outputs, so no
 // fixed-point iteration is needed:

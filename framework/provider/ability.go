@@ -19,6 +19,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[PodKiller]():    "kill a pod's containers",
 	reflect.TypeFor[PodNetwork]():   "act inside a pod's network",
 	reflect.TypeFor[Inventory]():    "list what the environment runs",
+	reflect.TypeFor[Attacher]():     "attach to an environment that is already provisioned",
 }
 
 // AbilityText says what a provider lacking the ability T cannot do, with T's name:

@@ -36,21 +36,6 @@ func init() {
 // Provider provisions the local lab.
 type Provider struct{}
 
-var (
-	_ provider.Attacher     = Provider{}
-	_ provider.Explainer    = (*Environment)(nil)
-	_ provider.LogSource    = (*Environment)(nil)
-	_ provider.CloudAccess  = (*Environment)(nil)
-	_ provider.WANEmulator  = (*Environment)(nil)
-	_ provider.TunnelFaults = (*Environment)(nil)
-	_ provider.KubeAdmin    = (*Environment)(nil)
-	_ provider.PodKiller    = (*Environment)(nil)
-	_ provider.PodNetwork   = (*Environment)(nil)
-	_ provider.Inventory    = (*Environment)(nil)
-	_ provider.Listener     = (*Host)(nil)
-	_ provider.FilePlacer   = (*Host)(nil)
-)
-
 // Name implements provider.Provider.
 func (Provider) Name() string { return "lab" }
 
@@ -305,6 +290,7 @@ func (e *Environment) Inventory() ([]string, error) {
 
 // The lab has every ability; a missing method fails the build here, not a suite at run time.
 var (
+	_ provider.Attacher     = Provider{}
 	_ provider.Environment  = (*Environment)(nil)
 	_ provider.Explainer    = (*Environment)(nil)
 	_ provider.LogSource    = (*Environment)(nil)

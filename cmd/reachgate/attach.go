@@ -13,11 +13,22 @@ import (
 	"reachgate/framework/provider"
 	_ "reachgate/framework/provider/lab" // registers the lab provider
 	"reachgate/framework/selfbin"
+	"reachgate/framework/topology"
 )
 
-// defaultHost is the host that solutions hand their kubeconfig to and benchmarks measure
-// from by default: the seed topology's third-party VM.
-const defaultHost = "tp-vm"
+// clientHost is host, or when it is empty the topology's third-party client: the host that
+// solutions hand their kubeconfig to and benchmarks measure from by default.
+func clientHost(env provider.Environment, host string) (string, error) {
+	if host != "" {
+		return host, nil
+	}
+	t := env.Topology()
+	hs := t.HostsWithRole(topology.RoleThirdPartyClient)
+	if len(hs) == 0 {
+		return "", fmt.Errorf("topology %s has no host with role %s: give --host", t.Name, topology.RoleThirdPartyClient)
+	}
+	return hs[0].Name, nil
+}
 
 // envFlags choose the provisioned environment a command acts on.
 type envFlags struct {

@@ -31,7 +31,7 @@ func newBenchCommand() *cobra.Command {
 	var f benchFlags
 	c := &cobra.Command{
 		Use:   "bench ilb-proxy|bgp-export",
-		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from tp-vm through each proxy",
+		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from the third-party client through each proxy",
 		Long: "Measures in interleaved rounds: each round applies each proxy in turn (starting with a different\n" +
 			"one each round), measures the direct path and then the path through the proxy. Per path it reports\n" +
 			"the median over all measurements of p50, p99 and req/s, and the p99 range; the p99 overhead is the\n" +
@@ -50,7 +50,7 @@ func newBenchCommand() *cobra.Command {
 		},
 	}
 	f.env.register(c)
-	c.Flags().StringVar(&f.host, "host", defaultHost, "host that reaches the control plane through the solution")
+	c.Flags().StringVar(&f.host, "host", "", "host that reaches the control plane through the solution (default: the topology's third-party client)")
 	c.Flags().IntVar(&f.requests, "requests", 1500, "requests per measurement")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "parallel connections")
 	c.Flags().IntVar(&f.rounds, "rounds", 15, "interleaved rounds; each measures every proxy once, each after the direct path")
@@ -72,6 +72,9 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 	}
 	env, err := f.env.attach(ctx)
 	if err != nil {
+		return err
+	}
+	if f.host, err = clientHost(env, f.host); err != nil {
 		return err
 	}
 	quiet := slog.New(slog.DiscardHandler)

@@ -13,13 +13,16 @@ import (
 )
 
 // runBenchBGP measures bgp-export on an environment of the bgp-export topology (a lab by
-// default), f.rounds times: the time from Apply to the first 200 at f.host (tp-vm), the
+// default), f.rounds times: the time from Apply to the first 200 at f.host (the third-party client), the
 // failover loss window when the tunnel carrying the flow is cut (20 requests/s, each on a
 // new connection), and the time to 4/4 sessions after the tunnel is restored. Apply and
 // Remove bracket each round.
 func runBenchBGP(ctx context.Context, f benchFlags, out io.Writer) error {
 	env, err := f.env.attach(ctx)
 	if err != nil {
+		return err
+	}
+	if f.host, err = clientHost(env, f.host); err != nil {
 		return err
 	}
 	quiet := slog.New(slog.DiscardHandler)

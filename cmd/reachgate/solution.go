@@ -27,6 +27,9 @@ func newSolutionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if host, err = clientHost(env, host); err != nil {
+				return err
+			}
 			if args[0] == "bgp-export" {
 				return applyBGPExport(cmd, ef.provider, env, bgpexport.Variant(variant), host, ttl)
 			}
@@ -60,7 +63,7 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().StringVar(&variant, "variant", "hardened", "seed (the article as written) or hardened")
 	apply.Flags().StringVar(&proxyName, "proxy", "nginx", "nginx, go-l7 (or go), go-l4")
 	apply.Flags().StringVar(&address, "address", "10.128.0.28", "static internal address of the load balancer")
-	apply.Flags().StringVar(&host, "host", defaultHost, "host that gets the kubeconfig")
+	apply.Flags().StringVar(&host, "host", "", "host that gets the kubeconfig (default: the topology's third-party client)")
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
 	remove := &cobra.Command{
 		Use:   "remove ilb-proxy|bgp-export",

@@ -3,8 +3,10 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,7 +40,7 @@ type Suite struct {
 	Errors     int        `xml:"errors,attr"`
 	Skipped    int        `xml:"skipped,attr"`
 	Time       float64    `xml:"time,attr"`
-	Timestamp  string     `xml:"timestamp,attr"`
+	Timestamp  string     `xml:"timestamp,attr,omitempty"`
 	Properties []Property `xml:"properties>property"`
 	Cases      []Case     `xml:"testcase"`
 }
@@ -134,7 +136,7 @@ func systemOut(sp types.SpecReport) string {
 
 // WriteSuite writes one suite as its own JUnit file.
 func WriteSuite(path string, s Suite) error {
-	return write(path, Suites{Suites: []Suite{s}})
+	return write(path, []Suite{s})
 }
 
 // Merge combines every *.xml file in dir into one JUnit document at out.
@@ -144,7 +146,7 @@ func Merge(dir, out string) error {
 		return err
 	}
 	sort.Strings(files)
-	var all Suites
+	var all []Suite
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -154,14 +156,27 @@ func Merge(dir, out string) error {
 		if err := xml.Unmarshal(data, &doc); err != nil {
 			return fmt.Errorf("read JUnit %s: %w", f, err)
 		}
-		all.Suites = append(all.Suites, doc.Suites...)
+		all = append(all, doc.Suites...)
 	}
 	return write(out, all)
 }
 
-func write(path string, doc Suites) error {
-	doc.Tests, doc.Failures, doc.Errors, doc.Skipped, doc.Time = 0, 0, 0, 0, 0
-	for _, s := range doc.Suites {
+func write(path string, suites []Suite) error {
+	var b bytes.Buffer
+	if err := Encode(&b, suites...); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// Encode writes suites as one JUnit <testsuites> document (XML header, two-space indent,
+// final newline), its totals summed over the suites.
+func Encode(w io.Writer, suites ...Suite) error {
+	doc := Suites{Suites: suites}
+	for _, s := range suites {
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
 		doc.Errors += s.Errors
@@ -172,8 +187,6 @@ func write(path string, doc Suites) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append([]byte(xml.Header), append(data, '\n')...), 0o644)
+	_, err = w.Write(append([]byte(xml.Header), append(data, '\n')...))
+	return err
 }

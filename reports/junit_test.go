@@ -256,6 +256,46 @@ func TestWriteSuiteGolden(t *testing.T) {
 	}
 }
 
+func TestEncode(t *testing.T) {
+	t.Parallel()
+	one := FromGinkgo(syntheticReport(), "ilbproxy", props)
+	path := filepath.Join(t.TempDir(), "ilbproxy.xml")
+	if err := WriteSuite(path, one); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Encode(&b, one); err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	if diff := cmp.Diff(string(file), b.String()); diff != "" {
+		t.Errorf("Encode and WriteSuite differ (-WriteSuite +Encode):\n%s", diff)
+	}
+
+	// A suite built by hand (as lint builds one) has no timestamp: the attribute is left out.
+	lint := Suite{Name: "reachgate lint", Tests: 2, Failures: 1, Cases: []Case{
+		{Name: "a.conf", Classname: "lint.nginx"},
+		{Name: "b.conf:4 RG-NGINX-001", Classname: "lint.nginx", Failure: &Failure{Message: "m", Type: "high", Text: "t"}},
+	}}
+	b.Reset()
+	if err := Encode(&b, one, lint); err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	if strings.Contains(b.String(), `timestamp=""`) {
+		t.Errorf("empty timestamp written:\n%s", b.String())
+	}
+	var doc Suites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Tests != 9 || doc.Failures != 3 || doc.Errors != 2 || len(doc.Suites) != 2 {
+		t.Errorf("got %d tests, %d failures, %d errors in %d suites; want 9, 3, 2 in 2", doc.Tests, doc.Failures, doc.Errors, len(doc.Suites))
+	}
+}
+
 func readSuites(t *testing.T, path string) Suites {
 	t.Helper()
 	data, err := os.ReadFile(path)

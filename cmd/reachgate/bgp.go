@@ -8,8 +8,6 @@ import (
 	"reachgate/lab/bgp"
 )
 
-func init() { moreCommands = append(moreCommands, newBGPCommand) }
-
 // newBGPCommand is the BGP speaker daemon of one router; the lab starts it inside the
 // router's namespace, next to the VPN daemon whose tunnels carry its sessions.
 func newBGPCommand() *cobra.Command {

@@ -12,8 +12,6 @@ import (
 	"reachgate/framework/lint"
 )
 
-func init() { moreCommands = append(moreCommands, newLintCommand) }
-
 // lintFlags are `reachgate lint`'s flags.
 type lintFlags struct {
 	format      string

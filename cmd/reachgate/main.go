@@ -68,13 +68,22 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	root.AddCommand(newLabCommand(), newKubectlCommand(), newProxyCommand(), newILBCommand(), newSolutionCommand(), newBenchCommand())
-	for _, c := range moreCommands {
-		root.AddCommand(c())
-	}
+	// Every command, in one list; help lists them alphabetically.
+	root.AddCommand(
+		// The lab and what runs against it.
+		newLabCommand(),
+		newSolutionCommand(),
+		newProbeCommand(),
+		newLintCommand(),
+		newReportCommand(),
+		newBenchCommand(),
+		newKubectlCommand(),
+		newILBCommand(),
+		// Daemons the lab starts inside its namespaces.
+		newProxyCommand(),
+		newWANCommand(),
+		newVPNCommand(),
+		newBGPCommand(),
+	)
 	return root
 }
-
-// moreCommands holds commands registered by their own files' init functions
-// (func init() { moreCommands = append(moreCommands, newXCommand) }).
-var moreCommands []func() *cobra.Command

@@ -71,3 +71,16 @@ func TestLabExplainSeedVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// Every command is registered in newRootCommand's one list, the daemons (hidden) included.
+func TestEveryCommandRegistered(t *testing.T) {
+	got := map[string]bool{}
+	for _, c := range newRootCommand().Commands() {
+		got[c.Name()] = true
+	}
+	for _, name := range []string{"lab", "solution", "probe", "lint", "report", "bench", "kubectl", "ilb", "proxy", "wan", "vpn", "bgp"} {
+		if !got[name] {
+			t.Errorf("reachgate %s is not registered", name)
+		}
+	}
+}

@@ -17,8 +17,6 @@ import (
 	"reachgate/framework/probe"
 )
 
-func init() { moreCommands = append(moreCommands, newProbeCommand) }
-
 // probeFlags are the flags of `reachgate probe`.
 type probeFlags struct {
 	url, ca, serverName, tokenFile, kubeconfig string

@@ -14,8 +14,6 @@ import (
 	"reachgate/reports"
 )
 
-func init() { moreCommands = append(moreCommands, newReportCommand) }
-
 func newReportCommand() *cobra.Command {
 	var in string
 	c := &cobra.Command{

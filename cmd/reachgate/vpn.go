@@ -9,8 +9,6 @@ import (
 	"reachgate/lab/vpn"
 )
 
-func init() { moreCommands = append(moreCommands, newVPNCommand) }
-
 // newVPNCommand is the userspace WireGuard daemon of one VPN gateway side; the lab starts it
 // inside the gateway's namespace.
 func newVPNCommand() *cobra.Command {

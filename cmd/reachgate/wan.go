@@ -11,8 +11,6 @@ import (
 	"reachgate/lab/wan"
 )
 
-func init() { moreCommands = append(moreCommands, newWANCommand) }
-
 // newWANCommand is the WAN emulation element's daemon (delay, jitter, loss on one link);
 // the lab starts it inside the router namespace that holds the impaired link's end.
 func newWANCommand() *cobra.Command {

@@ -2,7 +2,6 @@ package lint
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"reachgate/framework/findings"
+	"reachgate/reports"
 )
 
 // Formats are the output formats of WriteReport.
@@ -78,36 +78,11 @@ func writeJSON(w io.Writer, r *Result) error {
 	return enc.Encode(out)
 }
 
-// JUnit: one testsuite; per file a testcase that passes when the file has no finding, and per
-// finding a failing testcase named "file:line ID"; an unreadable file is an errored testcase.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-}
-
-type junitProblem struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
+// writeJUnit writes one testsuite: per file a testcase that passes when the file has no
+// finding, and per finding a failing testcase named "file:line ID"; an unreadable file is an
+// errored testcase.
 func writeJUnit(w io.Writer, r *Result) error {
-	s := junitSuite{Name: "reachgate lint"}
+	s := reports.Suite{Name: "reachgate lint"}
 	for _, f := range r.Files {
 		class := "lint." + string(f.Kind)
 		if f.Kind == KindUnknown {
@@ -116,29 +91,20 @@ func writeJUnit(w io.Writer, r *Result) error {
 		switch {
 		case f.Err != nil:
 			s.Errors++
-			s.Cases = append(s.Cases, junitCase{Name: f.File, Classname: class, Error: &junitProblem{Message: f.Err.Msg, Type: "input", Text: f.Err.Error()}})
+			s.Cases = append(s.Cases, reports.Case{Name: f.File, Classname: class, Error: &reports.Failure{Message: f.Err.Msg, Type: "input", Text: f.Err.Error()}})
 		case len(f.Findings) == 0:
-			s.Cases = append(s.Cases, junitCase{Name: f.File, Classname: class})
+			s.Cases = append(s.Cases, reports.Case{Name: f.File, Classname: class})
 		default:
 			for _, fd := range f.Findings {
 				s.Failures++
-				s.Cases = append(s.Cases, junitCase{Name: fd.Where() + " " + fd.ID, Classname: class, Failure: &junitProblem{
+				s.Cases = append(s.Cases, reports.Case{Name: fd.Where() + " " + fd.ID, Classname: class, Failure: &reports.Failure{
 					Message: fd.Message, Type: fd.Severity.String(),
 					Text: fmt.Sprintf("%s %s: %s\nevidence: %s\nwhy: %s\nfix: %s", fd.ID, fd.Title, fd.Message, fd.Evidence.Text, fd.Why, fd.Fix)}})
 			}
 		}
 	}
 	s.Tests = len(s.Cases)
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(junitSuites{Suites: []junitSuite{s}}); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return reports.Encode(w, s)
 }
 
 // SARIF 2.1.0: one run, the catalog as rules, one result per finding with a physical location.

@@ -1,5 +1,6 @@
 // Package pki issues the certificates reachgate needs: the cluster CA and its leaves, the
-// proxies' serving certificates, and test authorities.
+// proxies' serving certificates, the article's self-signed certificate, and test authorities.
+// It is the one place that calls x509.CreateCertificate.
 package pki
 
 import (
@@ -7,6 +8,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -34,6 +37,12 @@ type CertSpec struct {
 	IPs          []net.IP
 	Usage        []x509.ExtKeyUsage
 	Validity     time.Duration
+	// NotBefore and NotAfter, when set, override the default window (from a minute ago,
+	// for Validity): tests issue expired and not-yet-valid certificates with them.
+	NotBefore time.Time
+	NotAfter  time.Time
+	// RSABits, when set, gives the certificate an RSA key of that size instead of ECDSA P-256.
+	RSABits int
 }
 
 // NewCA creates a self-signed CA, like the cluster CA GKE creates per cluster.
@@ -41,13 +50,32 @@ func NewCA(cn string, validity time.Duration) (*KeyPair, error) {
 	return issue(CertSpec{CommonName: cn, Validity: validity}, nil, true)
 }
 
+// NewCAWith creates a self-signed CA from a full spec (an explicit validity window, say).
+func NewCAWith(spec CertSpec) (*KeyPair, error) {
+	return issue(spec, nil, true)
+}
+
 // Issue signs a leaf certificate with the CA.
 func (ca *KeyPair) Issue(spec CertSpec) (*KeyPair, error) {
 	return issue(spec, ca, false)
 }
 
+// SelfSigned creates a self-signed leaf certificate (not a CA), like
+// `openssl req -x509 -subj /CN=...` for a server.
+func SelfSigned(spec CertSpec) (*KeyPair, error) {
+	return issue(spec, nil, false)
+}
+
+func newKey(spec CertSpec) (crypto.Signer, error) {
+	if spec.RSABits > 0 {
+		return rsa.GenerateKey(rand.Reader, spec.RSABits)
+	}
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+// issue signs spec with ca; with no ca the certificate is self-signed, a CA when isCA.
 func issue(spec CertSpec, ca *KeyPair, isCA bool) (*KeyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(spec)
 	if err != nil {
 		return nil, fmt.Errorf("generate key for %s: %w", spec.CommonName, err)
 	}
@@ -55,23 +83,34 @@ func issue(spec CertSpec, ca *KeyPair, isCA bool) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().Add(-time.Minute)
+	notBefore := time.Now().Add(-time.Minute)
+	if !spec.NotBefore.IsZero() {
+		notBefore = spec.NotBefore
+	}
+	notAfter := notBefore.Add(spec.Validity)
+	if !spec.NotAfter.IsZero() {
+		notAfter = spec.NotAfter
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization},
-		NotBefore:    now,
-		NotAfter:     now.Add(spec.Validity),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		DNSNames:     spec.DNSNames,
 		IPAddresses:  spec.IPs,
 		ExtKeyUsage:  spec.Usage,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
-	parent, signer := tmpl, crypto.Signer(key)
-	if isCA {
+	if _, ok := key.(*rsa.PrivateKey); ok {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment // TLS RSA key exchange
+	}
+	parent, signer := tmpl, key
+	switch {
+	case isCA:
 		tmpl.IsCA = true
 		tmpl.BasicConstraintsValid = true
 		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	} else {
+	case ca != nil:
 		parent, signer = ca.Cert, ca.Key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
@@ -92,6 +131,16 @@ func issue(spec CertSpec, ca *KeyPair, isCA bool) (*KeyPair, error) {
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 	}, nil
+}
+
+// TLSCertificate is the pair for a tls.Config, its chain followed by the given issuers'
+// certificates.
+func (kp *KeyPair) TLSCertificate(issuers ...*KeyPair) tls.Certificate {
+	c := tls.Certificate{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}
+	for _, i := range issuers {
+		c.Certificate = append(c.Certificate, i.Cert.Raw)
+	}
+	return c
 }
 
 // Write stores the pair as <dir>/<name>.crt and <dir>/<name>.key (key mode 0600).

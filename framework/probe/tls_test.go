@@ -2,64 +2,47 @@ package probe
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"reachgate/framework/pki"
 )
 
 // testCA signs leaf certificates for the TLS tests.
 type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
+	kp  *pki.KeyPair
+	pem []byte
 }
 
 func newTestCA(t *testing.T, cn string) *testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// Valid from a year ago: the chain is checked at the leaf's own dates, expired ones too.
+	now := time.Now()
+	kp, err := pki.NewCAWith(pki.CertSpec{CommonName: cn, NotBefore: now.Add(-24 * time.Hour * 365), NotAfter: now.Add(24 * time.Hour * 3650)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-24 * time.Hour * 365), NotAfter: time.Now().Add(24 * time.Hour * 3650),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &testCA{kp: kp, pem: kp.CertPEM}
 }
 
 // leaf issues a server certificate valid from nb to na for the given SANs.
 func (ca *testCA) leaf(t *testing.T, nb, na time.Time, ips []net.IP, dns ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kp, err := ca.kp.Issue(pki.CertSpec{CommonName: "server", IPs: ips, DNSNames: dns,
+		Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, NotBefore: nb, NotAfter: na})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "server"},
-		NotBefore: nb, NotAfter: na, IPAddresses: ips, DNSNames: dns,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return kp.TLSCertificate()
 }
 
 // serveTLS runs an HTTPS server on loopback with cert and the version range; it answers

@@ -168,5 +168,5 @@ func (c *Controller) startContainer(ctx context.Context, st *netns.State, pod *c
 }
 
 func processName(pod *corev1.Pod, container string) string {
-	return "pod/" + pod.Namespace + "/" + pod.Name + "/" + container
+	return PodProcessPrefix(pod.Namespace, pod.Name) + container
 }

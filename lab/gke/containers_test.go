@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"reachgate/lab/netns"
 )
 
 func TestImageKind(t *testing.T) {
@@ -210,5 +212,21 @@ func TestContainerFiles(t *testing.T) {
 				t.Errorf("containerFiles mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The provider finds a pod's sandbox and processes by these names: they must stay what the
+// kubelet here creates.
+func TestPodNames(t *testing.T) {
+	t.Parallel()
+	if got, want := PodNetns("seed", "default", "nginx-1"), netns.Prefix+"seed-p-default-nginx-1"; got != want {
+		t.Errorf("PodNetns = %q; want %q", got, want)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "nginx-1"}}
+	if got, want := processName(pod, "nginx"), "pod/default/nginx-1/nginx"; got != want || !strings.HasPrefix(got, PodProcessPrefix("default", "nginx-1")) {
+		t.Errorf("processName = %q; want %q, starting with PodProcessPrefix", got, want)
+	}
+	if strings.HasPrefix(processName(pod, "nginx"), PodProcessPrefix("default", "nginx")) {
+		t.Error("pod nginx's prefix matches pod nginx-1's processes")
 	}
 }

@@ -21,8 +21,19 @@ import (
 // (the first step of Kubernetes' CrashLoopBackOff).
 const RestartBackoff = 10 * time.Second
 
+// PodNetns is the network namespace of pod namespace/pod in the lab named labName.
+func PodNetns(labName, namespace, pod string) string {
+	return netns.NamespaceName(labName, "p", namespace+"-"+pod)
+}
+
+// PodProcessPrefix begins the process name of each container of pod namespace/pod:
+// "pod/<namespace>/<pod>/<container>".
+func PodProcessPrefix(namespace, pod string) string {
+	return "pod/" + namespace + "/" + pod + "/"
+}
+
 func (c *Controller) podNamespace(pod *corev1.Pod) string {
-	return netns.NamespaceName(c.lab.State.Name, "p", pod.Namespace+"-"+pod.Name)
+	return PodNetns(c.lab.State.Name, pod.Namespace, pod.Name)
 }
 
 func podIfname(pod *corev1.Pod) string {

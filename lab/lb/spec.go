@@ -159,7 +159,7 @@ func LoadSpec(path string) (Spec, error) {
 	}
 	var f specFile
 	if strings.HasSuffix(path, ".json") {
-		err = decodeJSON(data, &f)
+		err = specfile.DecodeJSON(data, &f)
 	} else {
 		err = decodeYAML(data, &f)
 	}
@@ -183,21 +183,6 @@ func LoadSpec(path string) (Spec, error) {
 		return Spec{}, fmt.Errorf("load balancer spec %s: %w", path, err)
 	}
 	return s.WithDefaults(), nil
-}
-
-func decodeJSON(data []byte, f *specFile) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errors.New("the file is empty")
-		}
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("unexpected data after the JSON object")
-	}
-	return nil
 }
 
 func decodeYAML(data []byte, f *specFile) (err error) {

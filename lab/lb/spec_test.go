@@ -85,7 +85,7 @@ func TestLoadSpec(t *testing.T) {
 			text: `{"name":"x","vip":"10.128.0.28","ports":[443],"backend":["10.36.0.2"]}`},
 		{name: "json trailing data", file: "lb.json", wantErr: "unexpected data after the JSON object",
 			text: `{"name":"x","vip":"10.128.0.28","ports":[443]} {}`},
-		{name: "json wrong type", file: "lb.json", wantErr: "cannot unmarshal string",
+		{name: "json wrong type", file: "lb.json", wantErr: "line 1:46: field ports: want a JSON int, got string",
 			text: `{"name":"x","vip":"10.128.0.28","ports":["443"]}`},
 		{name: "yaml unknown field", file: "lb.yaml", wantErr: "field healthcheck not found",
 			text: "name: x\nvip: 10.128.0.28\nports: [443]\nhealthcheck: {}\n"},

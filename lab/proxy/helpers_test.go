@@ -4,18 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	rgpki "reachgate/framework/pki"
 )
 
 // testPKI is the tests' certificates: the cluster CA signing the API
@@ -58,108 +54,53 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type issued struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	der  []byte
-}
-
-func issue(cn string, dns []string, ips []net.IP, parent *issued) (*issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 100))
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     dns,
-		IPAddresses:  ips,
-	}
-	signer, signerKey := tmpl, key
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &issued{cert: cert, key: key, der: der}, nil
-}
-
-func (i *issued) certPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: i.der})
-}
-
-func (i *issued) keyPEM() []byte {
-	der, err := x509.MarshalECPrivateKey(i.key)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
-}
-
-func (i *issued) tlsCert(ca *issued) tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{i.der, ca.der}, PrivateKey: i.key, Leaf: i.cert}
-}
-
 func newTestPKI(dir string) (*testPKI, error) {
 	apiNames := []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	loopback := []net.IP{net.ParseIP("127.0.0.1")}
-	clusterCA, err := issue("cluster-ca", nil, nil, nil)
+	clusterCA, err := rgpki.NewCA("cluster-ca", 25*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	impostorCA, err := issue("impostor-ca", nil, nil, nil)
+	impostorCA, err := rgpki.NewCA("impostor-ca", 25*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	proxyCA, err := issue("proxy-ca", nil, nil, nil)
+	proxyCA, err := rgpki.NewCA("proxy-ca", 25*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	upstream, err := issue("kube-apiserver", apiNames, loopback, clusterCA)
+	leaf := func(ca *rgpki.KeyPair, cn string, dns []string, ips []net.IP) (*rgpki.KeyPair, error) {
+		return ca.Issue(rgpki.CertSpec{CommonName: cn, DNSNames: dns, IPs: ips,
+			Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Validity: 25 * time.Hour})
+	}
+	upstream, err := leaf(clusterCA, "kube-apiserver", apiNames, loopback)
 	if err != nil {
 		return nil, err
 	}
-	impostor, err := issue("kube-apiserver", apiNames, loopback, impostorCA)
+	impostor, err := leaf(impostorCA, "kube-apiserver", apiNames, loopback)
 	if err != nil {
 		return nil, err
 	}
-	proxyLeaf, err := issue("reachgate-proxy", []string{"proxy.example"}, []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")}, proxyCA)
+	proxyLeaf, err := leaf(proxyCA, "reachgate-proxy", []string{"proxy.example"}, []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")})
 	if err != nil {
 		return nil, err
 	}
 	p := &testPKI{
 		clusterCAFile:   filepath.Join(dir, "cluster-ca.crt"),
 		clusterCA:       x509.NewCertPool(),
-		upstream:        upstream.tlsCert(clusterCA),
-		impostor:        impostor.tlsCert(impostorCA),
+		upstream:        upstream.TLSCertificate(clusterCA),
+		impostor:        impostor.TLSCertificate(impostorCA),
 		proxyCertFile:   filepath.Join(dir, "proxy.crt"),
 		proxyKeyFile:    filepath.Join(dir, "proxy.key"),
 		proxyCA:         x509.NewCertPool(),
-		upstreamLeafDER: upstream.der,
+		upstreamLeafDER: upstream.Cert.Raw,
 	}
-	p.clusterCA.AddCert(clusterCA.cert)
-	p.proxyCA.AddCert(proxyCA.cert)
+	p.clusterCA.AddCert(clusterCA.Cert)
+	p.proxyCA.AddCert(proxyCA.Cert)
 	for name, data := range map[string][]byte{
-		p.clusterCAFile: clusterCA.certPEM(),
-		p.proxyCertFile: append(proxyLeaf.certPEM(), proxyCA.certPEM()...),
-		p.proxyKeyFile:  proxyLeaf.keyPEM(),
+		p.clusterCAFile: clusterCA.CertPEM,
+		p.proxyCertFile: append(append([]byte{}, proxyLeaf.CertPEM...), proxyCA.CertPEM...),
+		p.proxyKeyFile:  proxyLeaf.KeyPEM,
 	} {
 		if err := os.WriteFile(name, data, 0o600); err != nil {
 			return nil, err

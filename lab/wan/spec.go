@@ -2,14 +2,13 @@ package wan
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
+
+	"reachgate/lab/internal/specfile"
 )
 
 // DefaultQueueLimit bounds the packets held per direction; more are dropped (tail drop),
@@ -69,23 +68,7 @@ func WriteSpec(path string, s Spec) error {
 	if s.Impairment.Rate != 0 {
 		f.Rate = FormatRate(s.Impairment.Rate)
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".wan-spec-*")
-	if err != nil {
-		return fmt.Errorf("write wan spec: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write wan spec: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write wan spec: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return specfile.WriteJSON(path, "wan spec", f)
 }
 
 // LoadSpec reads a spec strictly (unknown fields are errors) and validates it.
@@ -95,16 +78,11 @@ func LoadSpec(path string) (Spec, error) {
 		return Spec{}, fmt.Errorf("read wan spec: %w", err)
 	}
 	var f specFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Spec{}, fmt.Errorf("wan spec %s: the file is empty; write a JSON object such as {\"interface\": \"l0\", \"delay\": \"15ms\"}", path)
-		}
-		return Spec{}, fmt.Errorf("wan spec %s:%d: %w", path, errorLine(data, err, dec.InputOffset()), err)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Spec{}, fmt.Errorf("wan spec %s: the file is empty; write a JSON object such as {\"interface\": \"l0\", \"delay\": \"15ms\"}", path)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Spec{}, fmt.Errorf("wan spec %s:%d: unexpected data after the JSON object; the file holds one object", path, lineAt(data, dec.InputOffset()))
+	if err := specfile.DecodeJSON(data, &f); err != nil {
+		return Spec{}, fmt.Errorf("wan spec %s: %w", path, err)
 	}
 	s := Spec{Interface: f.Interface, QueueLimit: f.QueueLimit, Seed: f.Seed, Impairment: Impairment{Loss: f.Loss}}
 	var errs []error
@@ -138,22 +116,4 @@ func LoadSpec(path string) (Spec, error) {
 		s.QueueLimit = DefaultQueueLimit
 	}
 	return s, nil
-}
-
-// errorLine finds the line of a JSON decoding error.
-func errorLine(data []byte, err error, fallback int64) int {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return lineAt(data, se.Offset)
-	case errors.As(err, &te):
-		return lineAt(data, te.Offset)
-	}
-	return lineAt(data, fallback)
-}
-
-func lineAt(data []byte, off int64) int {
-	off = min(max(off, 0), int64(len(data)))
-	return 1 + bytes.Count(data[:off], []byte("\n"))
 }

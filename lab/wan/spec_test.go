@@ -40,13 +40,13 @@ func TestLoadSpecErrors(t *testing.T) {
 		want       []string
 	}{
 		{"empty", "", []string{"the file is empty", `"interface"`}},
-		{"syntax", "{\n  \"interface\": \"l0\",\n  \"delay\": 15ms\n}", []string{":3:", "invalid character"}},
+		{"syntax", "{\n  \"interface\": \"l0\",\n  \"delay\": 15ms\n}", []string{"line 3:", "invalid character"}},
 		{"unknown field", "{\n  \"interface\": \"l0\",\n  \"latency\": \"5ms\"\n}", []string{`unknown field "latency"`}},
-		{"type", "{\n  \"interface\": \"l0\",\n\n  \"loss\": \"1\"\n}", []string{":4:", "loss"}},
+		{"type", "{\n  \"interface\": \"l0\",\n\n  \"loss\": \"1\"\n}", []string{"line 4:", "loss"}},
 		{"duration", `{"interface": "l0", "delay": "15"}`, []string{`delay "15" is not a duration`, `"15ms"`}},
 		{"interface", `{"interface": "a-very-long-name"}`, []string{`interface "a-very-long-name"`, "1-12"}},
 		{"jitter", `{"interface": "l0", "delay": "1ms", "jitter": "2ms"}`, []string{"jitter 2ms exceeds delay 1ms"}},
-		{"trailing", "{\"interface\": \"l0\"}\n{}", []string{":2:", "one object"}},
+		{"trailing", "{\"interface\": \"l0\"}\n{}", []string{"line 2:", "unexpected data after the JSON object"}},
 	}
 	for _, tt := range tests {
 		path := filepath.Join(t.TempDir(), "wan.json")

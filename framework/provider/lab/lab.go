@@ -26,6 +26,7 @@ import (
 	"reachgate/lab/binaries"
 	labcloud "reachgate/lab/cloud"
 	"reachgate/lab/controlplane"
+	"reachgate/lab/gke"
 	"reachgate/lab/netns"
 )
 
@@ -194,7 +195,7 @@ func (e *Environment) KillPod(ctx context.Context, namespace, name string) error
 	if err := e.lab.State.Reload(); err != nil {
 		return err
 	}
-	prefix := "pod/" + namespace + "/" + name + "/"
+	prefix := gke.PodProcessPrefix(namespace, name)
 	killed := 0
 	for _, p := range e.lab.State.Processes {
 		if strings.HasPrefix(p.Name, prefix) && p.Running() {
@@ -213,7 +214,7 @@ func (e *Environment) KillPod(ctx context.Context, namespace, name string) error
 
 // podNamespace is the network namespace of a pod of the lab.
 func (e *Environment) podNamespace(namespace, pod string) string {
-	return netns.NamespaceName(e.lab.State.Name, "p", namespace+"-"+pod)
+	return gke.PodNetns(e.lab.State.Name, namespace, pod)
 }
 
 // ListenInPod implements provider.PodNetwork.

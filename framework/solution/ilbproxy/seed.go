@@ -2,15 +2,8 @@ package ilbproxy
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/netip"
-	"reachgate/framework/cloud"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"reachgate/fixtures"
+	"reachgate/framework/cloud"
+	"reachgate/framework/pki"
 )
 
 // The article's names for its ServiceAccount and bindings.
@@ -106,33 +101,15 @@ func applySeed(ctx context.Context, cs kubernetes.Interface, o Options, info clo
 	return err
 }
 
-// selfSigned is `openssl req -x509 -nodes -days 365 -subj /CN=${static_ip} -newkey rsa:2048`.
+// selfSigned is `openssl req -x509 -nodes -days 365 -subj /CN=${static_ip} -newkey rsa:2048`:
+// a self-signed certificate with only a CN, valid from now for 365 days.
 func selfSigned(addr netip.Addr) (certPEM, keyPEM []byte, err error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, nil, err
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: addr.String()}, Issuer: pkix.Name{CommonName: addr.String()},
-		NotBefore: now, NotAfter: now.AddDate(0, 0, 365), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	kp, err := pki.SelfSigned(pki.CertSpec{CommonName: addr.String(), NotBefore: now, NotAfter: now.AddDate(0, 0, 365), RSABits: 2048})
 	if err != nil {
 		return nil, nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(key)}), nil
-}
-
-func mustPKCS8(key *rsa.PrivateKey) []byte {
-	b, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		panic(err) // an RSA key always marshals
-	}
-	return b
+	return kp.CertPEM, kp.KeyPEM, nil
 }
 
 // removeSeed undoes applySeed's extra objects and restores default/kubernetes.

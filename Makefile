@@ -9,7 +9,8 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION)))
 # Go packages with plain tests: unit tests, and integration tests that need root (they skip
 # without root, and fail instead under REACHGATE_REQUIRE_ROOT_TESTS=1, as in CI).
-GO_PKGS = $$($(GO) list ./... | grep -v /suites/)
+# suites/harness holds plain Go tests of the harness itself (exit codes, the core-only provider).
+GO_PKGS = $$($(GO) list ./... | grep -v /suites/) ./suites/harness
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
@@ -25,11 +26,19 @@ build:
 lab-binaries: build
 	$(BIN)/reachgate lab build
 
+# The suites that must hold on any address plan run again on the second one, alt.yaml (and its
+# bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
+MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export
+GINKGO_FLAGS = --keep-going --timeout=60m --poll-progress-after=120s --skip-package=harness
+
 # The main job: build everything, run the suites on the local lab, write reports, tear down.
+# Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
 e2e-local: lab-binaries
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@status=0; $(SUITE_ENV) $(GINKGO) --timeout=60m --poll-progress-after=120s \
-	  --json-report=ginkgo.json --output-dir=$(REPORTS) ./suites/... || status=$$?; \
+	@status=0; $(SUITE_ENV) $(GINKGO) $(GINKGO_FLAGS) ./suites/... || status=$$?; \
+	for m in $(MATRIX); do suite=$${m%%:*}; topo=$${m#*:}; echo "== suite $$suite on fixtures/topologies/$$topo.yaml"; \
+	  $(SUITE_ENV) REACHGATE_TOPOLOGY=$(CURDIR)/fixtures/topologies/$$topo.yaml $(GINKGO) $(GINKGO_FLAGS) ./suites/$$suite || status=$$?; \
+	done; \
 	$(BIN)/reachgate lab gc >/dev/null 2>&1 || true; \
 	$(BIN)/reachgate report --in $(REPORTS) || status=1; \
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status

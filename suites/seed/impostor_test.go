@@ -2,14 +2,9 @@ package seed
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -62,27 +57,12 @@ func servedLeaf(ctx context.Context, h provider.Host, addr string) (*x509.Certif
 // /CN=${static_ip} -newkey rsa:2048` with the fix RG-TLS-004 names added
 // (`-addext subjectAltName=IP:${static_ip}`): still self-signed.
 func selfSignedWithSAN(addr netip.Addr) (certPEM, keyPEM []byte, err error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	kp, err := pki.SelfSigned(pki.CertSpec{CommonName: addr.String(), IPs: []net.IP{net.IP(addr.AsSlice())},
+		Validity: 365 * 24 * time.Hour, RSABits: 2048})
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: addr.String()},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.AddDate(0, 0, 365), IsCA: true, BasicConstraintsValid: true,
-		IPAddresses: []net.IP{net.IP(addr.AsSlice())}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), nil
+	return kp.CertPEM, kp.KeyPEM, nil
 }
 
 // get sends GET url from the host over a fresh connection with the client's TLS settings.

@@ -37,7 +37,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	)
 	BeforeAll(func(ctx SpecContext) {
 		env = harness.Env()
-		c := harness.Require[provider.CloudAccess](env).Cloud()
+		c := harness.RequireSolution(env)
 		vc = harness.Require[provider.VPNCloud](c)
 		faults = harness.Require[provider.TunnelFaults](env)
 		var err error
@@ -308,7 +308,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 var _ = Describe("bgp-export seed (the article's steps)", Label("solution", "bgp-export", "seed"), Ordered, func() {
 	It("stands up, notes the unneeded import flag, and is refused by the authorized networks", func(ctx SpecContext) {
 		env := harness.Env()
-		harness.Require[provider.VPNCloud](harness.Require[provider.CloudAccess](env).Cloud())
+		harness.Require[provider.VPNCloud](harness.RequireSolution(env))
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		res, err := bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Seed, Log: log})
 		Expect(err).NotTo(HaveOccurred())

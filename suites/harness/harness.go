@@ -173,3 +173,11 @@ func Require[T any](v any) T {
 	}
 	return a
 }
+
+// RequireSolution skips unless the provider can stand a solution up: admin access to the
+// cluster and the cloud API (both solutions' Apply need them). It returns the cloud.
+func RequireSolution(env provider.Environment) provider.Cloud {
+	GinkgoHelper()
+	Require[provider.KubeAdmin](env)
+	return Require[provider.CloudAccess](env).Cloud()
+}

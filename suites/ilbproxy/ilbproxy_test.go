@@ -43,6 +43,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				Expect(err).NotTo(HaveOccurred())
 				before := snapshot(ctx, cs, env)
 				log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+				harness.RequireSolution(env)
 				res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: proxy, Log: log})
 				Expect(err).NotTo(HaveOccurred())
 				AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
@@ -250,6 +251,7 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 		env = harness.Env()
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		var err error
+		harness.RequireSolution(env)
 		res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Seed, Proxy: ilbproxy.Nginx, Log: log})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed()) })

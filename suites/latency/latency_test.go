@@ -42,6 +42,7 @@ var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "i
 		budgets, err = probe.ParseBudgets("fixtures/budgets.yaml", fixtures.Budgets())
 		Expect(err).NotTo(HaveOccurred())
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		harness.RequireSolution(env)
 		res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: ilbproxy.Nginx, Log: log})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {

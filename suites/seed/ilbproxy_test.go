@@ -50,6 +50,7 @@ func apply(ctx context.Context, v ilbproxy.Variant) *variant {
 	cs, err := kubernetes.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+	harness.RequireSolution(env)
 	res, err := ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: v, Proxy: ilbproxy.Nginx, Log: log})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {

@@ -88,6 +88,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			cs, err = kubernetes.NewForConfig(cfg)
 			Expect(err).NotTo(HaveOccurred())
 			log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+			harness.RequireSolution(env)
 			res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: ilbproxy.Nginx, Log: log})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func(ctx SpecContext) {
@@ -216,6 +217,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			cs, err = kubernetes.NewForConfig(cfg)
 			Expect(err).NotTo(HaveOccurred())
 			log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+			harness.RequireSolution(env)
 			res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Seed, Proxy: ilbproxy.Nginx, Log: log})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func(ctx SpecContext) { Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed()) }, NodeTimeout(90*time.Second))

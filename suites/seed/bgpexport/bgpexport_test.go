@@ -27,7 +27,7 @@ type applied struct {
 
 func apply(ctx context.Context, v bgpexport.Variant) *applied {
 	env := harness.Env()
-	c := harness.Require[provider.CloudAccess](env).Cloud()
+	c := harness.RequireSolution(env)
 	vc := harness.Require[provider.VPNCloud](c)
 	info, err := c.Cluster(ctx)
 	Expect(err).NotTo(HaveOccurred())

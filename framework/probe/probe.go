@@ -43,9 +43,11 @@ type TCPResult struct {
 
 // TCP connects to addr from d, waiting at most timeout.
 func TCP(ctx context.Context, d Dialer, addr string, timeout time.Duration) TCPResult {
+	// The clock starts before the deadline is set, so a timed-out dial never measures less
+	// than the timeout.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	start := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	res := TCPResult{Addr: addr, Duration: time.Since(start), Outcome: Classify(err)}
 	if err != nil {

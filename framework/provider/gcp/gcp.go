@@ -1,0 +1,245 @@
+// Package gcp is the cloud interface on Google's official clients: compute v1 and container v1
+// over REST (cloud.google.com/go/compute/apiv1, container/apiv1). The endpoint and credentials
+// come from options, so the same code targets a real project or a lab's API
+// (reachgate/lab/gcpapi) on every test run.
+//
+// Every mutation carries a RequestId (so a retried call is not applied twice), every call a
+// context deadline, and every operation is waited for and then read back: a DONE operation
+// with an error is an error even when the HTTP status it reports is 2xx.
+package gcp
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/uuid"
+	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/provider"
+)
+
+// Config names the project and cluster, and how to reach the APIs.
+type Config struct {
+	Project  string
+	Location string // the cluster's zone or region
+	Cluster  string
+	// Endpoint is the scheme and host of both APIs ("http://10.0.0.1:8080" for a lab); empty
+	// means Google's own.
+	Endpoint string
+	// Options are added to every client (credentials, an HTTP client).
+	Options []option.ClientOption
+	// Timeout bounds each call and each operation wait; default 5 minutes.
+	Timeout time.Duration
+}
+
+// Cloud implements provider.Cloud.
+type Cloud struct {
+	cfg       Config
+	addresses *compute.AddressesClient
+	regionOps *compute.RegionOperationsClient
+	clusters  *container.ClusterManagerClient
+}
+
+var _ provider.Cloud = (*Cloud)(nil)
+
+// New opens the clients; Close releases them.
+func New(ctx context.Context, cfg Config) (*Cloud, error) {
+	if cfg.Project == "" || cfg.Location == "" || cfg.Cluster == "" {
+		return nil, errors.New("gcp: project, location and cluster are required")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
+	opts := cfg.Options
+	if cfg.Endpoint != "" {
+		opts = append([]option.ClientOption{option.WithEndpoint(strings.TrimSuffix(cfg.Endpoint, "/"))}, opts...)
+	}
+	c := &Cloud{cfg: cfg}
+	var err error
+	if c.addresses, err = compute.NewAddressesRESTClient(ctx, opts...); err != nil {
+		return nil, fmt.Errorf("gcp: addresses client: %w", err)
+	}
+	if c.regionOps, err = compute.NewRegionOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: region operations client: %w", err), c.Close())
+	}
+	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
+	}
+	return c, nil
+}
+
+// Close releases the clients.
+func (c *Cloud) Close() error {
+	var errs []error
+	if c.addresses != nil {
+		errs = append(errs, c.addresses.Close())
+	}
+	if c.regionOps != nil {
+		errs = append(errs, c.regionOps.Close())
+	}
+	if c.clusters != nil {
+		errs = append(errs, c.clusters.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster implements provider.Cloud with clusters.get.
+func (c *Cloud) Cluster(ctx context.Context) (cloud.ClusterDescription, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	name := fmt.Sprintf("projects/%s/locations/%s/clusters/%s", c.cfg.Project, c.cfg.Location, c.cfg.Cluster)
+	var cl *containerpb.Cluster
+	err := retry(ctx, func() (err error) {
+		cl, err = c.clusters.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
+		return err
+	})
+	if err != nil {
+		return cloud.ClusterDescription{}, wrap("get cluster "+name, err)
+	}
+	return describe(cl)
+}
+
+// describe maps a Cluster resource to the neutral description.
+func describe(cl *containerpb.Cluster) (cloud.ClusterDescription, error) {
+	pc := cl.GetPrivateClusterConfig()
+	d := cloud.ClusterDescription{Name: cl.GetName(), Location: cl.GetLocation(), Region: regionOf(cl.GetLocation()),
+		Network: lastSegment(cl.GetNetwork()), Subnetwork: lastSegment(cl.GetSubnetwork()), PeeringName: pc.GetPeeringName(),
+		CurrentMasterVersion: cl.GetCurrentMasterVersion()}
+	var err error
+	if d.PrivateEndpoint, err = netip.ParseAddr(pc.GetPrivateEndpoint()); err != nil {
+		return d, fmt.Errorf("cluster %s: privateClusterConfig.privateEndpoint %q: %w", d.Name, pc.GetPrivateEndpoint(), err)
+	}
+	if d.MasterCIDR, err = netip.ParsePrefix(pc.GetMasterIpv4CidrBlock()); err != nil {
+		return d, fmt.Errorf("cluster %s: privateClusterConfig.masterIpv4CidrBlock %q: %w", d.Name, pc.GetMasterIpv4CidrBlock(), err)
+	}
+	if d.CAPEM, err = base64.StdEncoding.DecodeString(cl.GetMasterAuth().GetClusterCaCertificate()); err != nil {
+		return d, fmt.Errorf("cluster %s: masterAuth.clusterCaCertificate: %w", d.Name, err)
+	}
+	return d, nil
+}
+
+// ReserveInternalAddress implements provider.Cloud with addresses.insert (INTERNAL). Reserving
+// the same name at the same address again is a no-op, as on the lab.
+func (c *Cloud) ReserveInternalAddress(ctx context.Context, spec cloud.AddressSpec) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	res := &computepb.Address{Name: proto.String(spec.Name), Address: proto.String(spec.Address.String()),
+		AddressType: proto.String("INTERNAL"),
+		Subnetwork:  proto.String(fmt.Sprintf("projects/%s/regions/%s/subnetworks/%s", c.cfg.Project, spec.Region, spec.Subnetwork))}
+	if spec.Purpose != "" {
+		res.Purpose = proto.String(spec.Purpose)
+	}
+	req := &computepb.InsertAddressRequest{Project: c.cfg.Project, Region: spec.Region, AddressResource: res, RequestId: requestID()}
+	var op *compute.Operation
+	err := retry(ctx, func() (err error) {
+		op, err = c.addresses.Insert(ctx, req)
+		return err
+	})
+	if IsConflict(err) {
+		if got, gerr := c.addresses.Get(ctx, &computepb.GetAddressRequest{Project: c.cfg.Project, Region: spec.Region, Address: spec.Name}); gerr == nil && got.GetAddress() == spec.Address.String() {
+			return spec.Address, nil
+		}
+	}
+	if err != nil {
+		return netip.Addr{}, wrap("insert address "+spec.Name, err)
+	}
+	if err := c.wait(ctx, spec.Region, op); err != nil {
+		return netip.Addr{}, err
+	}
+	got, err := c.addresses.Get(ctx, &computepb.GetAddressRequest{Project: c.cfg.Project, Region: spec.Region, Address: spec.Name})
+	if err != nil {
+		return netip.Addr{}, wrap("get address "+spec.Name, err)
+	}
+	return netip.ParseAddr(got.GetAddress())
+}
+
+// ReleaseAddress implements provider.Cloud with addresses.delete; a missing address is
+// already released.
+func (c *Cloud) ReleaseAddress(ctx context.Context, region, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.DeleteAddressRequest{Project: c.cfg.Project, Region: region, Address: name, RequestId: requestID()}
+	var op *compute.Operation
+	err := retry(ctx, func() (err error) {
+		op, err = c.addresses.Delete(ctx, req)
+		return err
+	})
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap("delete address "+name, err)
+	}
+	return c.wait(ctx, region, op)
+}
+
+// wait waits for a regional operation and reads it back: Wait reports an operation's error
+// only when it carries an HTTP error status, so the error field is checked too.
+func (c *Cloud) wait(ctx context.Context, region string, op *compute.Operation) error {
+	if err := op.Wait(ctx); err != nil {
+		return &OperationError{Operation: op.Name(), Message: err.Error(), err: err}
+	}
+	got, err := c.regionOps.Get(ctx, &computepb.GetRegionOperationRequest{Project: c.cfg.Project, Region: region, Operation: op.Name()})
+	if err != nil {
+		return wrap("get operation "+op.Name(), err)
+	}
+	if e := got.GetError(); e != nil && len(e.GetErrors()) > 0 {
+		var msgs []string
+		for _, x := range e.GetErrors() {
+			msgs = append(msgs, x.GetMessage())
+		}
+		return &OperationError{Operation: op.Name(), Code: int(got.GetHttpErrorStatusCode()), Message: strings.Join(msgs, "; ")}
+	}
+	return nil
+}
+
+func requestID() *string { return proto.String(uuid.NewString()) }
+
+// regionOf is a location's region: "us-central1-c" is in "us-central1".
+func regionOf(location string) string {
+	if parts := strings.Split(location, "-"); len(parts) == 3 {
+		return parts[0] + "-" + parts[1]
+	}
+	return location
+}
+
+func lastSegment(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
+
+// retry repeats f on 429 and 5xx with exponential backoff from 250 ms, until ctx ends.
+func retry(ctx context.Context, f func() error) error {
+	delay := 250 * time.Millisecond
+	for {
+		err := f()
+		code := httpCode(err)
+		if err == nil || (code != 429 && code < 500) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
+// httpCode is the HTTP status of an API error (0 for others).
+func httpCode(err error) int {
+	var ae *apierror.APIError
+	if errors.As(err, &ae) {
+		return ae.HTTPCode()
+	}
+	return 0
+}

@@ -1,0 +1,150 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/api/option"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/pki"
+	"reachgate/framework/provider/gcp"
+	"reachgate/framework/topology"
+	"reachgate/lab"
+	labcloud "reachgate/lab/cloud"
+	"reachgate/lab/controlplane"
+	"reachgate/lab/gcpapi"
+	"reachgate/lab/netns"
+)
+
+// The official clients (through reachgate's gcp cloud) against a lab's API on loopback: the
+// seed topology's cloud with its state in a temporary directory; nothing is provisioned.
+func newAPI(t *testing.T) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
+	t.Helper()
+	topo, err := topology.ParseFile("../../../fixtures/topologies/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.NewCA("test cluster CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir()}, Topology: topo, Current: topo,
+		CP: &controlplane.ControlPlane{CA: ca}}}
+	var mu sync.Mutex
+	var log []string
+	srv := httptest.NewUnstartedServer(nil)
+	api := gcpapi.New(lc, "test-project", "http://"+srv.Listener.Addr().String())
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		log = append(log, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		api.ServeHTTP(w, r)
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	c, err := gcp.New(ctx, gcp.Config{Project: "test-project", Location: "us-central1-c", Cluster: "private-cluster",
+		Endpoint: srv.URL, Options: []option.ClientOption{option.WithoutAuthentication()}, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return lc, c, &log, srv.URL
+}
+
+func TestGCPClientsAgainstLabAPI(t *testing.T) {
+	lc, c, log, _ := newAPI(t)
+	ctx := context.Background()
+
+	got, err := c.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := lc.Cluster(ctx)
+	if got.Name != want.Name || got.PrivateEndpoint != want.PrivateEndpoint || got.MasterCIDR != want.MasterCIDR ||
+		got.PeeringName != want.PeeringName || got.Region != "us-central1" || got.Network != "gke" || string(got.CAPEM) != string(want.CAPEM) {
+		t.Errorf("cluster through the API: got %+v; want %+v", got, want)
+	}
+
+	spec := cloud.AddressSpec{Name: "ilb-proxy-vip", Region: "us-central1", Subnetwork: "default",
+		Address: netip.MustParseAddr("10.128.0.28"), Purpose: "SHARED_LOADBALANCER_VIP"}
+	addr, err := c.ReserveInternalAddress(ctx, spec)
+	if err != nil || addr != spec.Address {
+		t.Fatalf("reserve: got %v, %v; want %v", addr, err, spec.Address)
+	}
+	// The reservation is in the lab's own state: one source of truth.
+	as, _ := lc.Addresses(ctx)
+	if len(as) != 1 || as[0].Name != spec.Name || as[0].Address != spec.Address || as[0].Subnetwork != "default" {
+		t.Errorf("lab state after insert: %+v", as)
+	}
+	// The same name and address again is a no-op; another name at the address is refused.
+	if _, err := c.ReserveInternalAddress(ctx, spec); err != nil {
+		t.Errorf("reserve again: %v", err)
+	}
+	other := spec
+	other.Name = "another"
+	_, err = c.ReserveInternalAddress(ctx, other)
+	var oe *gcp.OperationError
+	if !errors.As(err, &oe) || !strings.Contains(oe.Message, "already reserved as ilb-proxy-vip") || !gcp.IsConflict(err) {
+		t.Errorf("reserve a taken address: got %v; want an OperationError naming the operation, 409", err)
+	} else if !strings.HasPrefix(oe.Operation, "operation-") {
+		t.Errorf("operation name %q", oe.Operation)
+	}
+
+	if err := c.ReleaseAddress(ctx, "us-central1", spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := lc.Addresses(ctx); len(as) != 0 {
+		t.Errorf("lab state after delete: %+v", as)
+	}
+	if err := c.ReleaseAddress(ctx, "us-central1", spec.Name); err != nil {
+		t.Errorf("release a released address: %v", err)
+	}
+
+	// One request line per step, as the clients sent them.
+	joined := strings.Join(*log, "\n")
+	for _, line := range []string{
+		"GET /v1/projects/test-project/locations/us-central1-c/clusters/private-cluster",
+		"POST /compute/v1/projects/test-project/regions/us-central1/addresses",
+		"GET /compute/v1/projects/test-project/regions/us-central1/operations/",
+		"GET /compute/v1/projects/test-project/regions/us-central1/addresses/ilb-proxy-vip",
+		"DELETE /compute/v1/projects/test-project/regions/us-central1/addresses/ilb-proxy-vip",
+	} {
+		if !strings.Contains(joined, line) {
+			t.Errorf("request log lacks %q:\n%s", line, joined)
+		}
+	}
+	t.Logf("requests:\n%s", joined)
+}
+
+func TestGCPErrorsAreTyped(t *testing.T) {
+	_, c, _, url := newAPI(t)
+	ctx := context.Background()
+	// A subnetwork the lab does not have: a DONE operation with an error (404).
+	_, err := c.ReserveInternalAddress(ctx, cloud.AddressSpec{Name: "x", Region: "us-central1", Subnetwork: "nope",
+		Address: netip.MustParseAddr("10.128.0.29")})
+	var oe *gcp.OperationError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "no subnetwork") || !strings.Contains(err.Error(), oe.Operation) {
+		t.Errorf("got %v; want an operation error naming the operation and the lab's message", err)
+	}
+	// A cluster that is not there: 404 from the API, as a typed error.
+	bad, err := gcp.New(ctx, gcp.Config{Project: "test-project", Location: "us-central1-c", Cluster: "other",
+		Endpoint: url, Options: []option.ClientOption{option.WithoutAuthentication()}, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	_, err = bad.Cluster(ctx)
+	var ae *gcp.APIError
+	if !errors.As(err, &ae) || ae.Code != http.StatusNotFound || !gcp.IsNotFound(err) {
+		t.Errorf("got %v; want a 404 APIError", err)
+	}
+}

@@ -1,0 +1,203 @@
+// Package gcpapi serves a lab's cloud as the compute v1 and container v1 REST APIs, so the
+// official Go clients (and gcloud, through its endpoint overrides) drive the lab as they drive
+// a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
+// in the lab's state and realizes it; reads reflect that state.
+//
+// Served so far: compute regional addresses (insert, get, list, delete), regional operations
+// (get, wait), and container clusters (get). Shapes are the v1 REST resources, marshalled from
+// the clients' own protobuf types (computepb, containerpb), so a field the client reads is
+// spelled as the client expects.
+package gcpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	labcloud "reachgate/lab/cloud"
+)
+
+// Server is the API of one lab.
+type Server struct {
+	cloud   labcloud.Lab
+	project string
+	// base is the scheme and host links are written under ("http://10.0.0.1:8080").
+	base string
+
+	mu     sync.Mutex
+	ops    map[string]*computepb.Operation
+	nextID uint64
+	// apply runs a mutation of an operation; tests replace it to delay or fail one.
+	apply func(func() error) error
+}
+
+// New serves c as project's resources; links are written under base.
+func New(c labcloud.Lab, project, base string) *Server {
+	return &Server{cloud: c, project: project, base: strings.TrimSuffix(base, "/"),
+		ops: map[string]*computepb.Operation{}, nextID: uint64(time.Now().UnixNano() % 1e12),
+		apply: func(f func() error) error { return f() }}
+}
+
+// ServeHTTP routes /compute/v1/projects/P/… and /v1/projects/P/locations/L/….
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.Trim(r.URL.Path, "/")
+	switch {
+	case strings.HasPrefix(path, "compute/v1/projects/"):
+		s.compute(w, r, strings.Split(strings.TrimPrefix(path, "compute/v1/projects/"), "/"))
+	case strings.HasPrefix(path, "v1/projects/"):
+		s.container(w, r, strings.Split(strings.TrimPrefix(path, "v1/projects/"), "/"))
+	default:
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The requested URL %s was not found on this server.", r.URL.Path))
+	}
+}
+
+// compute serves p = [project, "regions", region, collection, name?, verb?].
+func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
+	if p[0] != s.project {
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s' was not found", p[0]))
+		return
+	}
+	if len(p) < 4 || p[1] != "regions" {
+		writeError(w, http.StatusNotFound, "notFound", "The requested URL /compute/v1/projects/"+strings.Join(p, "/")+" was not found on this server.")
+		return
+	}
+	region, coll, rest := p[2], p[3], p[4:]
+	switch {
+	case coll == "addresses":
+		s.addresses(w, r, region, rest)
+	case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
+		coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
+		s.operation(w, r, region, rest[0])
+	default:
+		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
+	}
+}
+
+// operation returns a regional operation; POST …/wait waits up to two minutes for DONE, as
+// regionOperations.wait does.
+func (s *Server) operation(w http.ResponseWriter, r *http.Request, region, name string) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s.mu.Lock()
+		op, ok := s.ops[name]
+		var out *computepb.Operation
+		if ok {
+			out = proto.Clone(op).(*computepb.Operation)
+		}
+		s.mu.Unlock()
+		if !ok || out.GetRegion() != s.link("regions", region) {
+			writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/regions/%s/operations/%s' was not found", s.project, region, name))
+			return
+		}
+		if r.Method == http.MethodGet || out.GetStatus() == computepb.Operation_DONE || time.Now().After(deadline) {
+			writeProto(w, http.StatusOK, out)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// startOperation records a RUNNING operation on target and runs do in the background; the
+// operation is DONE when do returns, with error, httpErrorStatusCode and httpErrorMessage set
+// together when it failed (compute's Operation resource).
+func (s *Server) startOperation(region, kind, target string, do func() error) *computepb.Operation {
+	s.mu.Lock()
+	s.nextID++
+	id := s.nextID
+	name := fmt.Sprintf("operation-%d-%d", time.Now().UnixMilli(), id)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	op := &computepb.Operation{
+		Kind: proto.String("compute#operation"), Id: proto.Uint64(id), Name: proto.String(name),
+		OperationType: proto.String(kind), TargetLink: proto.String(target),
+		Status: computepb.Operation_RUNNING.Enum(), Progress: proto.Int32(0),
+		InsertTime: proto.String(now), StartTime: proto.String(now),
+		Region:   proto.String(s.link("regions", region)),
+		SelfLink: proto.String(s.link("regions", region, "operations", name)),
+	}
+	s.ops[name] = op
+	out := proto.Clone(op).(*computepb.Operation)
+	s.mu.Unlock()
+	go func() {
+		err := s.apply(do)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		op.Status, op.Progress = computepb.Operation_DONE.Enum(), proto.Int32(100)
+		op.EndTime = proto.String(time.Now().UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			code, reason := classify(err)
+			op.Error = &computepb.Error{Errors: []*computepb.Errors{{Code: proto.String(reason), Message: proto.String(err.Error())}}}
+			op.HttpErrorStatusCode = proto.Int32(int32(code))
+			op.HttpErrorMessage = proto.String(http.StatusText(code))
+		}
+	}()
+	return out
+}
+
+// link is the selfLink of a path under the project.
+func (s *Server) link(parts ...string) string {
+	return s.base + "/compute/v1/projects/" + s.project + "/" + strings.Join(parts, "/")
+}
+
+// lastSegment takes a reference as a full URL (from any host), a partial path or a name.
+func lastSegment(ref string) string {
+	return ref[strings.LastIndex(ref, "/")+1:]
+}
+
+// classify maps a lab cloud error to an HTTP status and compute's reason code.
+func classify(err error) (int, string) {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "already"), strings.Contains(msg, "in use"):
+		return http.StatusConflict, "RESOURCE_ALREADY_EXISTS"
+	case strings.Contains(msg, "does not exist"), strings.Contains(msg, "no subnetwork"):
+		return http.StatusNotFound, "RESOURCE_NOT_FOUND"
+	}
+	return http.StatusBadRequest, "INVALID_USAGE"
+}
+
+var marshal = protojson.MarshalOptions{UseProtoNames: false}
+
+func writeProto(w http.ResponseWriter, code int, m proto.Message) {
+	data, err := marshal.Marshal(m)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internalError", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}
+
+// writeError writes Google's error body: {"error":{"code","message","errors":[…],"status"}}.
+func writeError(w http.ResponseWriter, code int, reason, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	status := map[int]string{400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION"}[code]
+	if status == "" {
+		status = "INTERNAL"
+	}
+	type item struct {
+		Message string `json:"message"`
+		Domain  string `json:"domain"`
+		Reason  string `json:"reason"`
+	}
+	type body struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Errors  []item `json:"errors"`
+		Status  string `json:"status"`
+	}
+	_ = json.NewEncoder(w).Encode(map[string]body{"error": {Code: code, Message: msg,
+		Errors: []item{{Message: msg, Domain: "global", Reason: reason}}, Status: status}})
+}

@@ -4,6 +4,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,6 +68,7 @@ type Environment struct {
 	self    string
 	version string
 	log     *slog.Logger
+	api     api
 }
 
 // Lab exposes the underlying lab (for lab-only abilities).
@@ -78,7 +80,7 @@ func (e *Environment) Topology() *topology.Topology { return e.lab.Topology }
 // Cluster implements provider.Environment: the lab cloud's description plus the version the
 // lab's API server was built at.
 func (e *Environment) Cluster() cloud.ClusterDescription {
-	d, err := e.Cloud().Cluster(context.Background())
+	d, err := (labcloud.Lab{L: e.lab}).Cluster(context.Background())
 	if err != nil {
 		return cloud.ClusterDescription{}
 	}
@@ -88,7 +90,7 @@ func (e *Environment) Cluster() cloud.ClusterDescription {
 
 // Teardown implements provider.Environment.
 func (e *Environment) Teardown(ctx context.Context) error {
-	return netns.Down(ctx, e.lab.State, e.log)
+	return errors.Join(e.stopAPI(ctx), netns.Down(ctx, e.lab.State, e.log))
 }
 
 // Host implements provider.Environment.
@@ -153,10 +155,6 @@ func (e *Environment) LogTails(lines int) map[string]string {
 	}
 	return out
 }
-
-// Cloud implements provider.CloudAccess with the lab's cloud.
-// The same value also implements provider.VPNCloud.
-func (e *Environment) Cloud() provider.Cloud { return labcloud.Lab{L: e.lab, Self: e.self, Log: e.log} }
 
 // SetImpairment implements provider.WANEmulator.
 func (e *Environment) SetImpairment(ctx context.Context, link, profile string, overrides ...string) error {

@@ -1,0 +1,113 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/api/option"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/provider"
+	"reachgate/framework/provider/gcp"
+	labcloud "reachgate/lab/cloud"
+	"reachgate/lab/gcpapi"
+)
+
+// InProcessEnv, set to 1, makes the lab hand solutions its cloud in process, without the API.
+const InProcessEnv = "REACHGATE_LAB_CLOUD_INPROCESS"
+
+// api is the lab's cloud served as the GCP APIs on loopback, for this process, and the gcp
+// cloud implementation that talks to it.
+type api struct {
+	once   sync.Once
+	err    error
+	server *http.Server
+	gcp    *gcp.Cloud
+}
+
+// apiCloud is the cloud the lab hands to solutions: the cluster and addresses through Google's
+// official clients over HTTP against the lab's API (reachgate/lab/gcpapi), so every run drives
+// them as a real project would; the HA VPN, router and peering operations stay in process
+// until the API serves them.
+type apiCloud struct {
+	labcloud.Lab
+	gcp *gcp.Cloud
+}
+
+var _ provider.VPNCloud = apiCloud{}
+
+func (c apiCloud) Cluster(ctx context.Context) (cloud.ClusterDescription, error) {
+	return c.gcp.Cluster(ctx)
+}
+
+func (c apiCloud) ReserveInternalAddress(ctx context.Context, spec cloud.AddressSpec) (netip.Addr, error) {
+	return c.gcp.ReserveInternalAddress(ctx, spec)
+}
+
+func (c apiCloud) ReleaseAddress(ctx context.Context, region, name string) error {
+	return c.gcp.ReleaseAddress(ctx, region, name)
+}
+
+// apiProject is the project name the lab's API serves.
+func apiProject(labName string) string { return "reachgate-" + labName }
+
+// start serves the lab's cloud on 127.0.0.1 and opens the clients, once.
+func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
+	e.api.once.Do(func() {
+		cl := e.lab.Topology.Cluster
+		if cl == nil {
+			e.api.err = errors.New("the lab's topology declares no cluster")
+			return
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			e.api.err = fmt.Errorf("serve the lab's GCP API: %w", err)
+			return
+		}
+		base := "http://" + ln.Addr().String()
+		project := apiProject(e.lab.State.Name)
+		e.api.server = &http.Server{Handler: gcpapi.New(lc, project, base), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = e.api.server.Serve(ln) }()
+		e.api.gcp, e.api.err = gcp.New(context.Background(), gcp.Config{Project: project, Location: cl.Location, Cluster: cl.Name,
+			Endpoint: base, Options: []option.ClientOption{option.WithoutAuthentication()}, Timeout: 2 * time.Minute})
+		if e.log != nil && e.api.err == nil {
+			e.log.Debug("lab GCP API", "endpoint", base, "project", project)
+		}
+	})
+	return e.api.gcp, e.api.err
+}
+
+// stopAPI closes the clients and the server, if they were started.
+func (e *Environment) stopAPI(ctx context.Context) error {
+	var errs []error
+	if e.api.gcp != nil {
+		errs = append(errs, e.api.gcp.Close())
+	}
+	if e.api.server != nil {
+		errs = append(errs, e.api.server.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Cloud implements provider.CloudAccess. The value also implements provider.VPNCloud.
+func (e *Environment) Cloud() provider.Cloud {
+	lc := labcloud.Lab{L: e.lab, Self: e.self, Log: e.log}
+	if os.Getenv(InProcessEnv) == "1" {
+		return lc
+	}
+	g, err := e.startAPI(lc)
+	if err != nil {
+		if e.log != nil {
+			e.log.Warn("lab GCP API unavailable; the cloud is used in process", "err", err)
+		}
+		return lc
+	}
+	return apiCloud{Lab: lc, gcp: g}
+}

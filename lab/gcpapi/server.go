@@ -110,7 +110,9 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request, region, name 
 
 // startOperation records a RUNNING operation on target and runs do in the background; the
 // operation is DONE when do returns, with error, httpErrorStatusCode and httpErrorMessage set
-// together when it failed (compute's Operation resource).
+// together when it failed (compute's Operation resource). A mutation that finishes within
+// quickWait is answered DONE at once, as GCP answers fast operations, so a client's first poll
+// ends the wait instead of its one-second backoff.
 func (s *Server) startOperation(region, kind, target string, do func() error) *computepb.Operation {
 	s.mu.Lock()
 	s.nextID++
@@ -126,9 +128,10 @@ func (s *Server) startOperation(region, kind, target string, do func() error) *c
 		SelfLink: proto.String(s.link("regions", region, "operations", name)),
 	}
 	s.ops[name] = op
-	out := proto.Clone(op).(*computepb.Operation)
 	s.mu.Unlock()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		err := s.apply(do)
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -141,8 +144,17 @@ func (s *Server) startOperation(region, kind, target string, do func() error) *c
 			op.HttpErrorMessage = proto.String(http.StatusText(code))
 		}
 	}()
-	return out
+	select {
+	case <-done:
+	case <-time.After(quickWait):
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return proto.Clone(op).(*computepb.Operation)
 }
+
+// quickWait is how long a mutation may take and still be answered DONE.
+const quickWait = 500 * time.Millisecond
 
 // link is the selfLink of a path under the project.
 func (s *Server) link(parts ...string) string {

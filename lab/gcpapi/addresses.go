@@ -36,7 +36,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request, region string
 			return
 		}
 		name := rest[0]
-		op := s.startOperation(region, "delete", s.link("regions", region, "addresses", name), func() error {
+		op := s.startOperation("regions/"+region, "delete", s.link("regions", region, "addresses", name), func() error {
 			return s.cloud.ReleaseAddress(context.Background(), region, name)
 		})
 		writeProto(w, http.StatusOK, op)
@@ -77,7 +77,7 @@ func (s *Server) insertAddress(w http.ResponseWriter, r *http.Request, region st
 		return
 	}
 	spec := cloud.AddressSpec{Name: in.GetName(), Region: region, Subnetwork: lastSegment(in.GetSubnetwork()), Address: addr, Purpose: in.GetPurpose()}
-	op := s.startOperation(region, "insert", s.link("regions", region, "addresses", spec.Name), func() error {
+	op := s.startOperation("regions/"+region, "insert", s.link("regions", region, "addresses", spec.Name), func() error {
 		_, err := s.cloud.ReserveInternalAddress(context.Background(), spec)
 		return err
 	})

@@ -58,31 +58,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// compute serves p = [project, "regions", region, collection, name?, verb?].
+// compute serves p = [project, "regions", region, collection, …], [project, "global",
+// collection, …] and [project, "aggregated", collection].
 func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 	if p[0] != s.project {
 		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s' was not found", p[0]))
 		return
 	}
-	if len(p) < 4 || p[1] != "regions" {
-		writeError(w, http.StatusNotFound, "notFound", "The requested URL /compute/v1/projects/"+strings.Join(p, "/")+" was not found on this server.")
-		return
-	}
-	region, coll, rest := p[2], p[3], p[4:]
-	switch {
-	case coll == "addresses":
-		s.addresses(w, r, region, rest)
-	case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
-		coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
-		s.operation(w, r, region, rest[0])
-	default:
+	notFound := func() {
 		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
+	}
+	switch {
+	case len(p) >= 4 && p[1] == "regions":
+		region, coll, rest := p[2], p[3], p[4:]
+		switch {
+		case coll == "addresses":
+			s.addresses(w, r, region, rest)
+		case coll == "routers":
+			s.routers(w, r, region, rest)
+		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
+			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
+			s.operation(w, r, "regions/"+region, rest[0])
+		default:
+			notFound()
+		}
+	case len(p) >= 3 && p[1] == "global":
+		coll, rest := p[2], p[3:]
+		switch {
+		case coll == "networks":
+			s.networks(w, r, rest)
+		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
+			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
+			s.operation(w, r, "global", rest[0])
+		default:
+			notFound()
+		}
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "routers" && r.Method == http.MethodGet:
+		s.aggregatedRouters(w, r)
+	default:
+		notFound()
 	}
 }
 
-// operation returns a regional operation; POST …/wait waits up to two minutes for DONE, as
-// regionOperations.wait does.
-func (s *Server) operation(w http.ResponseWriter, r *http.Request, region, name string) {
+// operation returns an operation of scope ("regions/R" or "global"); POST …/wait waits up to
+// two minutes for DONE, as regionOperations.wait and globalOperations.wait do.
+func (s *Server) operation(w http.ResponseWriter, r *http.Request, scope, name string) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		s.mu.Lock()
@@ -92,8 +112,8 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request, region, name 
 			out = proto.Clone(op).(*computepb.Operation)
 		}
 		s.mu.Unlock()
-		if !ok || out.GetRegion() != s.link("regions", region) {
-			writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/regions/%s/operations/%s' was not found", s.project, region, name))
+		if !ok || out.GetSelfLink() != s.link(scope, "operations", name) {
+			writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/%s/operations/%s' was not found", s.project, scope, name))
 			return
 		}
 		if r.Method == http.MethodGet || out.GetStatus() == computepb.Operation_DONE || time.Now().After(deadline) {
@@ -108,12 +128,12 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request, region, name 
 	}
 }
 
-// startOperation records a RUNNING operation on target and runs do in the background; the
+// startOperation records a RUNNING operation of scope ("regions/R" or "global") on target and runs do in the background; the
 // operation is DONE when do returns, with error, httpErrorStatusCode and httpErrorMessage set
 // together when it failed (compute's Operation resource). A mutation that finishes within
 // quickWait is answered DONE at once, as GCP answers fast operations, so a client's first poll
 // ends the wait instead of its one-second backoff.
-func (s *Server) startOperation(region, kind, target string, do func() error) *computepb.Operation {
+func (s *Server) startOperation(scope, kind, target string, do func() error) *computepb.Operation {
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
@@ -124,8 +144,10 @@ func (s *Server) startOperation(region, kind, target string, do func() error) *c
 		OperationType: proto.String(kind), TargetLink: proto.String(target),
 		Status: computepb.Operation_RUNNING.Enum(), Progress: proto.Int32(0),
 		InsertTime: proto.String(now), StartTime: proto.String(now),
-		Region:   proto.String(s.link("regions", region)),
-		SelfLink: proto.String(s.link("regions", region, "operations", name)),
+		SelfLink: proto.String(s.link(scope, "operations", name)),
+	}
+	if strings.HasPrefix(scope, "regions/") {
+		op.Region = proto.String(s.link(scope))
 	}
 	s.ops[name] = op
 	s.mu.Unlock()

@@ -49,6 +49,9 @@ type Cloud struct {
 	cfg       Config
 	addresses *compute.AddressesClient
 	regionOps *compute.RegionOperationsClient
+	globalOps *compute.GlobalOperationsClient
+	routers   *compute.RoutersClient
+	networks  *compute.NetworksClient
 	clusters  *container.ClusterManagerClient
 }
 
@@ -74,6 +77,15 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if c.regionOps, err = compute.NewRegionOperationsRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: region operations client: %w", err), c.Close())
 	}
+	if c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: global operations client: %w", err), c.Close())
+	}
+	if c.routers, err = compute.NewRoutersRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: routers client: %w", err), c.Close())
+	}
+	if c.networks, err = compute.NewNetworksRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: networks client: %w", err), c.Close())
+	}
 	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
 	}
@@ -88,6 +100,15 @@ func (c *Cloud) Close() error {
 	}
 	if c.regionOps != nil {
 		errs = append(errs, c.regionOps.Close())
+	}
+	if c.globalOps != nil {
+		errs = append(errs, c.globalOps.Close())
+	}
+	if c.routers != nil {
+		errs = append(errs, c.routers.Close())
+	}
+	if c.networks != nil {
+		errs = append(errs, c.networks.Close())
 	}
 	if c.clusters != nil {
 		errs = append(errs, c.clusters.Close())
@@ -185,13 +206,20 @@ func (c *Cloud) ReleaseAddress(ctx context.Context, region, name string) error {
 	return c.wait(ctx, region, op)
 }
 
-// wait waits for a regional operation and reads it back: Wait reports an operation's error
-// only when it carries an HTTP error status, so the error field is checked too.
+// wait waits for a regional operation (a global one when region is "") and reads it back:
+// Wait reports an operation's error only when it carries an HTTP error status, so the error
+// field is checked too.
 func (c *Cloud) wait(ctx context.Context, region string, op *compute.Operation) error {
 	if err := op.Wait(ctx); err != nil {
 		return &OperationError{Operation: op.Name(), Message: err.Error(), err: err}
 	}
-	got, err := c.regionOps.Get(ctx, &computepb.GetRegionOperationRequest{Project: c.cfg.Project, Region: region, Operation: op.Name()})
+	var got *computepb.Operation
+	var err error
+	if region == "" {
+		got, err = c.globalOps.Get(ctx, &computepb.GetGlobalOperationRequest{Project: c.cfg.Project, Operation: op.Name()})
+	} else {
+		got, err = c.regionOps.Get(ctx, &computepb.GetRegionOperationRequest{Project: c.cfg.Project, Region: region, Operation: op.Name()})
+	}
 	if err != nil {
 		return wrap("get operation "+op.Name(), err)
 	}

@@ -32,10 +32,12 @@ type api struct {
 	gcp    *gcp.Cloud
 }
 
-// apiCloud is the cloud the lab hands to solutions: the cluster and addresses through Google's
-// official clients over HTTP against the lab's API (reachgate/lab/gcpapi), so every run drives
-// them as a real project would; the HA VPN, router and peering operations stay in process
-// until the API serves them.
+// apiCloud is the cloud the lab hands to solutions: the cluster, addresses, Cloud Routers and
+// peerings of the customer's GCP VPCs through Google's official clients over HTTP against the
+// lab's API (reachgate/lab/gcpapi), so every run drives them as a real project would. What a
+// project cannot reach through the API stays in process: the third-party cloud's router, the
+// Google-managed master VPC's side, and (until the API serves them) the HA VPN gateways and
+// tunnels and the authorized networks.
 type apiCloud struct {
 	labcloud.Lab
 	gcp *gcp.Cloud
@@ -53,6 +55,54 @@ func (c apiCloud) ReserveInternalAddress(ctx context.Context, spec cloud.Address
 
 func (c apiCloud) ReleaseAddress(ctx context.Context, region, name string) error {
 	return c.gcp.ReleaseAddress(ctx, region, name)
+}
+
+// viaAPI reports whether network is a customer GCP VPC of the lab, which the API serves.
+func (c apiCloud) viaAPI(network string) bool {
+	n := c.L.Current.Network(network)
+	return n != nil && n.GCP() && n.ManagedBy == ""
+}
+
+func (c apiCloud) GetRouter(ctx context.Context, network, router string) (cloud.Router, error) {
+	if !c.viaAPI(network) {
+		return c.Lab.GetRouter(ctx, network, router)
+	}
+	return c.gcp.GetRouter(ctx, network, router)
+}
+
+func (c apiCloud) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
+	if !c.viaAPI(p.Network) {
+		return c.Lab.PatchRouter(ctx, p)
+	}
+	return c.gcp.PatchRouter(ctx, p)
+}
+
+func (c apiCloud) GetRouterStatus(ctx context.Context, network, router string) (cloud.RouterStatus, error) {
+	if !c.viaAPI(network) {
+		return c.Lab.GetRouterStatus(ctx, network, router)
+	}
+	return c.gcp.GetRouterStatus(ctx, network, router)
+}
+
+func (c apiCloud) GetPeering(ctx context.Context, network, name string) (cloud.NetworkPeering, error) {
+	if !c.viaAPI(network) {
+		return c.Lab.GetPeering(ctx, network, name)
+	}
+	return c.gcp.GetPeering(ctx, network, name)
+}
+
+func (c apiCloud) UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error {
+	if !c.viaAPI(p.Network) {
+		return c.Lab.UpdatePeering(ctx, p)
+	}
+	return c.gcp.UpdatePeering(ctx, p)
+}
+
+func (c apiCloud) ListPeeringRoutes(ctx context.Context, network, peering, direction string) ([]cloud.PeeringRoute, error) {
+	if !c.viaAPI(network) {
+		return c.Lab.ListPeeringRoutes(ctx, network, peering, direction)
+	}
+	return c.gcp.ListPeeringRoutes(ctx, network, peering, direction)
 }
 
 // apiProject is the project name the lab's API serves.

@@ -36,7 +36,7 @@ func newAPI(t *testing.T) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir()}, Topology: topo, Current: topo,
+	lc := labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir()}, Topology: topo, Current: topo, Cloud: &lab.CloudState{},
 		CP: &controlplane.ControlPlane{CA: ca}}}
 	var mu sync.Mutex
 	var log []string
@@ -146,5 +146,30 @@ func TestGCPErrorsAreTyped(t *testing.T) {
 	var ae *gcp.APIError
 	if !errors.As(err, &ae) || ae.Code != http.StatusNotFound || !gcp.IsNotFound(err) {
 		t.Errorf("got %v; want a 404 APIError", err)
+	}
+}
+
+// Reads of the Cloud Router and peering surface agree with the lab's own answers.
+func TestGCPRoutersAndPeeringsRead(t *testing.T) {
+	lc, c, log, _ := newAPI(t)
+	ctx := context.Background()
+	got, err := c.GetRouter(ctx, "hub", "hub-router")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := lc.GetRouter(ctx, "hub", "hub-router")
+	if got.Name != want.Name || got.Region != want.Region || got.ASN != want.ASN || got.Advertise.Mode != want.Advertise.Mode ||
+		len(got.Advertise.Ranges) != 1 || got.Advertise.Ranges[0] != want.Advertise.Ranges[0] {
+		t.Errorf("router through the API: got %+v; want %+v", got, want)
+	}
+	if _, err := c.GetRouter(ctx, "hub", "no-such-router"); !gcp.IsNotFound(err) {
+		t.Errorf("missing router: got %v; want not found", err)
+	}
+	p, err := c.GetPeering(ctx, "gke", "hub-to-gke")
+	if err != nil || !p.ImportCustomRoutes || p.ExportCustomRoutes {
+		t.Errorf("peering through the API: got %+v, %v; want import only", p, err)
+	}
+	if !strings.Contains(strings.Join(*log, "\n"), "GET /compute/v1/projects/test-project/aggregated/routers") {
+		t.Errorf("the router's region was not looked up with aggregatedList:\n%s", strings.Join(*log, "\n"))
 	}
 }

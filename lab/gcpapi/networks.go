@@ -1,0 +1,109 @@
+package gcpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
+)
+
+// networks serves networks.get (with peerings), networks.updatePeering (PATCH) and
+// networks.listPeeringRoutes of the lab's customer GCP VPCs.
+func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string) {
+	var n *topology.Network
+	if len(rest) > 0 {
+		n = s.cloud.L.Current.Network(rest[0])
+	}
+	if n == nil || !n.GCP() || n.ManagedBy != "" || len(rest) > 2 {
+		name := ""
+		if len(rest) > 0 {
+			name = rest[0]
+		}
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/global/networks/%s' was not found", s.project, name))
+		return
+	}
+	switch {
+	case len(rest) == 1 && r.Method == http.MethodGet:
+		writeProto(w, http.StatusOK, s.networkResource(r.Context(), n))
+	case len(rest) == 2 && rest[1] == "updatePeering" && r.Method == http.MethodPatch:
+		s.updatePeering(w, r, n.Name)
+	case len(rest) == 2 && rest[1] == "listPeeringRoutes" && r.Method == http.MethodGet:
+		q := r.URL.Query()
+		routes, err := s.cloud.ListPeeringRoutes(r.Context(), n.Name, q.Get("peeringName"), q.Get("direction"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid", err.Error())
+			return
+		}
+		out := &computepb.ExchangedPeeringRoutesList{Kind: proto.String("compute#exchangedPeeringRoutesList"),
+			Id: proto.String("projects/" + s.project + "/global/networks/" + n.Name + "/listPeeringRoutes"),
+			SelfLink: proto.String(s.link("global", "networks", n.Name, "listPeeringRoutes"))}
+		for _, pr := range routes {
+			out.Items = append(out.Items, &computepb.ExchangedPeeringRoute{DestRange: proto.String(pr.DestRange), Type: proto.String(pr.Type),
+				Imported: proto.Bool(pr.Imported), NextHopRegion: proto.String(pr.NextHopRegion), Priority: proto.Uint32(uint32(pr.Priority))})
+		}
+		writeProto(w, http.StatusOK, out)
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
+	}
+}
+
+// networkResource is the Network resource with this side's peerings.
+func (s *Server) networkResource(ctx context.Context, n *topology.Network) *computepb.Network {
+	out := &computepb.Network{Kind: proto.String("compute#network"), Name: proto.String(n.Name), Id: proto.Uint64(stableID("network/" + n.Name)),
+		SelfLink: proto.String(s.link("global", "networks", n.Name)), AutoCreateSubnetworks: proto.Bool(false),
+		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)}}
+	for _, l := range s.cloud.L.Current.Links {
+		if l.Type != topology.LinkPeering || (l.A.VPC != n.Name && l.B.VPC != n.Name) {
+			continue
+		}
+		_, them := l.Side(n.Name)
+		p, err := s.cloud.GetPeering(ctx, n.Name, l.Name)
+		if err != nil {
+			continue
+		}
+		out.Peerings = append(out.Peerings, &computepb.NetworkPeering{Name: proto.String(l.Name),
+			Network: proto.String(s.link("global", "networks", them.VPC)), State: proto.String("ACTIVE"),
+			ExchangeSubnetRoutes: proto.Bool(true), ExportCustomRoutes: proto.Bool(p.ExportCustomRoutes),
+			ImportCustomRoutes: proto.Bool(p.ImportCustomRoutes)})
+	}
+	return out
+}
+
+// updatePeering applies networks.updatePeering: the custom route flags of one peering, in a
+// global operation.
+func (s *Server) updatePeering(w http.ResponseWriter, r *http.Request, network string) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	var in computepb.NetworksUpdatePeeringRequest
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &in); err != nil {
+		writeError(w, http.StatusBadRequest, "parseError", "Invalid JSON payload received. "+err.Error())
+		return
+	}
+	np := in.GetNetworkPeering()
+	cur, err := s.cloud.GetPeering(r.Context(), network, np.GetName())
+	if err != nil {
+		writeError(w, http.StatusNotFound, "notFound", err.Error())
+		return
+	}
+	want := cloud.NetworkPeering{Network: network, Name: cur.Name, ExportCustomRoutes: cur.ExportCustomRoutes, ImportCustomRoutes: cur.ImportCustomRoutes}
+	if np.ExportCustomRoutes != nil {
+		want.ExportCustomRoutes = np.GetExportCustomRoutes()
+	}
+	if np.ImportCustomRoutes != nil {
+		want.ImportCustomRoutes = np.GetImportCustomRoutes()
+	}
+	op := s.startOperation("global", "updatePeering", s.link("global", "networks", network), func() error {
+		return s.cloud.UpdatePeering(context.Background(), want)
+	})
+	writeProto(w, http.StatusOK, op)
+}

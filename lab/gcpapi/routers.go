@@ -1,0 +1,198 @@
+package gcpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/topology"
+)
+
+// routers serves routers.get, routers.patch and routers.getRouterStatus of the lab's Cloud
+// Routers (the routers of its GCP VPCs).
+func (s *Server) routers(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if len(rest) == 0 || len(rest) > 2 {
+		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
+		return
+	}
+	network, ok := s.routerNetwork(region, rest[0])
+	if !ok {
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/regions/%s/routers/%s' was not found", s.project, region, rest[0]))
+		return
+	}
+	name := rest[0]
+	switch {
+	case len(rest) == 1 && r.Method == http.MethodGet:
+		rt, err := s.cloud.GetRouter(r.Context(), network, name)
+		if err != nil {
+			writeError(w, http.StatusNotFound, "notFound", err.Error())
+			return
+		}
+		writeProto(w, http.StatusOK, s.routerResource(rt))
+	case len(rest) == 1 && r.Method == http.MethodPatch:
+		s.patchRouter(w, r, region, network, name)
+	case len(rest) == 2 && rest[1] == "getRouterStatus" && r.Method == http.MethodGet:
+		st, err := s.cloud.GetRouterStatus(r.Context(), network, name)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internalError", err.Error())
+			return
+		}
+		writeProto(w, http.StatusOK, &computepb.RouterStatusResponse{Kind: proto.String("compute#routerStatusResponse"), Result: s.routerStatus(network, st)})
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
+	}
+}
+
+// routerNetwork finds the GCP VPC that has a Cloud Router of that name in the region.
+func (s *Server) routerNetwork(region, name string) (string, bool) {
+	for _, n := range s.cloud.L.Current.Networks {
+		if rt := n.Router(name); n.GCP() && rt != nil && rt.Region == region {
+			return n.Name, true
+		}
+	}
+	return "", false
+}
+
+// aggregatedRouters serves routers.aggregatedList: every Cloud Router, by region.
+func (s *Server) aggregatedRouters(w http.ResponseWriter, r *http.Request) {
+	out := &computepb.RouterAggregatedList{Kind: proto.String("compute#routerAggregatedList"), Id: proto.String("projects/" + s.project + "/aggregated/routers"),
+		SelfLink: proto.String(s.link("aggregated", "routers")), Items: map[string]*computepb.RoutersScopedList{}}
+	for _, n := range s.cloud.L.Current.Networks {
+		if !n.GCP() || n.ManagedBy != "" {
+			continue
+		}
+		for _, cr := range n.Routers {
+			rt, err := s.cloud.GetRouter(r.Context(), n.Name, cr.Name)
+			if err != nil {
+				continue
+			}
+			key := "regions/" + cr.Region
+			if out.Items[key] == nil {
+				out.Items[key] = &computepb.RoutersScopedList{}
+			}
+			out.Items[key].Routers = append(out.Items[key].Routers, s.routerResource(rt))
+		}
+	}
+	writeProto(w, http.StatusOK, out)
+}
+
+// routerResource is the Router resource: bgp (asn, advertisement), one interface per tunnel
+// with a BGP peer, and the peers on those interfaces.
+func (s *Server) routerResource(rt cloud.Router) *computepb.Router {
+	adv := &computepb.RouterBgp{Asn: proto.Uint32(rt.ASN), AdvertiseMode: proto.String(orDefault(rt.Advertise.Mode, topology.AdvertiseDefault)),
+		AdvertisedGroups: rt.Advertise.Groups}
+	for _, p := range rt.Advertise.Ranges {
+		adv.AdvertisedIpRanges = append(adv.AdvertisedIpRanges, &computepb.RouterAdvertisedIpRange{Range: proto.String(p.String())})
+	}
+	out := &computepb.Router{Kind: proto.String("compute#router"), Name: proto.String(rt.Name), Id: proto.Uint64(stableID(rt.Region + "/router/" + rt.Name)),
+		Network: proto.String(s.link("global", "networks", rt.Network)), Region: proto.String(s.link("regions", rt.Region)),
+		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv}
+	for _, p := range rt.BgpPeers {
+		ifName := "if-" + p.Name
+		out.Interfaces = append(out.Interfaces, &computepb.RouterInterface{Name: proto.String(ifName),
+			LinkedVpnTunnel: proto.String(s.link("regions", rt.Region, "vpnTunnels", p.Tunnel)),
+			IpRange:         proto.String(netip.PrefixFrom(p.IPAddress, 30).String())})
+		out.BgpPeers = append(out.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(p.Name), InterfaceName: proto.String(ifName),
+			IpAddress: proto.String(p.IPAddress.String()), PeerIpAddress: proto.String(p.PeerIPAddress.String()),
+			PeerAsn: proto.Uint32(p.PeerAsn), AdvertisedRoutePriority: proto.Uint32(p.AdvertisedRoutePriority)})
+	}
+	return out
+}
+
+// patchRouter applies routers.patch: a present bgp block replaces the advertisement, present
+// bgpPeers replace the peers (each on an interface linked to a tunnel, from the request or the
+// router as it is). Fields the lab does not model are ignored, as gcloud sends the whole router.
+func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, network, name string) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	var in computepb.Router
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &in); err != nil {
+		writeError(w, http.StatusBadRequest, "parseError", "Invalid JSON payload received. "+err.Error())
+		return
+	}
+	patch := cloud.RouterPatch{Network: network, Router: name}
+	if b := in.GetBgp(); b != nil && b.AdvertiseMode != nil {
+		a := topology.Advertisement{Mode: b.GetAdvertiseMode(), Groups: b.GetAdvertisedGroups()}
+		for _, ar := range b.GetAdvertisedIpRanges() {
+			p, err := netip.ParsePrefix(ar.GetRange())
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid value for field 'resource.bgp.advertisedIpRanges': '%s'.", ar.GetRange()))
+				return
+			}
+			a.Ranges = append(a.Ranges, p)
+		}
+		patch.Advertise = &a
+	}
+	if strings.Contains(string(data), `"bgpPeers"`) {
+		cur, err := s.cloud.GetRouter(r.Context(), network, name)
+		if err != nil {
+			writeError(w, http.StatusNotFound, "notFound", err.Error())
+			return
+		}
+		tunnels := map[string]string{} // interface -> tunnel
+		for _, p := range cur.BgpPeers {
+			tunnels["if-"+p.Name] = p.Tunnel
+		}
+		for _, i := range in.GetInterfaces() {
+			if i.GetLinkedVpnTunnel() != "" {
+				tunnels[i.GetName()] = lastSegment(i.GetLinkedVpnTunnel())
+			}
+		}
+		peers := []cloud.RouterBgpPeer{}
+		for _, p := range in.GetBgpPeers() {
+			ip, err1 := netip.ParseAddr(p.GetIpAddress())
+			peer, err2 := netip.ParseAddr(p.GetPeerIpAddress())
+			tunnel, ok := tunnels[p.GetInterfaceName()]
+			if err1 != nil || err2 != nil || !ok {
+				writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid value for field 'resource.bgpPeers': bgp peer %q needs ipAddress, peerIpAddress and an interface linked to a VPN tunnel.", p.GetName()))
+				return
+			}
+			peers = append(peers, cloud.RouterBgpPeer{Name: p.GetName(), Tunnel: tunnel, IPAddress: ip, PeerIPAddress: peer,
+				PeerAsn: p.GetPeerAsn(), AdvertisedRoutePriority: p.GetAdvertisedRoutePriority()})
+		}
+		patch.BgpPeers = &peers
+	}
+	op := s.startOperation("regions/"+region, "patch", s.link("regions", region, "routers", name), func() error {
+		return s.cloud.PatchRouter(context.Background(), patch)
+	})
+	writeProto(w, http.StatusOK, op)
+}
+
+// routerStatus is routers.getRouterStatus's result: one best route per next hop, as GCP lists them.
+func (s *Server) routerStatus(network string, st cloud.RouterStatus) *computepb.RouterStatus {
+	out := &computepb.RouterStatus{Network: proto.String(s.link("global", "networks", network))}
+	for _, br := range st.BestRoutes {
+		for _, nh := range br.NextHops {
+			out.BestRoutes = append(out.BestRoutes, &computepb.Route{Kind: proto.String("compute#route"), DestRange: proto.String(br.DestRange),
+				NextHopIp: proto.String(nh), Priority: proto.Uint32(br.Priority), Network: proto.String(s.link("global", "networks", network))})
+		}
+	}
+	for _, p := range st.BGPPeerStatus {
+		ps := &computepb.RouterStatusBgpPeerStatus{Name: proto.String(p.Name), IpAddress: proto.String(p.IPAddress),
+			PeerIpAddress: proto.String(p.PeerIPAddress), Status: proto.String(p.Status), State: proto.String(p.State),
+			NumLearnedRoutes: proto.Uint32(uint32(p.NumLearnedRoutes)), Uptime: proto.String(p.Uptime), UptimeSeconds: proto.String(p.UptimeSeconds)}
+		for _, a := range p.AdvertisedRoutes {
+			ps.AdvertisedRoutes = append(ps.AdvertisedRoutes, &computepb.Route{DestRange: proto.String(a.DestRange), NextHopIp: proto.String(a.NextHopIP), Priority: proto.Uint32(a.Priority)})
+		}
+		out.BgpPeerStatus = append(out.BgpPeerStatus, ps)
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

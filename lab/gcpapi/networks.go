@@ -42,7 +42,7 @@ func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string)
 			return
 		}
 		out := &computepb.ExchangedPeeringRoutesList{Kind: proto.String("compute#exchangedPeeringRoutesList"),
-			Id: proto.String("projects/" + s.project + "/global/networks/" + n.Name + "/listPeeringRoutes"),
+			Id:       proto.String("projects/" + s.project + "/global/networks/" + n.Name + "/listPeeringRoutes"),
 			SelfLink: proto.String(s.link("global", "networks", n.Name, "listPeeringRoutes"))}
 		for _, pr := range routes {
 			out.Items = append(out.Items, &computepb.ExchangedPeeringRoute{DestRange: proto.String(pr.DestRange), Type: proto.String(pr.Type),

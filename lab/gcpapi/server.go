@@ -3,8 +3,10 @@
 // a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
 // in the lab's state and realizes it; reads reflect that state.
 //
-// Served so far: compute regional addresses (insert, get, list, delete), regional operations
-// (get, wait), and container clusters (get). Shapes are the v1 REST resources, marshalled from
+// Served so far: compute addresses (insert, get, list, delete), routers (get, patch,
+// getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
+// vpnGateways and vpnTunnels and externalVpnGateways (insert, delete), regional and global
+// operations (get, wait); container clusters (get). Shapes are the v1 REST resources, marshalled from
 // the clients' own protobuf types (computepb, containerpb), so a field the client reads is
 // spelled as the client expects.
 package gcpapi
@@ -76,6 +78,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.addresses(w, r, region, rest)
 		case coll == "routers":
 			s.routers(w, r, region, rest)
+		case coll == "vpnGateways":
+			s.vpnGateways(w, r, region, rest)
+		case coll == "vpnTunnels":
+			s.vpnTunnels(w, r, region, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "regions/"+region, rest[0])
@@ -87,6 +93,8 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		switch {
 		case coll == "networks":
 			s.networks(w, r, rest)
+		case coll == "externalVpnGateways":
+			s.externalVpnGateways(w, r, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "global", rest[0])

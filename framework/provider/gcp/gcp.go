@@ -53,6 +53,10 @@ type Cloud struct {
 	routers   *compute.RoutersClient
 	networks  *compute.NetworksClient
 	clusters  *container.ClusterManagerClient
+
+	vpnGateways      *compute.VpnGatewaysClient
+	externalGateways *compute.ExternalVpnGatewaysClient
+	vpnTunnels       *compute.VpnTunnelsClient
 }
 
 var _ provider.Cloud = (*Cloud)(nil)
@@ -86,6 +90,15 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if c.networks, err = compute.NewNetworksRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: networks client: %w", err), c.Close())
 	}
+	if c.vpnGateways, err = compute.NewVpnGatewaysRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: vpn gateways client: %w", err), c.Close())
+	}
+	if c.externalGateways, err = compute.NewExternalVpnGatewaysRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: external vpn gateways client: %w", err), c.Close())
+	}
+	if c.vpnTunnels, err = compute.NewVpnTunnelsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: vpn tunnels client: %w", err), c.Close())
+	}
 	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
 	}
@@ -112,6 +125,15 @@ func (c *Cloud) Close() error {
 	}
 	if c.clusters != nil {
 		errs = append(errs, c.clusters.Close())
+	}
+	if c.vpnGateways != nil {
+		errs = append(errs, c.vpnGateways.Close())
+	}
+	if c.externalGateways != nil {
+		errs = append(errs, c.externalGateways.Close())
+	}
+	if c.vpnTunnels != nil {
+		errs = append(errs, c.vpnTunnels.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
@@ -198,4 +199,76 @@ func (c *Cloud) ListPeeringRoutes(ctx context.Context, network, peering, directi
 		out = append(out, cloud.PeeringRoute{DestRange: r.GetDestRange(), Type: r.GetType(), Imported: r.GetImported(),
 			NextHopRegion: r.GetNextHopRegion(), Priority: int(r.GetPriority())})
 	}
+}
+
+// vpnRegion is the region of the HA VPN resources that the neutral interface deletes by name:
+// the cluster's region, where the bgp-export solution creates them.
+func (c *Cloud) vpnRegion() string { return regionOf(c.cfg.Location) }
+
+// InsertVpnGateway implements provider.VPNCloud with vpnGateways.insert.
+func (c *Cloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.InsertVpnGatewayRequest{Project: c.cfg.Project, Region: g.Region, RequestId: requestID(),
+		VpnGatewayResource: &computepb.VpnGateway{Name: proto.String(g.Name), Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", c.cfg.Project, g.Network))}}
+	return c.do(ctx, g.Region, "insert vpn gateway "+g.Name, func() (*compute.Operation, error) { return c.vpnGateways.Insert(ctx, req) })
+}
+
+// DeleteVpnGateway implements provider.VPNCloud with vpnGateways.delete.
+func (c *Cloud) DeleteVpnGateway(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.DeleteVpnGatewayRequest{Project: c.cfg.Project, Region: c.vpnRegion(), VpnGateway: name, RequestId: requestID()}
+	return c.do(ctx, c.vpnRegion(), "delete vpn gateway "+name, func() (*compute.Operation, error) { return c.vpnGateways.Delete(ctx, req) })
+}
+
+// InsertExternalVpnGateway implements provider.VPNCloud with externalVpnGateways.insert.
+func (c *Cloud) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGateway) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.InsertExternalVpnGatewayRequest{Project: c.cfg.Project, RequestId: requestID(),
+		ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{Name: proto.String(g.Name), RedundancyType: proto.String(g.RedundancyType)}}
+	return c.do(ctx, "", "insert external vpn gateway "+g.Name, func() (*compute.Operation, error) { return c.externalGateways.Insert(ctx, req) })
+}
+
+// DeleteExternalVpnGateway implements provider.VPNCloud with externalVpnGateways.delete.
+func (c *Cloud) DeleteExternalVpnGateway(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.DeleteExternalVpnGatewayRequest{Project: c.cfg.Project, ExternalVpnGateway: name, RequestId: requestID()}
+	return c.do(ctx, "", "delete external vpn gateway "+name, func() (*compute.Operation, error) { return c.externalGateways.Delete(ctx, req) })
+}
+
+// InsertVpnTunnel implements provider.VPNCloud with vpnTunnels.insert. The shared secret is
+// a fresh random one: the lab keys its tunnels itself, and GCP requires one.
+func (c *Cloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	ref := func(scope, coll, name string) *string {
+		return proto.String(fmt.Sprintf("projects/%s/%s/%s/%s", c.cfg.Project, scope, coll, name))
+	}
+	req := &computepb.InsertVpnTunnelRequest{Project: c.cfg.Project, Region: t.Region, RequestId: requestID(),
+		VpnTunnelResource: &computepb.VpnTunnel{Name: proto.String(t.Name), IkeVersion: proto.Int32(2),
+			VpnGateway: ref("regions/"+t.Region, "vpnGateways", t.VpnGateway), VpnGatewayInterface: proto.Int32(int32(t.VpnGatewayInterface)),
+			PeerExternalGateway: ref("global", "externalVpnGateways", t.PeerExternalGateway), PeerExternalGatewayInterface: proto.Int32(int32(t.PeerExternalGatewayInterface)),
+			Router: ref("regions/"+t.Region, "routers", t.Router), SharedSecret: proto.String(uuid.NewString())}}
+	return c.do(ctx, t.Region, "insert vpn tunnel "+t.Name, func() (*compute.Operation, error) { return c.vpnTunnels.Insert(ctx, req) })
+}
+
+// DeleteVpnTunnel implements provider.VPNCloud with vpnTunnels.delete.
+func (c *Cloud) DeleteVpnTunnel(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req := &computepb.DeleteVpnTunnelRequest{Project: c.cfg.Project, Region: c.vpnRegion(), VpnTunnel: name, RequestId: requestID()}
+	return c.do(ctx, c.vpnRegion(), "delete vpn tunnel "+name, func() (*compute.Operation, error) { return c.vpnTunnels.Delete(ctx, req) })
+}
+
+// do sends a mutation (retried on 429 and 5xx; its RequestId makes a retry safe) and waits for
+// its operation, regional or ("") global.
+func (c *Cloud) do(ctx context.Context, region, call string, send func() (*compute.Operation, error)) error {
+	var op *compute.Operation
+	if err := retry(ctx, func() (err error) { op, err = send(); return err }); err != nil {
+		return wrap(call, err)
+	}
+	return c.wait(ctx, region, op)
 }

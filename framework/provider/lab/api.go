@@ -36,8 +36,8 @@ type api struct {
 // peerings of the customer's GCP VPCs through Google's official clients over HTTP against the
 // lab's API (reachgate/lab/gcpapi), so every run drives them as a real project would. What a
 // project cannot reach through the API stays in process: the third-party cloud's router, the
-// Google-managed master VPC's side, and (until the API serves them) the HA VPN gateways and
-// tunnels and the authorized networks.
+// Google-managed master VPC's side, and (until the API serves them) the VPN gateway status
+// and the authorized networks.
 type apiCloud struct {
 	labcloud.Lab
 	gcp *gcp.Cloud
@@ -103,6 +103,30 @@ func (c apiCloud) ListPeeringRoutes(ctx context.Context, network, peering, direc
 		return c.Lab.ListPeeringRoutes(ctx, network, peering, direction)
 	}
 	return c.gcp.ListPeeringRoutes(ctx, network, peering, direction)
+}
+
+func (c apiCloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {
+	return c.gcp.InsertVpnGateway(ctx, g)
+}
+
+func (c apiCloud) DeleteVpnGateway(ctx context.Context, name string) error {
+	return c.gcp.DeleteVpnGateway(ctx, name)
+}
+
+func (c apiCloud) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGateway) error {
+	return c.gcp.InsertExternalVpnGateway(ctx, g)
+}
+
+func (c apiCloud) DeleteExternalVpnGateway(ctx context.Context, name string) error {
+	return c.gcp.DeleteExternalVpnGateway(ctx, name)
+}
+
+func (c apiCloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
+	return c.gcp.InsertVpnTunnel(ctx, t)
+}
+
+func (c apiCloud) DeleteVpnTunnel(ctx context.Context, name string) error {
+	return c.gcp.DeleteVpnTunnel(ctx, name)
 }
 
 // apiProject is the project name the lab's API serves.

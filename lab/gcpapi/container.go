@@ -4,21 +4,42 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+
+	"reachgate/framework/cloud"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/proto"
 )
 
-// container serves p = [project, "locations", location, "clusters", name].
+// container serves p = [project, "locations", location, "clusters"|"operations", name]:
+// clusters.get, clusters.update (PUT) and operations.get.
 func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
-	if len(p) != 5 || p[1] != "locations" || p[3] != "clusters" || r.Method != http.MethodGet {
+	if len(p) != 5 || p[1] != "locations" || (p[3] != "clusters" && p[3] != "operations") {
 		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
+		return
+	}
+	if p[3] == "operations" && r.Method == http.MethodGet {
+		s.containerOperation(w, p)
 		return
 	}
 	d, err := s.cloud.Cluster(r.Context())
 	if err != nil || p[0] != s.project || d.Name != p[4] || (p[2] != d.Location && p[2] != "-") {
 		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: projects/%s/locations/%s/clusters/%s.", p[0], p[2], p[4]))
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		s.updateCluster(w, r, d.Location, d.Name)
+		return
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
 		return
 	}
 	an, err := s.cloud.GetAuthorizedNetworks(r.Context())
@@ -54,3 +75,69 @@ func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 
 // encodeCA is masterAuth.clusterCaCertificate: the PEM, base64-encoded.
 func encodeCA(pem []byte) string { return base64.StdEncoding.EncodeToString(pem) }
+
+// updateCluster applies clusters.update: the master authorized networks, from either
+// desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig (what gcloud
+// sends); both fields of the cluster then show the result, as GKE keeps them in sync. Any other
+// desired field is refused, so nothing is silently ignored.
+func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location, name string) {
+	var in containerpb.UpdateClusterRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	u := in.GetUpdate()
+	an := u.GetDesiredMasterAuthorizedNetworksConfig()
+	if cp := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetAuthorizedNetworksConfig(); cp != nil {
+		an = cp
+	}
+	rest := proto.Clone(u).(*containerpb.ClusterUpdate)
+	rest.DesiredMasterAuthorizedNetworksConfig, rest.DesiredControlPlaneEndpointsConfig = nil, nil
+	if an == nil || proto.Size(rest) != 0 {
+		writeError(w, http.StatusBadRequest, "invalid", "The lab's clusters.update takes the master authorized networks only (desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig).")
+		return
+	}
+	cur, err := s.cloud.GetAuthorizedNetworks(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internalError", err.Error())
+		return
+	}
+	want := cloud.AuthorizedNetworks{Enabled: an.GetEnabled(), PrivateEndpointEnforcement: cur.PrivateEndpointEnforcement}
+	if an.PrivateEndpointEnforcementEnabled != nil {
+		want.PrivateEndpointEnforcement = an.GetPrivateEndpointEnforcementEnabled()
+	}
+	for _, b := range an.GetCidrBlocks() {
+		p, err := netip.ParsePrefix(b.GetCidrBlock())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid master authorized networks CIDR block %q.", b.GetCidrBlock()))
+			return
+		}
+		want.CIDRBlocks = append(want.CIDRBlocks, p)
+	}
+	err = s.cloud.SetAuthorizedNetworks(r.Context(), want)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	op := &containerpb.Operation{Name: fmt.Sprintf("operation-%d-%d", time.Now().UnixMilli(), s.nextID), Location: location,
+		OperationType: containerpb.Operation_UPDATE_CLUSTER, Status: containerpb.Operation_DONE,
+		StartTime: time.Now().UTC().Format(time.RFC3339Nano), EndTime: time.Now().UTC().Format(time.RFC3339Nano),
+		TargetLink: s.base + "/v1/projects/" + s.project + "/locations/" + location + "/clusters/" + name}
+	op.SelfLink = s.base + "/v1/projects/" + s.project + "/locations/" + location + "/operations/" + op.Name
+	if err != nil {
+		op.Error = &status.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
+		op.StatusMessage = err.Error()
+	}
+	s.containerOps[op.Name] = op
+	writeProto(w, http.StatusOK, op)
+}
+
+// containerOperation serves operations.get of the container API.
+func (s *Server) containerOperation(w http.ResponseWriter, p []string) {
+	s.mu.Lock()
+	op, ok := s.containerOps[p[4]]
+	s.mu.Unlock()
+	if !ok || p[0] != s.project {
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: projects/%s/locations/%s/operations/%s.", p[0], p[2], p[4]))
+		return
+	}
+	writeProto(w, http.StatusOK, op)
+}

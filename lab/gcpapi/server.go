@@ -6,7 +6,8 @@
 // Served so far: compute addresses (insert, get, list, delete), routers (get, patch,
 // getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
 // vpnGateways and vpnTunnels and externalVpnGateways (insert, delete), regional and global
-// operations (get, wait); container clusters (get). Shapes are the v1 REST resources, marshalled from
+// operations (get, wait); container clusters (get, update of the authorized networks) and
+// operations (get). Shapes are the v1 REST resources, marshalled from
 // the clients' own protobuf types (computepb, containerpb), so a field the client reads is
 // spelled as the client expects.
 package gcpapi
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -33,9 +35,11 @@ type Server struct {
 	// base is the scheme and host links are written under ("http://10.0.0.1:8080").
 	base string
 
-	mu     sync.Mutex
-	ops    map[string]*computepb.Operation
-	nextID uint64
+	mu  sync.Mutex
+	ops map[string]*computepb.Operation
+	// containerOps are the container API's operations (clusters.update answers DONE).
+	containerOps map[string]*containerpb.Operation
+	nextID       uint64
 	// apply runs a mutation of an operation; tests replace it to delay or fail one.
 	apply func(func() error) error
 }
@@ -43,7 +47,7 @@ type Server struct {
 // New serves c as project's resources; links are written under base.
 func New(c labcloud.Lab, project, base string) *Server {
 	return &Server{cloud: c, project: project, base: strings.TrimSuffix(base, "/"),
-		ops: map[string]*computepb.Operation{}, nextID: uint64(time.Now().UnixNano() % 1e12),
+		ops: map[string]*computepb.Operation{}, containerOps: map[string]*containerpb.Operation{}, nextID: uint64(time.Now().UnixNano() % 1e12),
 		apply: func(f func() error) error { return f() }}
 }
 

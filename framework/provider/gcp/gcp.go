@@ -293,3 +293,65 @@ func httpCode(err error) int {
 	}
 	return 0
 }
+
+// GetAuthorizedNetworks implements provider.VPNCloud with clusters.get.
+func (c *Cloud) GetAuthorizedNetworks(ctx context.Context) (cloud.AuthorizedNetworks, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var cl *containerpb.Cluster
+	if err := retry(ctx, func() (err error) {
+		cl, err = c.clusters.GetCluster(ctx, &containerpb.GetClusterRequest{Name: c.clusterName()})
+		return err
+	}); err != nil {
+		return cloud.AuthorizedNetworks{}, wrap("get cluster "+c.clusterName(), err)
+	}
+	an := cl.GetMasterAuthorizedNetworksConfig()
+	out := cloud.AuthorizedNetworks{Enabled: an.GetEnabled(), PrivateEndpointEnforcement: an.GetPrivateEndpointEnforcementEnabled()}
+	for _, b := range an.GetCidrBlocks() {
+		p, err := netip.ParsePrefix(b.GetCidrBlock())
+		if err != nil {
+			return out, fmt.Errorf("cluster %s: authorized network %q: %w", cl.GetName(), b.GetCidrBlock(), err)
+		}
+		out.CIDRBlocks = append(out.CIDRBlocks, p)
+	}
+	return out, nil
+}
+
+// SetAuthorizedNetworks implements provider.VPNCloud with clusters.update
+// (desiredMasterAuthorizedNetworksConfig), waiting for the operation by polling operations.get.
+func (c *Cloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	cfg := &containerpb.MasterAuthorizedNetworksConfig{Enabled: a.Enabled, PrivateEndpointEnforcementEnabled: proto.Bool(a.PrivateEndpointEnforcement)}
+	for _, p := range a.CIDRBlocks {
+		cfg.CidrBlocks = append(cfg.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: p.String()})
+	}
+	var op *containerpb.Operation
+	if err := retry(ctx, func() (err error) {
+		op, err = c.clusters.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: c.clusterName(),
+			Update: &containerpb.ClusterUpdate{DesiredMasterAuthorizedNetworksConfig: cfg}})
+		return err
+	}); err != nil {
+		return wrap("update cluster "+c.clusterName(), err)
+	}
+	for delay := 250 * time.Millisecond; op.GetStatus() != containerpb.Operation_DONE; delay = min(2*delay, 5*time.Second) {
+		select {
+		case <-ctx.Done():
+			return &OperationError{Operation: op.GetName(), Message: "not DONE: " + ctx.Err().Error(), err: ctx.Err()}
+		case <-time.After(delay):
+		}
+		name := fmt.Sprintf("projects/%s/locations/%s/operations/%s", c.cfg.Project, c.cfg.Location, op.GetName())
+		var err error
+		if op, err = c.clusters.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name}); err != nil {
+			return wrap("get operation "+name, err)
+		}
+	}
+	if e := op.GetError(); e != nil && e.GetCode() != 0 {
+		return &OperationError{Operation: op.GetName(), Code: 400, Message: e.GetMessage()}
+	}
+	return nil
+}
+
+func (c *Cloud) clusterName() string {
+	return fmt.Sprintf("projects/%s/locations/%s/clusters/%s", c.cfg.Project, c.cfg.Location, c.cfg.Cluster)
+}

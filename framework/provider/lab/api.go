@@ -36,8 +36,7 @@ type api struct {
 // peerings of the customer's GCP VPCs through Google's official clients over HTTP against the
 // lab's API (reachgate/lab/gcpapi), so every run drives them as a real project would. What a
 // project cannot reach through the API stays in process: the third-party cloud's router, the
-// Google-managed master VPC's side, and (until the API serves them) the VPN gateway status
-// and the authorized networks.
+// Google-managed master VPC's side, and (until the API serves it) the VPN gateway status.
 type apiCloud struct {
 	labcloud.Lab
 	gcp *gcp.Cloud
@@ -127,6 +126,14 @@ func (c apiCloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error 
 
 func (c apiCloud) DeleteVpnTunnel(ctx context.Context, name string) error {
 	return c.gcp.DeleteVpnTunnel(ctx, name)
+}
+
+func (c apiCloud) GetAuthorizedNetworks(ctx context.Context) (cloud.AuthorizedNetworks, error) {
+	return c.gcp.GetAuthorizedNetworks(ctx)
+}
+
+func (c apiCloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error {
+	return c.gcp.SetAuthorizedNetworks(ctx, a)
 }
 
 // apiProject is the project name the lab's API serves.

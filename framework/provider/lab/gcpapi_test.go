@@ -169,6 +169,11 @@ func TestGCPRoutersAndPeeringsRead(t *testing.T) {
 	if err != nil || !p.ImportCustomRoutes || p.ExportCustomRoutes {
 		t.Errorf("peering through the API: got %+v, %v; want import only", p, err)
 	}
+	an, err := c.GetAuthorizedNetworks(ctx)
+	wantAN, _ := lc.GetAuthorizedNetworks(ctx)
+	if err != nil || an.Enabled != wantAN.Enabled || len(an.CIDRBlocks) != len(wantAN.CIDRBlocks) {
+		t.Errorf("authorized networks through the API: got %+v, %v; want %+v", an, err, wantAN)
+	}
 	if !strings.Contains(strings.Join(*log, "\n"), "GET /compute/v1/projects/test-project/aggregated/routers") {
 		t.Errorf("the router's region was not looked up with aggregatedList:\n%s", strings.Join(*log, "\n"))
 	}

@@ -150,7 +150,7 @@ func TestProfilesRTT(t *testing.T) {
 				got, base time.Duration
 			}{{"tcp connect A→B", tcp.Median, base.Median}, {"udp echo A→B", udp.Median, base.Median}, {"tcp connect B→R", local.Median, baseLocal.Median}} {
 				if added := m.got - m.base; !within(added, want) {
-					t.Errorf("%s: median rtt %v, %v more than without the element; want %v more ±%.0f%%", m.what, m.got, added, want, 100*Tolerance)
+					t.Errorf("%s: median rtt %v, %v more than without the element; want %v more ±%.0f%% (at least ±%v)", m.what, m.got, added, want, 100*Tolerance, Floor)
 				}
 			}
 			remove()

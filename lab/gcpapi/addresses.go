@@ -3,13 +3,11 @@ package gcpapi
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/cloud"
@@ -49,14 +47,8 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request, region string
 // 409 at once, and reserves the address in an operation (a conflict on the address itself
 // fails the operation).
 func (s *Server) insertAddress(w http.ResponseWriter, r *http.Request, region string) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
-		return
-	}
 	var in computepb.Address
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &in); err != nil {
-		writeError(w, http.StatusBadRequest, "parseError", "Invalid JSON payload received. "+err.Error())
+	if !decode(w, r, &in) {
 		return
 	}
 	if in.GetName() == "" {

@@ -3,11 +3,9 @@ package gcpapi
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/cloud"
@@ -79,14 +77,8 @@ func (s *Server) networkResource(ctx context.Context, n *topology.Network) *comp
 // updatePeering applies networks.updatePeering: the custom route flags of one peering, in a
 // global operation.
 func (s *Server) updatePeering(w http.ResponseWriter, r *http.Request, network string) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
-		return
-	}
 	var in computepb.NetworksUpdatePeeringRequest
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &in); err != nil {
-		writeError(w, http.StatusBadRequest, "parseError", "Invalid JSON payload received. "+err.Error())
+	if !decode(w, r, &in) {
 		return
 	}
 	np := in.GetNetworkPeering()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"syscall"
+	"time"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
@@ -114,7 +115,58 @@ func (l *Lab) refreshModel(cs *CloudState) error {
 		return err
 	}
 	l.Cloud, l.Current, l.Model = cs, eff, m
+	l.cloudStamp = l.readCloudStamp()
 	return nil
+}
+
+// cloudStamp identifies one version of cloud.json (every write is an atomic rename).
+type cloudStamp struct {
+	mod  time.Time
+	size int64
+	ino  uint64
+}
+
+func (l *Lab) readCloudStamp() cloudStamp {
+	fi, err := os.Stat(l.cloudPath())
+	if err != nil {
+		return cloudStamp{}
+	}
+	st := cloudStamp{mod: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+// Refresh rereads what other processes may have changed since this Lab was read: the lab's
+// state (processes, hosts) and its cloud state, whose model is recomputed only when cloud.json
+// changed. The lab's GCP API and the CLI, and a suite's process, change one lab concurrently.
+func (l *Lab) Refresh() error {
+	if err := l.State.Reload(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if l.Cloud != nil && l.readCloudStamp() == l.cloudStamp {
+		return nil
+	}
+	cs, err := l.LoadCloud()
+	if err != nil {
+		return err
+	}
+	return l.refreshModel(cs)
+}
+
+// lockReconcile serializes Reconcile across the processes that change one lab; call the
+// returned function to unlock.
+func (l *Lab) lockReconcile() (func(), error) {
+	f, err := os.OpenFile(l.State.Path("reconcile.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = f.Close() }, nil
 }
 
 // Effective returns the topology as the cloud state changed it: a solution's link exists

@@ -43,6 +43,8 @@ type Lab struct {
 	Model    *netmodel.Model
 	Plan     *netns.Plan
 	CP       *controlplane.ControlPlane // nil when the topology has no cluster
+	// cloudStamp is cloud.json's modification time and size when Cloud was read (Refresh).
+	cloudStamp cloudStamp
 }
 
 // Up provisions the lab, or returns it as it is when it is already up. On failure or
@@ -109,6 +111,11 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	if topo.Cluster != nil {
 		if err := l.startCluster(ctx, bins, opts.Self, log); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Self != "" {
+		if err := l.startAPI(ctx, opts.Self, log); err != nil {
 			return nil, err
 		}
 	}
@@ -203,6 +210,9 @@ func (l *Lab) Command(ctx context.Context, host string, argv ...string) (*exec.C
 	cmd.Env = os.Environ()
 	if kc := l.State.Hosts[host].Kubeconfig; kc != "" {
 		cmd.Env = append(cmd.Env, "KUBECONFIG="+kc)
+	}
+	if host == OperatorHost {
+		cmd.Env = append(cmd.Env, l.OperatorEnv()...)
 	}
 	return cmd, nil
 }

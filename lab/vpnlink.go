@@ -40,6 +40,14 @@ const wgPort = 51820
 // and a userspace WireGuard tunnel each) and both sides' BGP speakers. self is the reachgate
 // binary the daemons run from.
 func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) error {
+	unlock, err := l.lockReconcile()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := l.Refresh(); err != nil {
+		return err
+	}
 	if err := netns.Program(ctx, l.Plan, l.Topology, l.Model); err != nil {
 		return err
 	}

@@ -28,7 +28,8 @@ func newLabCommand() *cobra.Command {
 		Short: "The local lab: the topology in network namespaces with a real control plane",
 	}
 	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
-		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand(), newLabExplainCommand())
+		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand(), newLabExplainCommand(),
+		newLabEnvCommand(), newLabServeAPICommand())
 	return c
 }
 

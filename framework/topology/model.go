@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // Topology is a parsed, validated topology with defaults applied.
@@ -348,4 +349,12 @@ func (c *GKECluster) NodePodCIDR(i int) (p netip.Prefix, ok bool) {
 	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	v += uint32(i) << 8
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 24), true
+}
+
+// RegionOf is a location's region: zone "us-central1-c" is in "us-central1"; a region is its own.
+func RegionOf(location string) string {
+	if parts := strings.Split(location, "-"); len(parts) == 3 {
+		return parts[0] + "-" + parts[1]
+	}
+	return location
 }

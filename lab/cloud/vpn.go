@@ -164,6 +164,10 @@ func (c Lab) DeleteExternalVpnGateway(ctx context.Context, name string) error {
 
 // GetRouter returns a Cloud Router with its current advertisement and BGP peers.
 func (c Lab) GetRouter(_ context.Context, network, router string) (cloud.Router, error) {
+	// Another process (the lab's GCP API, the CLI) may have changed the lab.
+	if err := c.L.Refresh(); err != nil {
+		return cloud.Router{}, err
+	}
 	n := c.L.Current.Network(network)
 	if n == nil || n.Router(router) == nil {
 		return cloud.Router{}, fmt.Errorf("router %s/%s does not exist", network, router)
@@ -228,6 +232,10 @@ func checkSessionRange(bp cloud.RouterBgpPeer) error {
 
 // GetPeering returns one side of a peering as it is now.
 func (c Lab) GetPeering(_ context.Context, network, name string) (cloud.NetworkPeering, error) {
+	// Another process (the lab's GCP API, the CLI) may have changed the lab.
+	if err := c.L.Refresh(); err != nil {
+		return cloud.NetworkPeering{}, err
+	}
 	l := c.L.Current.Link(name)
 	if l == nil || l.Type != topology.LinkPeering || (l.A.VPC != network && l.B.VPC != network) {
 		return cloud.NetworkPeering{}, fmt.Errorf("network %s has no peering %q", network, name)
@@ -256,6 +264,10 @@ func (c Lab) UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error {
 
 // GetAuthorizedNetworks returns the cluster's master authorized networks now.
 func (c Lab) GetAuthorizedNetworks(_ context.Context) (cloud.AuthorizedNetworks, error) {
+	// Another process (the lab's GCP API, the CLI) may have changed the lab.
+	if err := c.L.Refresh(); err != nil {
+		return cloud.AuthorizedNetworks{}, err
+	}
 	cl := c.L.Current.Cluster
 	if cl == nil {
 		return cloud.AuthorizedNetworks{}, fmt.Errorf("the lab's topology declares no cluster")
@@ -306,6 +318,10 @@ func (c Lab) GetRouterStatus(_ context.Context, network, router string) (cloud.R
 // ListPeeringRoutes returns the routes a peering brings into network (INCOMING) or sends
 // from it (OUTGOING), as the model computes them.
 func (c Lab) ListPeeringRoutes(_ context.Context, network, peering, direction string) ([]cloud.PeeringRoute, error) {
+	// Another process (the lab's GCP API, the CLI) may have changed the lab.
+	if err := c.L.Refresh(); err != nil {
+		return nil, err
+	}
 	l := c.L.Current.Link(peering)
 	if l == nil || l.Type != topology.LinkPeering {
 		return nil, fmt.Errorf("no peering %q", peering)
@@ -341,6 +357,10 @@ func peeringType(t netmodel.RouteType) string {
 // GetVpnGatewayStatus says whether the gateway's tunnels meet the 99.99 % redundancy
 // topology (tunnels on both interfaces, each established) and each tunnel's state.
 func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (cloud.VpnGatewayStatus, error) {
+	// Another process (the lab's GCP API, the CLI) may have changed the lab.
+	if err := c.L.Refresh(); err != nil {
+		return cloud.VpnGatewayStatus{}, err
+	}
 	link, _, ok := c.gatewayLink(name)
 	if !ok {
 		return cloud.VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)

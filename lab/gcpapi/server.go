@@ -35,6 +35,13 @@ type Server struct {
 	// base is the scheme and host links are written under ("http://10.0.0.1:8080").
 	base string
 
+	// state serializes the requests' and the operations' use of the lab's cloud: a lab.Lab is
+	// not safe for concurrent use. A request holds it while it is served, except while it
+	// waits for an operation (startOperation) and for operations' reads and waits.
+	state sync.Mutex
+	// release unlocks state for the request that holds it, once (set under state).
+	release func()
+
 	mu  sync.Mutex
 	ops map[string]*computepb.Operation
 	// containerOps are the container API's operations (clusters.update answers DONE).
@@ -54,6 +61,17 @@ func New(c labcloud.Lab, project, base string) *Server {
 // ServeHTTP routes /compute/v1/projects/P/… and /v1/projects/P/locations/L/….
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.Trim(r.URL.Path, "/")
+	if !strings.Contains(path, "/operations/") {
+		s.state.Lock()
+		release := sync.OnceFunc(s.state.Unlock)
+		s.release = release
+		defer release()
+		// Another process (the CLI, a suite's in-process calls) may have changed the lab.
+		if err := s.cloud.L.Refresh(); err != nil {
+			writeError(w, http.StatusInternalServerError, "internalError", "read the lab's state: "+err.Error())
+			return
+		}
+	}
 	switch {
 	case strings.HasPrefix(path, "compute/v1/projects/"):
 		s.compute(w, r, strings.Split(strings.TrimPrefix(path, "compute/v1/projects/"), "/"))
@@ -166,7 +184,12 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := s.apply(do)
+		s.state.Lock()
+		err := s.cloud.L.Refresh()
+		if err == nil {
+			err = s.apply(do)
+		}
+		s.state.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		op.Status, op.Progress = computepb.Operation_DONE.Enum(), proto.Int32(100)
@@ -178,6 +201,8 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 			op.HttpErrorMessage = proto.String(http.StatusText(code))
 		}
 	}()
+	// The request holds s.state (ServeHTTP) and is done with the lab; the mutation needs it.
+	s.release()
 	select {
 	case <-done:
 	case <-time.After(quickWait):

@@ -52,3 +52,16 @@ func (s *State) RemoveNamespace(ctx context.Context, ns string) error {
 	}
 	return s.Forget(nil, []string{ns})
 }
+
+// AddIsolated creates a namespace with only its loopback up (the lab's operator position),
+// recorded in the state before it is created.
+func (s *State) AddIsolated(ctx context.Context, ns string) error {
+	if err := s.RecordNamespace(ns); err != nil {
+		return err
+	}
+	if _, err := run(ctx, "", "ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	_, err := run(ctx, "", "ip", "-n", ns, "link", "set", "lo", "up")
+	return err
+}

@@ -72,6 +72,8 @@ type HostInfo struct {
 	VPC        string `json:"vpc"`
 	Role       string `json:"role"`
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// API is the URL the lab's GCP API answers on at this host (the operator's only).
+	API string `json:"api,omitempty"`
 }
 
 // Process is a process the lab started, identified by PID and kernel start time so a

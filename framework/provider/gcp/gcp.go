@@ -28,6 +28,7 @@ import (
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
+	"reachgate/framework/topology"
 )
 
 // Config names the project and cluster, and how to reach the APIs.
@@ -157,7 +158,7 @@ func (c *Cloud) Cluster(ctx context.Context) (cloud.ClusterDescription, error) {
 // describe maps a Cluster resource to the neutral description.
 func describe(cl *containerpb.Cluster) (cloud.ClusterDescription, error) {
 	pc := cl.GetPrivateClusterConfig()
-	d := cloud.ClusterDescription{Name: cl.GetName(), Location: cl.GetLocation(), Region: regionOf(cl.GetLocation()),
+	d := cloud.ClusterDescription{Name: cl.GetName(), Location: cl.GetLocation(), Region: topology.RegionOf(cl.GetLocation()),
 		Network: lastSegment(cl.GetNetwork()), Subnetwork: lastSegment(cl.GetSubnetwork()), PeeringName: pc.GetPeeringName(),
 		CurrentMasterVersion: cl.GetCurrentMasterVersion()}
 	var err error
@@ -256,14 +257,6 @@ func (c *Cloud) wait(ctx context.Context, region string, op *compute.Operation) 
 }
 
 func requestID() *string { return proto.String(uuid.NewString()) }
-
-// regionOf is a location's region: "us-central1-c" is in "us-central1".
-func regionOf(location string) string {
-	if parts := strings.Split(location, "-"); len(parts) == 3 {
-		return parts[0] + "-" + parts[1]
-	}
-	return location
-}
 
 func lastSegment(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
 

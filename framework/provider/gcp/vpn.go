@@ -186,7 +186,7 @@ func (c *Cloud) ListPeeringRoutes(ctx context.Context, network, peering, directi
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	it := c.networks.ListPeeringRoutes(ctx, &computepb.ListPeeringRoutesNetworksRequest{Project: c.cfg.Project, Network: network,
-		PeeringName: proto.String(peering), Direction: proto.String(direction), Region: proto.String(regionOf(c.cfg.Location))})
+		PeeringName: proto.String(peering), Direction: proto.String(direction), Region: proto.String(topology.RegionOf(c.cfg.Location))})
 	var out []cloud.PeeringRoute
 	for {
 		r, err := it.Next()
@@ -203,7 +203,7 @@ func (c *Cloud) ListPeeringRoutes(ctx context.Context, network, peering, directi
 
 // vpnRegion is the region of the HA VPN resources that the neutral interface deletes by name:
 // the cluster's region, where the bgp-export solution creates them.
-func (c *Cloud) vpnRegion() string { return regionOf(c.cfg.Location) }
+func (c *Cloud) vpnRegion() string { return topology.RegionOf(c.cfg.Location) }
 
 // InsertVpnGateway implements provider.VPNCloud with vpnGateways.insert.
 func (c *Cloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {

@@ -16,8 +16,10 @@ import (
 	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
 	"reachgate/framework/provider/gcp"
+	"reachgate/lab"
 	labcloud "reachgate/lab/cloud"
 	"reachgate/lab/gcpapi"
+	"reachgate/lab/netns"
 )
 
 // InProcessEnv, set to 1, makes the lab hand solutions its cloud in process, without the API.
@@ -58,6 +60,7 @@ func (c apiCloud) ReleaseAddress(ctx context.Context, region, name string) error
 
 // viaAPI reports whether network is a customer GCP VPC of the lab, which the API serves.
 func (c apiCloud) viaAPI(network string) bool {
+	_ = c.L.Refresh() // the API changes the lab in another process
 	n := c.L.Current.Network(network)
 	return n != nil && n.GCP() && n.ManagedBy == ""
 }
@@ -136,10 +139,9 @@ func (c apiCloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedN
 	return c.gcp.SetAuthorizedNetworks(ctx, a)
 }
 
-// apiProject is the project name the lab's API serves.
-func apiProject(labName string) string { return "reachgate-" + labName }
-
-// start serves the lab's cloud on 127.0.0.1 and opens the clients, once.
+// startAPI opens the official clients on the lab's GCP API, once: the API `lab up` started in
+// the operator's namespace (the clients' connections are opened there), or, for a lab brought
+// up without one, the lab's cloud served on 127.0.0.1 by this process.
 func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
 	e.api.once.Do(func() {
 		cl := e.lab.Topology.Cluster
@@ -147,19 +149,29 @@ func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
 			e.api.err = errors.New("the lab's topology declares no cluster")
 			return
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			e.api.err = fmt.Errorf("serve the lab's GCP API: %w", err)
-			return
+		project := lab.Project(e.lab.State.Name)
+		endpoint, ns, ok := e.lab.APIEndpoint()
+		var opts []option.ClientOption
+		if ok {
+			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: netns.Dialer(ns)}}))
+		} else {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				e.api.err = fmt.Errorf("serve the lab's GCP API: %w", err)
+				return
+			}
+			endpoint = "http://" + ln.Addr().String()
+			e.api.server = &http.Server{Handler: gcpapi.New(lc, project, endpoint), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = e.api.server.Serve(ln) }()
+			opts = append(opts, option.WithoutAuthentication())
+			if e.log != nil {
+				e.log.Warn("the lab serves no GCP API (brought up without one); this process serves it on loopback", "lab", e.lab.State.Name)
+			}
 		}
-		base := "http://" + ln.Addr().String()
-		project := apiProject(e.lab.State.Name)
-		e.api.server = &http.Server{Handler: gcpapi.New(lc, project, base), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = e.api.server.Serve(ln) }()
 		e.api.gcp, e.api.err = gcp.New(context.Background(), gcp.Config{Project: project, Location: cl.Location, Cluster: cl.Name,
-			Endpoint: base, Options: []option.ClientOption{option.WithoutAuthentication()}, Timeout: 2 * time.Minute})
+			Endpoint: endpoint, Options: opts, Timeout: 2 * time.Minute})
 		if e.log != nil && e.api.err == nil {
-			e.log.Debug("lab GCP API", "endpoint", base, "project", project)
+			e.log.Debug("lab GCP API", "endpoint", endpoint, "namespace", ns, "project", project)
 		}
 	})
 	return e.api.gcp, e.api.err

@@ -25,6 +25,8 @@ type CloudState struct {
 	Tunnels          map[string]VPNTunnel        `json:"vpnTunnels,omitempty"`
 	// BGPPeers holds each router's bgpPeers, by "<vpc>/<router>".
 	BGPPeers map[string][]cloud.RouterBgpPeer `json:"bgpPeers,omitempty"`
+	// Interfaces holds each router's interfaces set explicitly, by "<vpc>/<router>".
+	Interfaces map[string][]cloud.RouterInterface `json:"interfaces,omitempty"`
 	// Advertisements override routers' advertisements, by "<vpc>/<router>".
 	Advertisements map[string]topology.Advertisement `json:"advertisements,omitempty"`
 	// Peerings override peering flags, by "<link>/<vpc>" (the side that set them).

@@ -15,6 +15,9 @@ import (
 // judge a TCP flow: firewall rules, authorized networks and, when to is an internal load
 // balancer's address in this lab, the LB's regional admission (global access).
 func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
+	if err := l.Refresh(); err != nil {
+		return netmodel.Trace{}, err
+	}
 	h := l.Topology.Host(from)
 	if h == nil {
 		return netmodel.Trace{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)

@@ -316,6 +316,9 @@ var errNoTunnel = errors.New("no such VPN tunnel")
 // SetTunnelUnderlay cuts (up=false) or restores a tunnel's underlay link on both sides: the
 // tunnel's packets are lost silently, as when a path between the clouds fails.
 func (l *Lab) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) error {
+	if err := l.Refresh(); err != nil {
+		return err
+	}
 	t, ok := l.Cloud.Tunnels[tunnel]
 	if !ok {
 		return fmt.Errorf("%w %q", errNoTunnel, tunnel)
@@ -339,6 +342,9 @@ func (l *Lab) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) err
 // TunnelsCarrying returns the tunnels that carry traffic from host to dst and its replies:
 // the tunnel the sending side's kernel picks among the ECMP next hops, each way.
 func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) ([]string, error) {
+	if err := l.Refresh(); err != nil {
+		return nil, err
+	}
 	h := l.Topology.Host(host)
 	if h == nil {
 		return nil, fmt.Errorf("no host %q", host)

@@ -76,9 +76,10 @@ type VpnTunnel struct {
 // RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.
 type RouterBgpPeer struct {
 	Name          string     `json:"name"`
-	Tunnel        string     `json:"tunnel"`        // the router interface's linkedVpnTunnel
-	IPAddress     netip.Addr `json:"ipAddress"`     // the Cloud Router's side, e.g. 169.254.0.1
-	PeerIPAddress netip.Addr `json:"peerIpAddress"` // the peer's side, e.g. 169.254.0.2
+	Tunnel        string     `json:"tunnel"`                  // the router interface's linkedVpnTunnel
+	Interface     string     `json:"interfaceName,omitempty"` // the router interface it runs on (default "if-" + Name)
+	IPAddress     netip.Addr `json:"ipAddress"`               // the Cloud Router's side, e.g. 169.254.0.1
+	PeerIPAddress netip.Addr `json:"peerIpAddress"`           // the peer's side, e.g. 169.254.0.2
 	PeerAsn       uint32     `json:"peerAsn"`
 	// AdvertisedRoutePriority is sent as MED (default 100).
 	AdvertisedRoutePriority uint32 `json:"advertisedRoutePriority,omitempty"`
@@ -92,6 +93,17 @@ type Router struct {
 	ASN       uint32                 `json:"asn"`
 	Advertise topology.Advertisement `json:"advertise"`
 	BgpPeers  []RouterBgpPeer        `json:"bgpPeers"`
+	// Interfaces are the ones set explicitly (routers add-interface); a peer without one of
+	// them runs on an interface named after it.
+	Interfaces []RouterInterface `json:"interfaces,omitempty"`
+}
+
+// RouterInterface is a Cloud Router interface on an HA VPN tunnel: the router's link-local
+// address range for its BGP session (a /30 of 169.254.0.0/16).
+type RouterInterface struct {
+	Name            string       `json:"name"`
+	IPRange         netip.Prefix `json:"ipRange"`
+	LinkedVpnTunnel string       `json:"linkedVpnTunnel"`
 }
 
 // RouterPatch changes a Cloud Router (routers.patch): nil fields stay as they are.
@@ -99,6 +111,7 @@ type RouterPatch struct {
 	Network, Router string
 	Advertise       *topology.Advertisement
 	BgpPeers        *[]RouterBgpPeer
+	Interfaces      *[]RouterInterface
 }
 
 // NetworkPeering is one side of a VPC peering (networks.updatePeering).

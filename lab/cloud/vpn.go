@@ -175,6 +175,7 @@ func (c Lab) GetRouter(_ context.Context, network, router string) (cloud.Router,
 	r := n.Router(router)
 	out := cloud.Router{Name: r.Name, Network: network, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise}
 	out.BgpPeers = slices.Clone(c.L.Cloud.BGPPeers[network+"/"+router])
+	out.Interfaces = slices.Clone(c.L.Cloud.Interfaces[network+"/"+router])
 	return out, nil
 }
 
@@ -194,6 +195,17 @@ func (c Lab) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
 				cs.Advertisements = map[string]topology.Advertisement{}
 			}
 			cs.Advertisements[key] = *a
+		}
+		if p.Interfaces != nil {
+			for _, i := range *p.Interfaces {
+				if err := checkInterface(cs, p.Router, i); err != nil {
+					return fmt.Errorf("router %s: interface %q: %w", key, i.Name, err)
+				}
+			}
+			if cs.Interfaces == nil {
+				cs.Interfaces = map[string][]cloud.RouterInterface{}
+			}
+			cs.Interfaces[key] = slices.Clone(*p.Interfaces)
 		}
 		if p.BgpPeers != nil {
 			var peers []cloud.RouterBgpPeer
@@ -217,6 +229,24 @@ func (c Lab) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
 		}
 		return nil
 	})
+}
+
+// checkInterface enforces GCP's rules for a router interface on an HA VPN tunnel: the tunnel
+// exists and uses this router; the range is a /30 of 169.254.0.0/16.
+func checkInterface(cs *lab.CloudState, router string, i cloud.RouterInterface) error {
+	if i.LinkedVpnTunnel != "" {
+		t, ok := cs.Tunnels[i.LinkedVpnTunnel]
+		if !ok {
+			return fmt.Errorf("linked tunnel %q does not exist", i.LinkedVpnTunnel)
+		}
+		if t.Router != router {
+			return fmt.Errorf("linked tunnel %q belongs to router %q", i.LinkedVpnTunnel, t.Router)
+		}
+	}
+	if i.IPRange.IsValid() && (i.IPRange.Bits() != 30 || !netip.MustParsePrefix("169.254.0.0/16").Contains(i.IPRange.Addr())) {
+		return fmt.Errorf("ipRange %s must be a /30 in 169.254.0.0/16", i.IPRange)
+	}
+	return nil
 }
 
 // checkSessionRange enforces GCP's rule for HA VPN BGP sessions: both addresses in one /30

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -95,11 +96,23 @@ func (s *Server) routerResource(rt cloud.Router) *computepb.Router {
 	out := &computepb.Router{Kind: proto.String("compute#router"), Name: proto.String(rt.Name), Id: proto.Uint64(stableID(rt.Region + "/router/" + rt.Name)),
 		Network: proto.String(s.link("global", "networks", rt.Network)), Region: proto.String(s.link("regions", rt.Region)),
 		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv}
+	for _, i := range rt.Interfaces {
+		ri := &computepb.RouterInterface{Name: proto.String(i.Name)}
+		if i.IPRange.IsValid() {
+			ri.IpRange = proto.String(i.IPRange.String())
+		}
+		if i.LinkedVpnTunnel != "" {
+			ri.LinkedVpnTunnel = proto.String(s.link("regions", rt.Region, "vpnTunnels", i.LinkedVpnTunnel))
+		}
+		out.Interfaces = append(out.Interfaces, ri)
+	}
 	for _, p := range rt.BgpPeers {
-		ifName := "if-" + p.Name
-		out.Interfaces = append(out.Interfaces, &computepb.RouterInterface{Name: proto.String(ifName),
-			LinkedVpnTunnel: proto.String(s.link("regions", rt.Region, "vpnTunnels", p.Tunnel)),
-			IpRange:         proto.String(netip.PrefixFrom(p.IPAddress, 30).String())})
+		ifName := peerInterface(p)
+		if !slices.ContainsFunc(rt.Interfaces, func(i cloud.RouterInterface) bool { return i.Name == ifName }) {
+			out.Interfaces = append(out.Interfaces, &computepb.RouterInterface{Name: proto.String(ifName),
+				LinkedVpnTunnel: proto.String(s.link("regions", rt.Region, "vpnTunnels", p.Tunnel)),
+				IpRange:         proto.String(netip.PrefixFrom(p.IPAddress, 30).String())})
+		}
 		out.BgpPeers = append(out.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(p.Name), InterfaceName: proto.String(ifName),
 			IpAddress: proto.String(p.IPAddress.String()), PeerIpAddress: proto.String(p.PeerIPAddress.String()),
 			PeerAsn: proto.Uint32(p.PeerAsn), AdvertisedRoutePriority: proto.Uint32(p.AdvertisedRoutePriority)})
@@ -134,32 +147,57 @@ func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, net
 		}
 		patch.Advertise = &a
 	}
-	if strings.Contains(string(data), `"bgpPeers"`) {
-		cur, err := s.cloud.GetRouter(r.Context(), network, name)
-		if err != nil {
-			writeError(w, http.StatusNotFound, "notFound", err.Error())
-			return
+	cur, err := s.cloud.GetRouter(r.Context(), network, name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "notFound", err.Error())
+		return
+	}
+	// The interfaces a peer may name: the router's, and those of the request, which replace
+	// them when present (routers add-interface sends the whole router with one more).
+	ifaces := map[string]cloud.RouterInterface{}
+	for _, i := range cur.Interfaces {
+		ifaces[i.Name] = i
+	}
+	for _, p := range cur.BgpPeers {
+		if _, ok := ifaces[peerInterface(p)]; !ok {
+			ifaces[peerInterface(p)] = cloud.RouterInterface{Name: peerInterface(p), IPRange: netip.PrefixFrom(p.IPAddress, 30), LinkedVpnTunnel: p.Tunnel}
 		}
-		tunnels := map[string]string{} // interface -> tunnel
-		for _, p := range cur.BgpPeers {
-			tunnels["if-"+p.Name] = p.Tunnel
-		}
+	}
+	if strings.Contains(string(data), `"interfaces"`) {
+		list := []cloud.RouterInterface{}
 		for _, i := range in.GetInterfaces() {
-			if i.GetLinkedVpnTunnel() != "" {
-				tunnels[i.GetName()] = lastSegment(i.GetLinkedVpnTunnel())
+			ri := cloud.RouterInterface{Name: i.GetName(), LinkedVpnTunnel: lastSegment(i.GetLinkedVpnTunnel())}
+			if i.GetIpRange() != "" {
+				if ri.IPRange, err = netip.ParsePrefix(i.GetIpRange()); err != nil {
+					writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid value for field 'resource.interfaces.ipRange': '%s'.", i.GetIpRange()))
+					return
+				}
 			}
+			ifaces[ri.Name] = ri
+			list = append(list, ri)
 		}
+		patch.Interfaces = &list
+	}
+	if strings.Contains(string(data), `"bgpPeers"`) {
 		peers := []cloud.RouterBgpPeer{}
 		for _, p := range in.GetBgpPeers() {
+			i, ok := ifaces[p.GetInterfaceName()]
 			ip, err1 := netip.ParseAddr(p.GetIpAddress())
+			if p.GetIpAddress() == "" && i.IPRange.IsValid() {
+				// GCP: the peer's ipAddress defaults to the interface's address.
+				ip, err1 = i.IPRange.Addr(), nil
+			}
 			peer, err2 := netip.ParseAddr(p.GetPeerIpAddress())
-			tunnel, ok := tunnels[p.GetInterfaceName()]
-			if err1 != nil || err2 != nil || !ok {
+			if err1 != nil || err2 != nil || !ok || i.LinkedVpnTunnel == "" {
 				writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid value for field 'resource.bgpPeers': bgp peer %q needs ipAddress, peerIpAddress and an interface linked to a VPN tunnel.", p.GetName()))
 				return
 			}
-			peers = append(peers, cloud.RouterBgpPeer{Name: p.GetName(), Tunnel: tunnel, IPAddress: ip, PeerIPAddress: peer,
-				PeerAsn: p.GetPeerAsn(), AdvertisedRoutePriority: p.GetAdvertisedRoutePriority()})
+			priority := p.GetAdvertisedRoutePriority()
+			if p.AdvertisedRoutePriority == nil {
+				priority = 100
+			}
+			peers = append(peers, cloud.RouterBgpPeer{Name: p.GetName(), Tunnel: i.LinkedVpnTunnel, Interface: i.Name, IPAddress: ip, PeerIPAddress: peer,
+				PeerAsn: p.GetPeerAsn(), AdvertisedRoutePriority: priority})
 		}
 		patch.BgpPeers = &peers
 	}
@@ -188,6 +226,14 @@ func (s *Server) routerStatus(network string, st cloud.RouterStatus) *computepb.
 		out.BgpPeerStatus = append(out.BgpPeerStatus, ps)
 	}
 	return out
+}
+
+// peerInterface is the router interface a BGP peer runs on.
+func peerInterface(p cloud.RouterBgpPeer) string {
+	if p.Interface != "" {
+		return p.Interface
+	}
+	return "if-" + p.Name
 }
 
 func orDefault(s, def string) string {

@@ -5,9 +5,9 @@
 //
 // Served so far: compute addresses (insert, get, list, delete), routers (get, patch,
 // getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
-// vpnGateways and vpnTunnels and externalVpnGateways (insert, delete), regional and global
-// operations (get, wait); container clusters (get, update of the authorized networks) and
-// operations (get). Shapes are the v1 REST resources, marshalled from
+// vpnGateways (insert, delete, get, list, getStatus), vpnTunnels and externalVpnGateways
+// (insert, delete, get, list), regional and global operations (get, wait); container clusters
+// (get, update of the authorized networks) and operations (get). Shapes are the v1 REST resources, marshalled from
 // the clients' own protobuf types (computepb, containerpb), so a field the client reads is
 // spelled as the client expects.
 package gcpapi

@@ -3,7 +3,7 @@
 // a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
 // in the lab's state and realizes it; reads reflect that state.
 //
-// Served so far: compute addresses (insert, get, list, delete), routers (get, patch,
+// Served so far: compute addresses (insert, get, list, delete), routers (get, list, patch,
 // getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
 // vpnGateways (insert, delete, get, list, getStatus), vpnTunnels and externalVpnGateways
 // (insert, delete, get, list), regional and global operations (get, wait); container clusters

@@ -4,7 +4,9 @@
 // in the lab's state and realizes it; reads reflect that state.
 //
 // Served so far: compute addresses (insert, get, list, delete), routers (get, list, patch,
-// getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
+// getRouterStatus, aggregatedList), networks (get, list, updatePeering, listPeeringRoutes),
+// subnetworks (get, list, aggregatedList), routes (get, list: the subnet routes), firewalls
+// (get, list), instances (get, list: the hosts of the customer VPCs),
 // vpnGateways (insert, delete, get, list, getStatus), vpnTunnels and externalVpnGateways
 // (insert, delete, get, list), regional and global operations (get, wait); container clusters
 // (get, update of the authorized networks) and operations (get). Shapes are the v1 REST resources, marshalled from
@@ -65,7 +67,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // compute serves p = [project, "regions", region, collection, …], [project, "global",
-// collection, …] and [project, "aggregated", collection].
+// collection, …], [project, "zones", zone, "instances", …] and [project, "aggregated",
+// collection].
 func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 	if p[0] != s.project {
 		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s' was not found", p[0]))
@@ -86,6 +89,8 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.vpnGateways(w, r, region, rest)
 		case coll == "vpnTunnels":
 			s.vpnTunnels(w, r, region, rest)
+		case coll == "subnetworks":
+			s.subnetworks(w, r, region, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "regions/"+region, rest[0])
@@ -99,6 +104,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.networks(w, r, rest)
 		case coll == "externalVpnGateways":
 			s.externalVpnGateways(w, r, rest)
+		case coll == "routes":
+			s.routes(w, r, rest)
+		case coll == "firewalls":
+			s.firewalls(w, r, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "global", rest[0])
@@ -107,6 +116,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		}
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "routers" && r.Method == http.MethodGet:
 		s.aggregatedRouters(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "subnetworks" && r.Method == http.MethodGet:
+		s.aggregatedSubnetworks(w, r)
+	case len(p) >= 4 && p[1] == "zones" && p[3] == "instances":
+		s.instances(w, r, p[2], p[4:])
 	default:
 		notFound()
 	}

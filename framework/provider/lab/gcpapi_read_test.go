@@ -109,3 +109,108 @@ func TestOfficialClientsReadVPN(t *testing.T) {
 		t.Errorf("externalVpnGateways.get: %v, %v", eg, err)
 	}
 }
+
+// The official compute clients list and read the lab's networks, subnetworks, routes,
+// firewalls, instances and routers.
+func TestOfficialClientsReadNetworks(t *testing.T) {
+	opts := newReadAPI(t, "seed.yaml", &lab.CloudState{})
+	ctx := context.Background()
+	const project = "test-project"
+
+	nets, err := compute.NewNetworksRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nets.Close()
+	var names []string
+	for n, err := range nets.List(ctx, &computepb.ListNetworksRequest{Project: project}).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n.GetName())
+	}
+	if len(names) != 2 || names[0] != "hub" || names[1] != "gke" {
+		t.Errorf("networks.list: %v", names)
+	}
+
+	subs, err := compute.NewSubnetworksRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subs.Close()
+	sn, err := subs.Get(ctx, &computepb.GetSubnetworkRequest{Project: project, Region: "us-central1", Subnetwork: "default"})
+	if err != nil || sn.GetIpCidrRange() != "10.128.0.0/20" || len(sn.GetSecondaryIpRanges()) != 2 || sn.GetSecondaryIpRanges()[1].GetRangeName() != "gke-services" {
+		t.Errorf("subnetworks.get: %v, %v", sn, err)
+	}
+	regions := map[string]int{}
+	for pair, err := range subs.AggregatedList(ctx, &computepb.AggregatedListSubnetworksRequest{Project: project}).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		regions[pair.Key] = len(pair.Value.GetSubnetworks())
+	}
+	if len(regions) != 2 || regions["regions/us-central1"] != 2 || regions["regions/europe-west3"] != 1 {
+		t.Errorf("subnetworks.aggregatedList: %v", regions)
+	}
+
+	fws, err := compute.NewFirewallsRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fws.Close()
+	fw, err := fws.Get(ctx, &computepb.GetFirewallRequest{Project: project, Firewall: "allow-third-party-ssh"})
+	if err != nil || fw.GetDirection() != "INGRESS" || len(fw.GetAllowed()) != 2 || fw.GetAllowed()[0].GetIPProtocol() != "tcp" || fw.GetAllowed()[0].GetPorts()[0] != "22" {
+		t.Errorf("firewalls.get: %v, %v", fw, err)
+	}
+
+	ins, err := compute.NewInstancesRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	var ips []string
+	for in, err := range ins.List(ctx, &computepb.ListInstancesRequest{Project: project, Zone: "us-central1-c"}).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips = append(ips, in.GetNetworkInterfaces()[0].GetNetworkIP())
+	}
+	if len(ips) != 3 || ips[0] != "10.128.0.3" {
+		t.Errorf("instances.list us-central1-c: %v; want the 3 nodes", ips)
+	}
+
+	rts, err := compute.NewRoutesRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rts.Close()
+	n := 0
+	for r, err := range rts.List(ctx, &computepb.ListRoutesRequest{Project: project}).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetRouteType() != "SUBNET" {
+			t.Errorf("route %v", r)
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("routes.list: %d routes; want 5", n)
+	}
+
+	routers, err := compute.NewRoutersRESTClient(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer routers.Close()
+	names = nil
+	for r, err := range routers.List(ctx, &computepb.ListRoutersRequest{Project: project, Region: "us-central1"}).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, r.GetName())
+	}
+	if len(names) != 1 || names[0] != "hub-router" {
+		t.Errorf("routers.list: %v", names)
+	}
+}

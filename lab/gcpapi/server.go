@@ -9,7 +9,7 @@
 // (get, list), instances (get, list: the hosts of the customer VPCs),
 // vpnGateways (insert, delete, get, list, getStatus), vpnTunnels and externalVpnGateways
 // (insert, delete, get, list), regional and global operations (get, wait); container clusters
-// (get, update of the authorized networks) and operations (get). Shapes are the v1 REST resources, marshalled from
+// (get, list, update of the authorized networks) and operations (get). Shapes are the v1 REST resources, marshalled from
 // the clients' own protobuf types (computepb, containerpb), so a field the client reads is
 // spelled as the client expects.
 package gcpapi

@@ -8,6 +8,8 @@ import (
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
@@ -212,5 +214,27 @@ func TestOfficialClientsReadNetworks(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "hub-router" {
 		t.Errorf("routers.list: %v", names)
+	}
+}
+
+// The official container client lists the lab's cluster, at "-" and at its location.
+func TestOfficialClientListsClusters(t *testing.T) {
+	_, _, _, url := newAPI(t)
+	ctx := context.Background()
+	cm, err := container.NewClusterManagerRESTClient(ctx, option.WithEndpoint(url), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Close()
+	for _, loc := range []string{"-", "us-central1-c"} {
+		resp, err := cm.ListClusters(ctx, &containerpb.ListClustersRequest{Parent: "projects/test-project/locations/" + loc})
+		if err != nil || len(resp.GetClusters()) != 1 || resp.GetClusters()[0].GetName() != "private-cluster" ||
+			resp.GetClusters()[0].GetPrivateClusterConfig().GetPrivateEndpoint() != "192.168.32.34" {
+			t.Errorf("clusters.list %s: %v, %v", loc, resp, err)
+		}
+	}
+	resp, err := cm.ListClusters(ctx, &containerpb.ListClustersRequest{Parent: "projects/test-project/locations/europe-west3"})
+	if err != nil || len(resp.GetClusters()) != 0 {
+		t.Errorf("clusters.list europe-west3: %v, %v; want none", resp, err)
 	}
 }

@@ -3,15 +3,16 @@
 // a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
 // in the lab's state and realizes it; reads reflect that state.
 //
-// Served so far: compute addresses (insert, get, list, delete), routers (get, list, patch,
-// getRouterStatus, aggregatedList), networks (get, list, updatePeering, listPeeringRoutes),
-// subnetworks (get, list, aggregatedList), routes (get, list: the subnet routes), firewalls
-// (get, list), instances (get, list: the hosts of the customer VPCs),
-// vpnGateways (insert, delete, get, list, getStatus), vpnTunnels and externalVpnGateways
-// (insert, delete, get, list), regional and global operations (get, wait); container clusters
-// (get, list, update of the authorized networks) and operations (get). Shapes are the v1 REST resources, marshalled from
-// the clients' own protobuf types (computepb, containerpb), so a field the client reads is
-// spelled as the client expects.
+// Served so far, compute: addresses (insert, get, list, delete); routers (get, list, patch,
+// getRouterStatus, aggregatedList); networks (get, list, updatePeering, listPeeringRoutes);
+// subnetworks (get, list, aggregatedList); routes (get, list: the subnet routes); firewalls
+// (get, list); instances (get, list: the hosts of the customer VPCs); vpnGateways (insert,
+// delete, get, list, getStatus); vpnTunnels and externalVpnGateways (insert, delete, get,
+// list); regional and global operations (get, wait). Container: clusters (get, list, update
+// of the authorized networks) and operations (get). Shapes are the v1 REST resources,
+// marshalled from the clients' own protobuf types (computepb, containerpb), so a field the
+// client reads is spelled as the client expects. The Router resource has no fingerprint in
+// v1 (nor does routers.patch lock on one), so none is served.
 package gcpapi
 
 import (

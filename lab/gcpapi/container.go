@@ -1,6 +1,7 @@
 package gcpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -18,8 +19,13 @@ import (
 )
 
 // container serves p = [project, "locations", location, "clusters"|"operations", name]:
-// clusters.get, clusters.update (PUT) and operations.get.
+// clusters.get, clusters.update (PUT) and operations.get; and p = [project, "locations",
+// location, "clusters"]: clusters.list (location "-": every location).
 func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
+	if len(p) == 4 && p[1] == "locations" && p[3] == "clusters" && r.Method == http.MethodGet {
+		s.listClusters(w, r, p[0], p[2])
+		return
+	}
 	if len(p) != 5 || p[1] != "locations" || (p[3] != "clusters" && p[3] != "operations") {
 		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
 		return
@@ -42,10 +48,37 @@ func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
 		return
 	}
-	an, err := s.cloud.GetAuthorizedNetworks(r.Context())
+	out, err := s.clusterResource(r.Context(), d)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internalError", err.Error())
 		return
+	}
+	writeProto(w, http.StatusOK, out)
+}
+
+// listClusters serves clusters.list: the lab's cluster when location is its own or "-".
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request, project, location string) {
+	if project != s.project {
+		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: projects/%s.", project))
+		return
+	}
+	out := &containerpb.ListClustersResponse{}
+	if d, err := s.cloud.Cluster(r.Context()); err == nil && (location == "-" || location == d.Location) {
+		c, err := s.clusterResource(r.Context(), d)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internalError", err.Error())
+			return
+		}
+		out.Clusters = append(out.Clusters, c)
+	}
+	writeProto(w, http.StatusOK, out)
+}
+
+// clusterResource is the Cluster resource of the lab's private cluster.
+func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription) (*containerpb.Cluster, error) {
+	an, err := s.cloud.GetAuthorizedNetworks(ctx)
+	if err != nil {
+		return nil, err
 	}
 	version := ""
 	if c := s.cloud.L.Topology.Cluster; c != nil {
@@ -60,7 +93,8 @@ func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 	out := &containerpb.Cluster{
 		Name: d.Name, Location: d.Location, Network: d.Network, Subnetwork: d.Subnetwork,
 		Endpoint: ep, CurrentMasterVersion: version, CurrentNodeVersion: version,
-		Status:     containerpb.Cluster_RUNNING,
+		Status: containerpb.Cluster_RUNNING, Id: fmt.Sprintf("%016x", stableID("cluster/"+d.Location+"/"+d.Name)),
+		CreateTime: s.created(), Locations: []string{d.Location},
 		SelfLink:   s.base + "/v1/projects/" + s.project + "/locations/" + d.Location + "/clusters/" + d.Name,
 		MasterAuth: &containerpb.MasterAuth{ClusterCaCertificate: encodeCA(d.CAPEM)},
 		PrivateClusterConfig: &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, EnablePrivateEndpoint: true,
@@ -70,7 +104,7 @@ func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 		ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
 			Enabled: proto.Bool(true), EnablePublicEndpoint: proto.Bool(false), PrivateEndpoint: ep, AuthorizedNetworksConfig: authorized}},
 	}
-	writeProto(w, http.StatusOK, out)
+	return out, nil
 }
 
 // encodeCA is masterAuth.clusterCaCertificate: the PEM, base64-encoded.

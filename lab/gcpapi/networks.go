@@ -12,9 +12,18 @@ import (
 	"reachgate/framework/topology"
 )
 
-// networks serves networks.get (with peerings), networks.updatePeering (PATCH) and
+// networks serves networks.list, networks.get (with peerings), networks.updatePeering (PATCH) and
 // networks.listPeeringRoutes of the lab's customer GCP VPCs.
 func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string) {
+	if len(rest) == 0 && r.Method == http.MethodGet {
+		list := &computepb.NetworkList{Kind: proto.String("compute#networkList"), Id: proto.String("projects/" + s.project + "/global/networks"),
+			SelfLink: proto.String(s.link("global", "networks"))}
+		for _, n := range s.customerNetworks() {
+			list.Items = append(list.Items, s.networkResource(r.Context(), n))
+		}
+		writeProto(w, http.StatusOK, list)
+		return
+	}
 	var n *topology.Network
 	if len(rest) > 0 {
 		n = s.cloud.L.Current.Network(rest[0])
@@ -56,7 +65,10 @@ func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string)
 func (s *Server) networkResource(ctx context.Context, n *topology.Network) *computepb.Network {
 	out := &computepb.Network{Kind: proto.String("compute#network"), Name: proto.String(n.Name), Id: proto.Uint64(stableID("network/" + n.Name)),
 		SelfLink: proto.String(s.link("global", "networks", n.Name)), AutoCreateSubnetworks: proto.Bool(false),
-		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)}}
+		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)}, CreationTimestamp: proto.String(s.created())}
+	for _, sn := range n.Subnets {
+		out.Subnetworks = append(out.Subnetworks, s.link("regions", sn.Region, "subnetworks", sn.Name))
+	}
 	for _, l := range s.cloud.L.Current.Links {
 		if l.Type != topology.LinkPeering || (l.A.VPC != n.Name && l.B.VPC != n.Name) {
 			continue
@@ -98,4 +110,16 @@ func (s *Server) updatePeering(w http.ResponseWriter, r *http.Request, network s
 		return s.cloud.UpdatePeering(context.Background(), want)
 	})
 	writeProto(w, http.StatusOK, op)
+}
+
+// customerNetworks are the VPCs the project owns: the GCP VPCs but the Google-owned master
+// VPC (its peer's side shows it only as a peering).
+func (s *Server) customerNetworks() []*topology.Network {
+	var out []*topology.Network
+	for _, n := range s.cloud.L.Current.Networks {
+		if n.GCP() && n.ManagedBy == "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -17,9 +17,13 @@ import (
 	"reachgate/framework/topology"
 )
 
-// routers serves routers.get, routers.patch and routers.getRouterStatus of the lab's Cloud
-// Routers (the routers of its GCP VPCs).
+// routers serves routers.list, routers.get, routers.patch and routers.getRouterStatus of the
+// lab's Cloud Routers (the routers of its customer GCP VPCs).
 func (s *Server) routers(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if len(rest) == 0 && r.Method == http.MethodGet {
+		s.listRouters(w, r, region)
+		return
+	}
 	if len(rest) == 0 || len(rest) > 2 {
 		writeError(w, http.StatusNotFound, "notFound", "The requested URL "+r.URL.Path+" was not found on this server.")
 		return
@@ -62,6 +66,26 @@ func (s *Server) routerNetwork(region, name string) (string, bool) {
 	return "", false
 }
 
+// listRouters serves routers.list: the Cloud Routers of one region.
+func (s *Server) listRouters(w http.ResponseWriter, r *http.Request, region string) {
+	out := &computepb.RouterList{Kind: proto.String("compute#routerList"), Id: proto.String("projects/" + s.project + "/regions/" + region + "/routers"),
+		SelfLink: proto.String(s.link("regions", region, "routers"))}
+	for _, n := range s.cloud.L.Current.Networks {
+		if !n.GCP() || n.ManagedBy != "" {
+			continue
+		}
+		for _, cr := range n.Routers {
+			if cr.Region != region {
+				continue
+			}
+			if rt, err := s.cloud.GetRouter(r.Context(), n.Name, cr.Name); err == nil {
+				out.Items = append(out.Items, s.routerResource(rt))
+			}
+		}
+	}
+	writeProto(w, http.StatusOK, out)
+}
+
 // aggregatedRouters serves routers.aggregatedList: every Cloud Router, by region.
 func (s *Server) aggregatedRouters(w http.ResponseWriter, r *http.Request) {
 	out := &computepb.RouterAggregatedList{Kind: proto.String("compute#routerAggregatedList"), Id: proto.String("projects/" + s.project + "/aggregated/routers"),
@@ -95,7 +119,7 @@ func (s *Server) routerResource(rt cloud.Router) *computepb.Router {
 	}
 	out := &computepb.Router{Kind: proto.String("compute#router"), Name: proto.String(rt.Name), Id: proto.Uint64(stableID(rt.Region + "/router/" + rt.Name)),
 		Network: proto.String(s.link("global", "networks", rt.Network)), Region: proto.String(s.link("regions", rt.Region)),
-		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv}
+		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv, CreationTimestamp: proto.String(s.created())}
 	for _, i := range rt.Interfaces {
 		ri := &computepb.RouterInterface{Name: proto.String(i.Name)}
 		if i.IPRange.IsValid() {

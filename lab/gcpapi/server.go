@@ -3,13 +3,16 @@
 // a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
 // in the lab's state and realizes it; reads reflect that state.
 //
-// Served so far: compute addresses (insert, get, list, delete), routers (get, patch,
-// getRouterStatus, aggregatedList), networks (get, updatePeering, listPeeringRoutes),
-// vpnGateways and vpnTunnels and externalVpnGateways (insert, delete), regional and global
-// operations (get, wait); container clusters (get, update of the authorized networks) and
-// operations (get). Shapes are the v1 REST resources, marshalled from
-// the clients' own protobuf types (computepb, containerpb), so a field the client reads is
-// spelled as the client expects.
+// Served so far, compute: addresses (insert, get, list, delete); routers (get, list, patch,
+// getRouterStatus, aggregatedList); networks (get, list, updatePeering, listPeeringRoutes);
+// subnetworks (get, list, aggregatedList); routes (get, list: the subnet routes); firewalls
+// (get, list); instances (get, list: the hosts of the customer VPCs); vpnGateways (insert,
+// delete, get, list, getStatus); vpnTunnels and externalVpnGateways (insert, delete, get,
+// list); regional and global operations (get, wait). Container: clusters (get, list, update
+// of the authorized networks) and operations (get). Shapes are the v1 REST resources,
+// marshalled from the clients' own protobuf types (computepb, containerpb), so a field the
+// client reads is spelled as the client expects. The Router resource has no fingerprint in
+// v1 (nor does routers.patch lock on one), so none is served.
 package gcpapi
 
 import (
@@ -35,11 +38,11 @@ type Server struct {
 	// base is the scheme and host links are written under ("http://10.0.0.1:8080").
 	base string
 
-	// state serializes the requests' and the operations' use of the lab's cloud: a lab.Lab is
+	// labMu serializes the requests' and the operations' use of the lab's cloud: a lab.Lab is
 	// not safe for concurrent use. A request holds it while it is served, except while it
 	// waits for an operation (startOperation) and for operations' reads and waits.
-	state sync.Mutex
-	// release unlocks state for the request that holds it, once (set under state).
+	labMu sync.Mutex
+	// release unlocks labMu for the request that holds it, once (set under labMu).
 	release func()
 
 	mu  sync.Mutex
@@ -62,8 +65,8 @@ func New(c labcloud.Lab, project, base string) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.Trim(r.URL.Path, "/")
 	if !strings.Contains(path, "/operations/") {
-		s.state.Lock()
-		release := sync.OnceFunc(s.state.Unlock)
+		s.labMu.Lock()
+		release := sync.OnceFunc(s.labMu.Unlock)
 		s.release = release
 		defer release()
 		// Another process (the CLI, a suite's in-process calls) may have changed the lab.
@@ -83,7 +86,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // compute serves p = [project, "regions", region, collection, …], [project, "global",
-// collection, …] and [project, "aggregated", collection].
+// collection, …], [project, "zones", zone, "instances", …] and [project, "aggregated",
+// collection].
 func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 	if p[0] != s.project {
 		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s' was not found", p[0]))
@@ -104,6 +108,8 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.vpnGateways(w, r, region, rest)
 		case coll == "vpnTunnels":
 			s.vpnTunnels(w, r, region, rest)
+		case coll == "subnetworks":
+			s.subnetworks(w, r, region, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "regions/"+region, rest[0])
@@ -117,6 +123,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.networks(w, r, rest)
 		case coll == "externalVpnGateways":
 			s.externalVpnGateways(w, r, rest)
+		case coll == "routes":
+			s.routes(w, r, rest)
+		case coll == "firewalls":
+			s.firewalls(w, r, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "global", rest[0])
@@ -125,6 +135,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		}
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "routers" && r.Method == http.MethodGet:
 		s.aggregatedRouters(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "subnetworks" && r.Method == http.MethodGet:
+		s.aggregatedSubnetworks(w, r)
+	case len(p) >= 4 && p[1] == "zones" && p[3] == "instances":
+		s.instances(w, r, p[2], p[4:])
 	default:
 		notFound()
 	}
@@ -184,12 +198,12 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.state.Lock()
+		s.labMu.Lock()
 		err := s.cloud.L.Refresh()
 		if err == nil {
 			err = s.apply(do)
 		}
-		s.state.Unlock()
+		s.labMu.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		op.Status, op.Progress = computepb.Operation_DONE.Enum(), proto.Int32(100)

@@ -14,7 +14,8 @@ import (
 )
 
 // The HA VPN resources: vpnGateways and vpnTunnels (regional), externalVpnGateways (global),
-// insert and delete, each realized by the lab's cloud (WireGuard tunnels, BGP speakers).
+// insert and delete, each realized by the lab's cloud (WireGuard tunnels, BGP speakers); get
+// and list of each, and vpnGateways.getStatus, in vpnread.go.
 
 // decode reads a JSON request body into m, or answers 400 and returns false.
 func decode(w http.ResponseWriter, r *http.Request, m proto.Message) bool {
@@ -48,6 +49,10 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, scope, coll stri
 }
 
 func (s *Server) vpnGateways(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if r.Method == http.MethodGet {
+		s.readVpnGateways(w, r, region, rest)
+		return
+	}
 	s.mutate(w, r, "regions/"+region, "vpnGateways", rest, func() (string, func() error, bool) {
 		var in computepb.VpnGateway
 		if !decode(w, r, &in) {
@@ -59,6 +64,10 @@ func (s *Server) vpnGateways(w http.ResponseWriter, r *http.Request, region stri
 }
 
 func (s *Server) externalVpnGateways(w http.ResponseWriter, r *http.Request, rest []string) {
+	if r.Method == http.MethodGet {
+		s.readExternalVpnGateways(w, r, rest)
+		return
+	}
 	s.mutate(w, r, "global", "externalVpnGateways", rest, func() (string, func() error, bool) {
 		var in computepb.ExternalVpnGateway
 		if !decode(w, r, &in) {
@@ -70,6 +79,10 @@ func (s *Server) externalVpnGateways(w http.ResponseWriter, r *http.Request, res
 }
 
 func (s *Server) vpnTunnels(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if r.Method == http.MethodGet {
+		s.readVpnTunnels(w, r, region, rest)
+		return
+	}
 	s.mutate(w, r, "regions/"+region, "vpnTunnels", rest, func() (string, func() error, bool) {
 		var in computepb.VpnTunnel
 		if !decode(w, r, &in) {

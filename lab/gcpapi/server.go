@@ -215,7 +215,7 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 			op.HttpErrorMessage = proto.String(http.StatusText(code))
 		}
 	}()
-	// The request holds s.state (ServeHTTP) and is done with the lab; the mutation needs it.
+	// The request holds s.labMu (ServeHTTP) and is done with the lab; the mutation needs it.
 	s.release()
 	select {
 	case <-done:

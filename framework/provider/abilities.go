@@ -63,6 +63,13 @@ type KubeAdmin interface {
 	AdminConfig() (*rest.Config, error)
 }
 
+// Operator is the ability to stand where a platform engineer stands: a host whose Run has the
+// cloud's own CLI (gcloud) configured for the environment's project — the lab's GCP API in the
+// lab; the operator's workstation on GCP.
+type Operator interface {
+	Operator() (Host, error)
+}
+
 // FilePlacer is the ability to put a file on a host (a kubeconfig for the third-party VM).
 type FilePlacer interface {
 	PlaceFile(ctx context.Context, name string, data []byte) (path string, err error)

@@ -102,6 +102,15 @@ func (e *Environment) Host(name string) (provider.Host, error) {
 	return &Host{env: e, name: name, ns: ns}, nil
 }
 
+// Operator implements provider.Operator: the lab's operator position, where gcloud talks to
+// the lab's GCP API.
+func (e *Environment) Operator() (provider.Host, error) {
+	if _, _, ok := e.lab.APIEndpoint(); !ok {
+		return nil, fmt.Errorf("lab %s serves no GCP API (brought up without the reachgate binary)", e.lab.State.Name)
+	}
+	return e.Host(lab.OperatorHost)
+}
+
 // Host is a lab host.
 type Host struct {
 	env  *Environment

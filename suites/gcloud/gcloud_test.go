@@ -1,0 +1,277 @@
+package gcloud
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/kubeconfig"
+	"reachgate/framework/probe"
+	"reachgate/framework/provider"
+	"reachgate/framework/solution/bgpexport"
+	"reachgate/framework/topology"
+	"reachgate/suites/harness"
+)
+
+// The article's Solution 2 as a platform engineer does it: gcloud alone, at the operator's
+// position, against the environment's project (the lab's GCP API in the lab). Every cloud
+// change is a gcloud command; the verdicts come from the third-party VM and a GKE node.
+var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-export"), Ordered, func() {
+	var (
+		env      provider.Environment
+		op       provider.Host
+		plan     bgpexport.Plan
+		info     cloud.ClusterDescription
+		endpoint netip.AddrPort
+		tpVM     provider.Host
+		region   string
+		ifaces   []string
+	)
+	// gcloud runs one command at the operator and decodes its JSON output into out (if not nil).
+	gcloud := func(ctx context.Context, out any, args ...string) {
+		GinkgoHelper()
+		stdout, err := op.Run(ctx, append([]string{"gcloud"}, append(args, "--format=json")...)...)
+		Expect(err).NotTo(HaveOccurred(), "gcloud %s", strings.Join(args, " "))
+		if out != nil {
+			Expect(json.Unmarshal([]byte(stdout), out)).To(Succeed(), "gcloud %s printed %q", strings.Join(args, " "), stdout)
+		}
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		env = harness.Env()
+		var err error
+		op, err = harness.Require[provider.Operator](env).Operator()
+		Expect(err).NotTo(HaveOccurred())
+		if out, err := op.Run(ctx, "gcloud", "--version"); err != nil {
+			Fail("gcloud does not run at the operator: install the Google Cloud CLI (Debian/Ubuntu package google-cloud-cli; .ci/run installs it): " + err.Error())
+		} else {
+			AddReportEntry("gcloud", strings.SplitN(out, "\n", 2)[0])
+		}
+		c := harness.RequireSolution(env)
+		info, err = c.Cluster(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		endpoint = netip.AddrPortFrom(info.PrivateEndpoint, 443)
+		plan, err = bgpexport.NewPlan(env.Topology(), "")
+		Expect(err).NotTo(HaveOccurred())
+		region = plan.Region
+		tpVM = harness.Actor(topology.RoleThirdPartyClient)
+		// The baseline: nothing joins the clouds yet.
+		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+		DeferCleanup(func(ctx SpecContext) {
+			// Whatever the steps left, the solution's own removal takes away (the same names).
+			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{})).To(Succeed())
+			Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+		}, NodeTimeout(90*time.Second))
+	}, NodeTimeout(60*time.Second))
+
+	It("creates the HA VPN gateway with two interfaces", func(ctx SpecContext) {
+		var gws []struct {
+			Name          string `json:"name"`
+			VpnInterfaces []struct {
+				ID        int    `json:"id"`
+				IPAddress string `json:"ipAddress"`
+			} `json:"vpnInterfaces"`
+		}
+		gcloud(ctx, &gws, "compute", "vpn-gateways", "create", plan.Gateway, "--network="+plan.Network, "--region="+region)
+		Expect(gws).To(HaveLen(1))
+		Expect(gws[0].Name).To(Equal(plan.Gateway))
+		Expect(gws[0].VpnInterfaces).To(HaveLen(2))
+	}, SpecTimeout(60*time.Second))
+
+	It("creates the third-party cloud's gateway with four interfaces", func(ctx SpecContext) {
+		var gws []struct {
+			RedundancyType string `json:"redundancyType"`
+			Interfaces     []any  `json:"interfaces"`
+		}
+		// The peer's public addresses (documentation range); the lab joins the clouds by its
+		// own underlay.
+		gcloud(ctx, &gws, "compute", "external-vpn-gateways", "create", plan.PeerGateway,
+			"--interfaces=0=203.0.113.1,1=203.0.113.2,2=203.0.113.3,3=203.0.113.4")
+		Expect(gws).To(HaveLen(1))
+		Expect(gws[0].RedundancyType).To(Equal("FOUR_IPS_REDUNDANCY"))
+		Expect(gws[0].Interfaces).To(HaveLen(4))
+	}, SpecTimeout(60*time.Second))
+
+	It("creates four tunnels, two per HA VPN interface, with a shared secret that is never printed", func(ctx SpecContext) {
+		secret := make([]byte, 24)
+		_, _ = rand.Read(secret)
+		// The secret goes in a flags file, not on a command line that error messages repeat.
+		flags, err := harness.Require[provider.FilePlacer](op).PlaceFile(ctx, "tunnel-flags.yaml",
+			[]byte("--shared-secret: "+base64.RawURLEncoding.EncodeToString(secret)+"\n"))
+		Expect(err).NotTo(HaveOccurred())
+		for k, name := range plan.Tunnels {
+			var ts []struct {
+				Name         string `json:"name"`
+				SharedSecret string `json:"sharedSecret"`
+				Router       string `json:"router"`
+			}
+			gcloud(ctx, &ts, "compute", "vpn-tunnels", "create", name, "--region="+region, "--vpn-gateway="+plan.Gateway,
+				fmt.Sprintf("--interface=%d", k/2), "--peer-external-gateway="+plan.PeerGateway,
+				fmt.Sprintf("--peer-external-gateway-interface=%d", k), "--ike-version=2", "--router="+plan.Router, "--flags-file="+flags)
+			Expect(ts).To(HaveLen(1))
+			Expect(ts[0].Name).To(Equal(name))
+			Expect(ts[0].SharedSecret).NotTo(ContainSubstring(base64.RawURLEncoding.EncodeToString(secret)))
+			Expect(ts[0].Router).To(HaveSuffix("/routers/" + plan.Router))
+		}
+	}, SpecTimeout(2*time.Minute))
+
+	It("adds four router interfaces and four BGP peers", func(ctx SpecContext) {
+		ifaces = nil
+		for k, p := range plan.Peers {
+			ifName := fmt.Sprintf("%s-if-%d", plan.Link, k)
+			ifaces = append(ifaces, ifName)
+			gcloud(ctx, nil, "compute", "routers", "add-interface", plan.Router, "--region="+region, "--interface-name="+ifName,
+				"--ip-address="+p.IPAddress.String(), "--mask-length=30", "--vpn-tunnel="+p.Tunnel)
+			gcloud(ctx, nil, "compute", "routers", "add-bgp-peer", plan.Router, "--region="+region, "--peer-name="+p.Name,
+				"--interface="+ifName, "--peer-ip-address="+p.PeerIPAddress.String(), fmt.Sprintf("--peer-asn=%d", p.PeerAsn))
+		}
+		var rt struct {
+			Interfaces []struct{ Name, IPRange, LinkedVpnTunnel string } `json:"interfaces"`
+			BgpPeers   []struct {
+				Name, InterfaceName, IPAddress, PeerIPAddress string
+				PeerAsn                                       uint32
+			} `json:"bgpPeers"`
+		}
+		gcloud(ctx, &rt, "compute", "routers", "describe", plan.Router, "--region="+region)
+		Expect(rt.Interfaces).To(HaveLen(4))
+		Expect(rt.BgpPeers).To(HaveLen(4))
+		for k, p := range rt.BgpPeers {
+			Expect(p.InterfaceName).To(Equal(ifaces[k]))
+			Expect(p.IPAddress).To(Equal(plan.Peers[k].IPAddress.String()), "the peer's address defaults to its interface's")
+			Expect(p.PeerAsn).To(Equal(plan.PeerASN))
+		}
+	}, SpecTimeout(3*time.Minute))
+
+	It("brings up 4 of 4 BGP sessions; routers get-status shows the third-party range learned", func(ctx SpecContext) {
+		type status struct {
+			Result struct {
+				BestRoutes    []struct{ DestRange string } `json:"bestRoutes"`
+				BgpPeerStatus []struct {
+					Name, Status     string
+					NumLearnedRoutes int
+				} `json:"bgpPeerStatus"`
+			} `json:"result"`
+		}
+		Eventually(func(g Gomega, ctx context.Context) {
+			var st status
+			gcloud(ctx, &st, "compute", "routers", "get-status", plan.Router, "--region="+region)
+			up := 0
+			for _, p := range st.Result.BgpPeerStatus {
+				if p.Status == "UP" && p.NumLearnedRoutes > 0 {
+					up++
+				}
+			}
+			g.Expect(up).To(Equal(4), "sessions UP with learned routes: %+v", st.Result.BgpPeerStatus)
+			var learned []string
+			for _, r := range st.Result.BestRoutes {
+				learned = append(learned, r.DestRange)
+			}
+			for _, r := range plan.PeerRanges {
+				g.Expect(learned).To(ContainElement(r.String()))
+			}
+		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
+	}, SpecTimeout(90*time.Second))
+
+	It("is still refused before the master range is announced and the peering exports custom routes", func(ctx SpecContext) {
+		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+	}, SpecTimeout(30*time.Second))
+
+	It("announces the master range (routers update), exports custom routes over the GKE peering and authorizes the third-party range", func(ctx SpecContext) {
+		gcloud(ctx, nil, "compute", "routers", "update", plan.Router, "--region="+region, "--advertisement-mode=custom",
+			"--set-advertisement-groups=all_subnets", "--set-advertisement-ranges="+info.MasterCIDR.String())
+		gcloud(ctx, nil, "compute", "networks", "peerings", "update", info.PeeringName, "--network="+plan.Network, "--export-custom-routes")
+		var cl struct {
+			MasterAuthorizedNetworksConfig struct {
+				Enabled    bool                        `json:"enabled"`
+				CidrBlocks []struct{ CidrBlock string } `json:"cidrBlocks"`
+			} `json:"masterAuthorizedNetworksConfig"`
+		}
+		gcloud(ctx, &cl, "container", "clusters", "describe", info.Name, "--location="+info.Location)
+		var blocks []string
+		for _, b := range cl.MasterAuthorizedNetworksConfig.CidrBlocks {
+			blocks = append(blocks, b.CidrBlock)
+		}
+		for _, r := range plan.PeerRanges {
+			if !slices.Contains(blocks, r.String()) {
+				blocks = append(blocks, r.String())
+			}
+		}
+		gcloud(ctx, nil, "container", "clusters", "update", info.Name, "--location="+info.Location,
+			"--enable-master-authorized-networks", "--master-authorized-networks="+strings.Join(blocks, ","))
+		gcloud(ctx, &cl, "container", "clusters", "describe", info.Name, "--location="+info.Location)
+		Expect(cl.MasterAuthorizedNetworksConfig.Enabled).To(BeTrue())
+		Expect(cl.MasterAuthorizedNetworksConfig.CidrBlocks).To(HaveLen(len(blocks)))
+	}, SpecTimeout(2*time.Minute))
+
+	It("answers the third-party VM: GET /version is 200 and kubectl get nodes lists the cluster's nodes", func(ctx SpecContext) {
+		Eventually(func(ctx context.Context) error {
+			r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: "https://" + endpoint.String() + "/version", CAPEM: info.CAPEM,
+				Timeout: 2 * time.Second, NoKeepAlive: true})
+			if err == nil && r.Status != 200 {
+				err = fmt.Errorf("status %d", r.Status)
+			}
+			return err
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		out, err := tpVM.Kubectl(ctx, "get", "nodes", "-o", "name")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(out)).To(HaveLen(len(info.Nodes)))
+	}, SpecTimeout(60*time.Second))
+
+	It("writes a working kubeconfig with container clusters get-credentials --internal-ip (token from auth/access_token_file)", func(ctx SpecContext) {
+		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		req := kubeconfig.Request{ServiceAccount: "reachgate-gcloud", ClusterRole: "reachgate-gcloud-reader", Rules: kubeconfig.NodeReader,
+			TokenTTL: time.Hour, ClusterName: info.Name, Server: "https://" + info.PrivateEndpoint.String(), CAPEM: info.CAPEM}
+		access, err := kubeconfig.Create(ctx, cs, req)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { Expect(kubeconfig.Delete(ctx, cs, req)).To(Succeed()) })
+		placer := harness.Require[provider.FilePlacer](op)
+		tokenFile, err := placer.PlaceFile(ctx, "access-token", []byte(access.Token))
+		Expect(err).NotTo(HaveOccurred())
+		kcPath, err := placer.PlaceFile(ctx, "get-credentials.kubeconfig", nil)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = op.Run(ctx, "env", "CLOUDSDK_AUTH_DISABLE_CREDENTIALS=false", "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokenFile, "KUBECONFIG="+kcPath,
+			"gcloud", "container", "clusters", "get-credentials", info.Name, "--location="+info.Location, "--internal-ip")
+		Expect(err).NotTo(HaveOccurred())
+		kc, err := clientcmd.LoadFromFile(kcPath)
+		Expect(err).NotTo(HaveOccurred())
+		cur := kc.Contexts[kc.CurrentContext]
+		Expect(cur).NotTo(BeNil(), "get-credentials sets the current context")
+		Expect(kc.Clusters[cur.Cluster].Server).To(Equal("https://" + info.PrivateEndpoint.String()))
+		Expect(string(kc.Clusters[cur.Cluster].CertificateAuthorityData)).To(Equal(string(info.CAPEM)))
+		user := kc.AuthInfos[cur.AuthInfo]
+		Expect(user.Exec).NotTo(BeNil())
+		Expect(user.Exec.Command).To(Equal("gke-gcloud-auth-plugin"))
+		// At a node, with the operator's gcloud configuration and token file, as a workstation
+		// on the VPC would have them.
+		node := harness.Actor(topology.RoleNode)
+		config, err := op.Run(ctx, "sh", "-c", "echo $CLOUDSDK_CONFIG")
+		Expect(err).NotTo(HaveOccurred())
+		user.Exec.Env = append(user.Exec.Env,
+			clientcmdapi.ExecEnvVar{Name: "CLOUDSDK_CONFIG", Value: strings.TrimSpace(config)},
+			clientcmdapi.ExecEnvVar{Name: "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", Value: tokenFile},
+			clientcmdapi.ExecEnvVar{Name: "CLOUDSDK_CORE_CHECK_GCE_METADATA", Value: "false"})
+		data, err := clientcmd.Write(*kc)
+		Expect(err).NotTo(HaveOccurred())
+		nodeKC, err := harness.Require[provider.FilePlacer](node).PlaceFile(ctx, "get-credentials.kubeconfig", data)
+		Expect(err).NotTo(HaveOccurred())
+		out, err := node.Kubectl(ctx, "--kubeconfig="+nodeKC, "get", "nodes", "-o", "name")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(out)).To(HaveLen(len(info.Nodes)))
+	}, SpecTimeout(90*time.Second))
+})

@@ -227,7 +227,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		out, err := tpVM.Kubectl(ctx, "get", "nodes", "-o", "name")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.Fields(out)).To(HaveLen(len(info.Nodes)))
+		Expect(strings.Fields(out)).To(HaveLen(len(env.Topology().Cluster.Nodes)))
 	}, SpecTimeout(60*time.Second))
 
 	It("writes a working kubeconfig with container clusters get-credentials --internal-ip (token from auth/access_token_file)", func(ctx SpecContext) {
@@ -272,6 +272,6 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		Expect(err).NotTo(HaveOccurred())
 		out, err := node.Kubectl(ctx, "--kubeconfig="+nodeKC, "get", "nodes", "-o", "name")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.Fields(out)).To(HaveLen(len(info.Nodes)))
+		Expect(strings.Fields(out)).To(HaveLen(len(env.Topology().Cluster.Nodes)))
 	}, SpecTimeout(90*time.Second))
 })

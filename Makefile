@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain lint clean
+.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain lint clean preflight
 
 all: build
 
@@ -27,6 +27,21 @@ build:
 lab-binaries: build
 	$(BIN)/reachgate lab build
 
+# What the lab and the suites need on the machine, checked in a second before any build:
+# root, iproute2, util-linux, nftables, nginx with its stream module, and gcloud (suites/gcloud
+# drives the lab's GCP API with it). Prints every missing piece and how to get it.
+preflight:
+	@miss=(); \
+	[ "$$(id -u)" = 0 ] || miss+=("root: the lab makes network namespaces; run as root or with sudo"); \
+	command -v ip >/dev/null || miss+=("ip: apt-get install iproute2"); \
+	command -v nsenter >/dev/null || miss+=("nsenter: apt-get install util-linux"); \
+	command -v nft >/dev/null || miss+=("nft: apt-get install nftables"); \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || miss+=("nginx: apt-get install nginx"); \
+	[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || miss+=("nginx stream module: apt-get install libnginx-mod-stream"); \
+	command -v gcloud >/dev/null || miss+=("gcloud (suites/gcloud): install google-cloud-cli (https://cloud.google.com/sdk/docs/install#deb)"); \
+	command -v gke-gcloud-auth-plugin >/dev/null || miss+=("gke-gcloud-auth-plugin (suites/gcloud): apt-get install google-cloud-cli-gke-gcloud-auth-plugin"); \
+	if [ $${#miss[@]} -gt 0 ]; then echo "reachgate needs on this machine:"; printf '  - %s\n' "$${miss[@]}"; exit 1; fi
+
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
 MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export
@@ -34,7 +49,7 @@ GINKGO_FLAGS = --keep-going --timeout=60m --poll-progress-after=120s --skip-pack
 
 # The main job: build everything, run the suites on the local lab, write reports, tear down.
 # Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
-e2e-local: lab-binaries
+e2e-local: preflight lab-binaries
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	@status=0; $(SUITE_ENV) $(GINKGO) $(GINKGO_FLAGS) ./suites/... || status=$$?; \
 	for m in $(MATRIX); do suite=$${m%%:*}; topo=$${m#*:}; echo "== suite $$suite on fixtures/topologies/$$topo.yaml"; \
@@ -45,7 +60,7 @@ e2e-local: lab-binaries
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status
 
 # All tests: unit and integration (with -race), then the Ginkgo suites on the lab.
-test: lint test-go e2e-local
+test: preflight lint test-go e2e-local
 
 # suites/harness holds plain Go tests of the harness itself (exit codes, every suite on the
 # core-only provider); it provisions labs one after another, so it runs after the other packages

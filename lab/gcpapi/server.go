@@ -172,7 +172,7 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request, scope, name s
 	}
 }
 
-// startOperation records a RUNNING operation of scope ("regions/R" or "global") on target and runs do in the background; the
+// startOperation records a PENDING operation of scope ("regions/R" or "global") on target and runs do in the background; the
 // operation is DONE when do returns, with error, httpErrorStatusCode and httpErrorMessage set
 // together when it failed (compute's Operation resource). A mutation that finishes within
 // quickWait is answered DONE at once, as GCP answers fast operations, so a client's first poll
@@ -186,8 +186,8 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 	op := &computepb.Operation{
 		Kind: proto.String("compute#operation"), Id: proto.Uint64(id), Name: proto.String(name),
 		OperationType: proto.String(kind), TargetLink: proto.String(target),
-		Status: computepb.Operation_RUNNING.Enum(), Progress: proto.Int32(0),
-		InsertTime: proto.String(now), StartTime: proto.String(now),
+		Status: computepb.Operation_PENDING.Enum(), Progress: proto.Int32(0),
+		InsertTime: proto.String(now),
 		SelfLink: proto.String(s.link(scope, "operations", name)),
 	}
 	if strings.HasPrefix(scope, "regions/") {
@@ -199,6 +199,10 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 	go func() {
 		defer close(done)
 		s.labMu.Lock()
+		// PENDING until the lab is free (another mutation may be realizing), then RUNNING.
+		s.mu.Lock()
+		op.Status, op.StartTime = computepb.Operation_RUNNING.Enum(), proto.String(time.Now().UTC().Format(time.RFC3339Nano))
+		s.mu.Unlock()
 		err := s.cloud.L.Refresh()
 		if err == nil {
 			err = s.apply(do)

@@ -31,6 +31,9 @@ type CloudState struct {
 	Advertisements map[string]topology.Advertisement `json:"advertisements,omitempty"`
 	// Peerings override peering flags, by "<link>/<vpc>" (the side that set them).
 	Peerings map[string]PeeringFlags `json:"peerings,omitempty"`
+	// Firewalls are firewall rules inserted, patched or deleted through the API, by name
+	// (rule names are global in a project): each replaces or removes the file's rule of that name.
+	Firewalls map[string]FirewallChange `json:"firewalls,omitempty"`
 	// Authorized overrides the cluster's master authorized networks when set.
 	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
 }
@@ -50,6 +53,13 @@ type VPNTunnel struct {
 	Index   int    `json:"index"`
 	GCPKey  string `json:"gcpKey"`
 	PeerKey string `json:"peerKey"`
+}
+
+// FirewallChange is a firewall rule of a VPC as the API set it; Deleted removes it.
+type FirewallChange struct {
+	Network string         `json:"network"`
+	Rule    *topology.Rule `json:"rule,omitempty"`
+	Deleted bool           `json:"deleted,omitempty"`
 }
 
 // PeeringFlags are one side's custom route flags of a peering.
@@ -171,6 +181,40 @@ func (l *Lab) lockReconcile() (func(), error) {
 	return func() { _ = f.Close() }, nil
 }
 
+// effectiveFirewall is n's firewall with the API's changes: a changed rule replaces the
+// file's rule of its name in place (or is added), a deleted one is dropped.
+func effectiveFirewall(n *topology.Network, changes map[string]FirewallChange) ([]*topology.Rule, bool) {
+	if len(changes) == 0 {
+		return n.Firewall, false
+	}
+	var out []*topology.Rule
+	seen := map[string]bool{}
+	changed := false
+	for _, r := range n.Firewall {
+		c, ok := changes[r.Name]
+		seen[r.Name] = true
+		switch {
+		case !ok:
+			out = append(out, r)
+		case c.Deleted || c.Network != n.Name:
+			changed = true
+		default:
+			out, changed = append(out, c.Rule), true
+		}
+	}
+	names := make([]string, 0, len(changes))
+	for name := range changes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if c := changes[name]; !seen[name] && !c.Deleted && c.Network == n.Name && c.Rule != nil {
+			out, changed = append(out, c.Rule), true
+		}
+	}
+	return out, changed
+}
+
 // Effective returns the topology as the cloud state changed it: a solution's link exists
 // once one of its tunnels has a BGP peer; routers announce their overridden advertisement;
 // peerings carry their overridden flags; the cluster has its overridden authorized networks.
@@ -197,9 +241,10 @@ func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 				routers[j], changed = &c, true
 			}
 		}
-		if changed {
+		firewall, fwChanged := effectiveFirewall(n, cs.Firewalls)
+		if changed || fwChanged {
 			c := *n
-			c.Routers = routers
+			c.Routers, c.Firewall = routers, firewall
 			eff.Networks[i] = &c
 		}
 	}

@@ -230,6 +230,47 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		Expect(strings.Fields(out)).To(HaveLen(len(env.Topology().Cluster.Nodes)))
 	}, SpecTimeout(60*time.Second))
 
+	It("realizes firewall-rules create, update and delete at a GKE node within seconds", func(ctx SpecContext) {
+		node := harness.Actor(topology.RoleNode)
+		ln, err := harness.Require[provider.Listener](node).Listen(ctx, "tcp", ":22")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(ln.Close)
+		target := netip.AddrPortFrom(env.Topology().Host(node.Name()).IP, 22).String()
+		reaches := func(want probe.Outcome, why string) {
+			GinkgoHelper()
+			Eventually(func(ctx context.Context) probe.Outcome {
+				return probe.TCP(ctx, tpVM, target, time.Second).Outcome
+			}).WithContext(ctx).WithTimeout(15*time.Second).Should(Equal(want), why)
+		}
+		reaches(probe.Connected, "the topology's allow-third-party-ssh rule admits tcp:22 from the third-party range")
+		rule := "rg-deny-third-party-ssh"
+		gcloud(ctx, nil, "compute", "firewall-rules", "create", rule, "--network="+plan.Network, "--action=DENY", "--rules=tcp:22",
+			"--source-ranges="+plan.PeerRanges[0].String(), "--priority=900")
+		DeferCleanup(func(ctx SpecContext) {
+			// Gone already when the spec passed; deleted here when it failed half way.
+			_, _ = op.Run(ctx, "gcloud", "compute", "firewall-rules", "delete", rule, "--quiet")
+		})
+		reaches(probe.Timeout, "a deny at priority 900 wins over the allow at 1000")
+		if ex, ok := env.(provider.Explainer); ok {
+			reachable, reason, err := ex.Explain(tpVM.Name(), netip.MustParseAddrPort(target))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reachable).To(BeFalse())
+			Expect(reason).To(ContainSubstring(rule))
+		}
+		gcloud(ctx, nil, "compute", "firewall-rules", "update", rule, "--priority=1100")
+		reaches(probe.Connected, "at priority 1100 the deny comes after the allow at 1000")
+		var rules []struct {
+			Name     string `json:"name"`
+			Priority int    `json:"priority"`
+		}
+		gcloud(ctx, &rules, "compute", "firewall-rules", "list")
+		Expect(rules).To(ContainElement(And(HaveField("Name", rule), HaveField("Priority", 1100))))
+		gcloud(ctx, nil, "compute", "firewall-rules", "delete", rule, "--quiet")
+		_, err = op.Run(ctx, "gcloud", "compute", "firewall-rules", "describe", rule)
+		Expect(err).To(MatchError(ContainSubstring("was not found")))
+		reaches(probe.Connected, "deleted, the rule no longer applies")
+	}, SpecTimeout(2*time.Minute))
+
 	It("writes a working kubeconfig with container clusters get-credentials --internal-ip (token from auth/access_token_file)", func(ctx SpecContext) {
 		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
 		Expect(err).NotTo(HaveOccurred())

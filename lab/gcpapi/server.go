@@ -188,7 +188,7 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 		OperationType: proto.String(kind), TargetLink: proto.String(target),
 		Status: computepb.Operation_PENDING.Enum(), Progress: proto.Int32(0),
 		InsertTime: proto.String(now),
-		SelfLink: proto.String(s.link(scope, "operations", name)),
+		SelfLink:   proto.String(s.link(scope, "operations", name)),
 	}
 	if strings.HasPrefix(scope, "regions/") {
 		op.Region = proto.String(s.link(scope))

@@ -195,7 +195,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		gcloud(ctx, nil, "compute", "networks", "peerings", "update", info.PeeringName, "--network="+plan.Network, "--export-custom-routes")
 		var cl struct {
 			MasterAuthorizedNetworksConfig struct {
-				Enabled    bool                        `json:"enabled"`
+				Enabled    bool                         `json:"enabled"`
 				CidrBlocks []struct{ CidrBlock string } `json:"cidrBlocks"`
 			} `json:"masterAuthorizedNetworksConfig"`
 		}

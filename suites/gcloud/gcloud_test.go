@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"reachgate/framework/cloud"
+	"reachgate/framework/httplog"
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
@@ -40,13 +44,54 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		region   string
 		ifaces   []string
 	)
+	// Each step's gcloud HTTP log (--log-http) goes to a file of its own at the operator; it is
+	// compared with the step's golden at the end of the step.
+	var httpLog, secret string
+	record := func(ctx context.Context, step string) {
+		GinkgoHelper()
+		var err error
+		httpLog, err = harness.Require[provider.FilePlacer](op).PlaceFile(ctx, "http-"+step+".log", nil)
+		Expect(err).NotTo(HaveOccurred())
+	}
 	// gcloud runs one command at the operator and decodes its JSON output into out (if not nil).
 	gcloud := func(ctx context.Context, out any, args ...string) {
 		GinkgoHelper()
-		stdout, err := op.Run(ctx, append([]string{"gcloud"}, append(args, "--format=json")...)...)
-		Expect(err).NotTo(HaveOccurred(), "gcloud %s", strings.Join(args, " "))
+		argv := append([]string{"sh", "-c", `exec gcloud "$@" --log-http --format=json 2>>"$0"`, httpLog}, args...)
+		stdout, err := op.Run(ctx, argv...)
+		if err != nil {
+			// gcloud's own message went to the log with the HTTP exchanges.
+			tail, _ := op.Run(ctx, "sh", "-c", `grep -E "^(ERROR|WARNING)" "$0" | tail -5`, httpLog)
+			Fail(fmt.Sprintf("gcloud %s: %v\n%s", strings.Join(args, " "), err, tail))
+		}
 		if out != nil {
 			Expect(json.Unmarshal([]byte(stdout), out)).To(Succeed(), "gcloud %s printed %q", strings.Join(args, " "), stdout)
+		}
+	}
+	// golden compares the step's normalized HTTP log with testdata/<topology>/<step>.golden
+	// (REACHGATE_UPDATE_GOLDEN=1 writes it instead).
+	golden := func(ctx context.Context, step string) {
+		GinkgoHelper()
+		raw, err := op.Run(ctx, "cat", httpLog)
+		Expect(err).NotTo(HaveOccurred())
+		exs := httplog.Parse(raw)
+		Expect(exs).NotTo(BeEmpty(), "gcloud logged no HTTP exchange")
+		project, err := op.Run(ctx, "gcloud", "config", "get-value", "project")
+		Expect(err).NotTo(HaveOccurred())
+		vars := httplog.Vars{"{project}": strings.TrimSpace(project), "{secret}": secret}
+		if m := regexp.MustCompile(`^https?://[^/]+`).FindString(exs[0].URI); m != "" {
+			vars["{endpoint}"] = m
+		}
+		got := httplog.Normalize(exs, vars)
+		path := filepath.Join("testdata", env.Topology().Name, step+".golden")
+		if os.Getenv("REACHGATE_UPDATE_GOLDEN") == "1" {
+			Expect(os.MkdirAll(filepath.Dir(path), 0o755)).To(Succeed())
+			Expect(os.WriteFile(path, []byte(got), 0o644)).To(Succeed())
+			return
+		}
+		want, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred(), "no golden HTTP log for this step: record it with REACHGATE_UPDATE_GOLDEN=1")
+		if d := httplog.Diff(string(want), got); d != "" {
+			Fail(fmt.Sprintf("gcloud's requests differ from %s (- golden, + now; REACHGATE_UPDATE_GOLDEN=1 records the new ones):\n%s", path, d))
 		}
 	}
 
@@ -78,6 +123,8 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 	}, NodeTimeout(60*time.Second))
 
 	It("creates the HA VPN gateway with two interfaces", func(ctx SpecContext) {
+		record(ctx, "create-vpn-gateway")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "create-vpn-gateway") })
 		var gws []struct {
 			Name          string `json:"name"`
 			VpnInterfaces []struct {
@@ -92,6 +139,8 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 	}, SpecTimeout(60*time.Second))
 
 	It("creates the third-party cloud's gateway with four interfaces", func(ctx SpecContext) {
+		record(ctx, "create-external-vpn-gateway")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "create-external-vpn-gateway") })
 		var gws []struct {
 			RedundancyType string `json:"redundancyType"`
 			Interfaces     []any  `json:"interfaces"`
@@ -106,11 +155,14 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 	}, SpecTimeout(60*time.Second))
 
 	It("creates four tunnels, two per HA VPN interface, with a shared secret that is never printed", func(ctx SpecContext) {
-		secret := make([]byte, 24)
-		_, _ = rand.Read(secret)
+		record(ctx, "create-vpn-tunnels")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "create-vpn-tunnels") })
+		raw := make([]byte, 24)
+		_, _ = rand.Read(raw)
+		secret = base64.RawURLEncoding.EncodeToString(raw)
 		// The secret goes in a flags file, not on a command line that error messages repeat.
 		flags, err := harness.Require[provider.FilePlacer](op).PlaceFile(ctx, "tunnel-flags.yaml",
-			[]byte("--shared-secret: "+base64.RawURLEncoding.EncodeToString(secret)+"\n"))
+			[]byte("--shared-secret: "+secret+"\n"))
 		Expect(err).NotTo(HaveOccurred())
 		for k, name := range plan.Tunnels {
 			var ts []struct {
@@ -123,12 +175,14 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 				fmt.Sprintf("--peer-external-gateway-interface=%d", k), "--ike-version=2", "--router="+plan.Router, "--flags-file="+flags)
 			Expect(ts).To(HaveLen(1))
 			Expect(ts[0].Name).To(Equal(name))
-			Expect(ts[0].SharedSecret).NotTo(ContainSubstring(base64.RawURLEncoding.EncodeToString(secret)))
+			Expect(ts[0].SharedSecret).NotTo(ContainSubstring(secret))
 			Expect(ts[0].Router).To(HaveSuffix("/routers/" + plan.Router))
 		}
 	}, SpecTimeout(2*time.Minute))
 
 	It("adds four router interfaces and four BGP peers", func(ctx SpecContext) {
+		record(ctx, "add-bgp-peers")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "add-bgp-peers") })
 		ifaces = nil
 		for k, p := range plan.Peers {
 			ifName := fmt.Sprintf("%s-if-%d", plan.Link, k)
@@ -190,6 +244,8 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 	}, SpecTimeout(30*time.Second))
 
 	It("announces the master range (routers update), exports custom routes over the GKE peering and authorizes the third-party range", func(ctx SpecContext) {
+		record(ctx, "announce-export-authorize")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "announce-export-authorize") })
 		gcloud(ctx, nil, "compute", "routers", "update", plan.Router, "--region="+region, "--advertisement-mode=custom",
 			"--set-advertisement-groups=all_subnets", "--set-advertisement-ranges="+info.MasterCIDR.String())
 		gcloud(ctx, nil, "compute", "networks", "peerings", "update", info.PeeringName, "--network="+plan.Network, "--export-custom-routes")
@@ -231,6 +287,8 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 	}, SpecTimeout(60*time.Second))
 
 	It("realizes firewall-rules create, update and delete at a GKE node within seconds", func(ctx SpecContext) {
+		record(ctx, "firewall-rules")
+		DeferCleanup(func(ctx SpecContext) { golden(ctx, "firewall-rules") })
 		node := harness.Actor(topology.RoleNode)
 		ln, err := harness.Require[provider.Listener](node).Listen(ctx, "tcp", ":22")
 		Expect(err).NotTo(HaveOccurred())

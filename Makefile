@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain lint clean preflight
+.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain bench-api lint clean preflight
 
 all: build
 
@@ -93,6 +93,13 @@ bench-probe: lab-binaries
 clean:
 	-$(BIN)/reachgate lab gc
 	rm -rf $(BIN) $(REPORTS)
+
+# Prints what the lab's GCP API adds to a bgp-export Apply over the in-process cloud (target
+# < 10 %): interleaved rounds on a lab of bgp-export.yaml, brought up and removed here.
+bench-api: lab-binaries
+	@$(BIN)/reachgate lab up --name bench-api -f fixtures/topologies/bgp-export.yaml >/tmp/reachgate-bench-api.log 2>&1 || { cat /tmp/reachgate-bench-api.log; exit 1; }
+	@status=0; $(BIN)/reachgate bench bgp-export-api --name bench-api --rounds 7 2>>/tmp/reachgate-bench-api.log || status=$$?; \
+	$(BIN)/reachgate lab down --name bench-api >/dev/null 2>&1; exit $$status
 
 # Prints the time of `lab explain` on seed.yaml (target < 50 ms): the in-process benchmark
 # (parse + routes + trace) and the whole CLI run.

@@ -30,7 +30,7 @@ type benchFlags struct {
 func newBenchCommand() *cobra.Command {
 	var f benchFlags
 	c := &cobra.Command{
-		Use:   "bench ilb-proxy|bgp-export",
+		Use:   "bench ilb-proxy|bgp-export|bgp-export-api",
 		Short: "Compare GET /version latency and throughput: direct from a GKE node, and from the third-party client through each proxy",
 		Long: "Measures in interleaved rounds: each round applies each proxy in turn (starting with a different\n" +
 			"one each round), measures the direct path and then the path through the proxy. Per path it reports\n" +
@@ -42,9 +42,11 @@ func newBenchCommand() *cobra.Command {
 			switch args[0] {
 			case "bgp-export":
 				return runBenchBGP(cmd.Context(), f, os.Stdout)
+			case "bgp-export-api":
+				return runBenchBGPAPI(cmd.Context(), f, os.Stdout)
 			case "ilb-proxy":
 			default:
-				return fmt.Errorf("benchmark %q: supported: ilb-proxy, bgp-export", args[0])
+				return fmt.Errorf("benchmark %q: supported: ilb-proxy, bgp-export, bgp-export-api", args[0])
 			}
 			return runBench(cmd.Context(), f, os.Stdout)
 		},

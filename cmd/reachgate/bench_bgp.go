@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"slices"
 	"time"
 
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
+	labprovider "reachgate/framework/provider/lab"
 	"reachgate/framework/solution/bgpexport"
 )
 
@@ -102,5 +105,49 @@ func runBenchBGP(ctx context.Context, f benchFlags, out io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// runBenchBGPAPI measures what the lab's GCP API adds to the bgp-export solution: in
+// interleaved rounds (the order alternates), Apply — to every BGP session Established — and
+// Remove, once with the cloud driven through the official clients over the lab's API and once
+// in process. It prints each round and the medians; the overhead is the API's median Apply
+// time over the in-process one.
+func runBenchBGPAPI(ctx context.Context, f benchFlags, out io.Writer) error {
+	env, err := f.env.attach(ctx)
+	if err != nil {
+		return err
+	}
+	defer os.Unsetenv(labprovider.InProcessEnv)
+	quiet := slog.New(slog.DiscardHandler)
+	times := map[string][]time.Duration{}
+	fmt.Fprintf(out, "bgp-export Apply and Remove on %s: %d interleaved rounds, through the lab's GCP API and in process\n", f.env.describe(env), f.rounds)
+	fmt.Fprintln(out, "round\tcloud\tapply (to 4/4 sessions)\tremove")
+	for r := range f.rounds {
+		modes := []string{"api", "in-process"}
+		if r%2 == 1 {
+			slices.Reverse(modes)
+		}
+		for _, mode := range modes {
+			if mode == "api" {
+				os.Unsetenv(labprovider.InProcessEnv)
+			} else {
+				os.Setenv(labprovider.InProcessEnv, "1")
+			}
+			start := time.Now()
+			if _, err := bgpexport.Apply(ctx, env, bgpexport.Options{Log: quiet}); err != nil {
+				return fmt.Errorf("round %d, %s: %w", r+1, mode, err)
+			}
+			apply := time.Since(start)
+			start = time.Now()
+			if err := bgpexport.Remove(ctx, env, bgpexport.Options{Log: quiet}); err != nil {
+				return fmt.Errorf("round %d, %s: remove: %w", r+1, mode, err)
+			}
+			times[mode] = append(times[mode], apply)
+			fmt.Fprintf(out, "%d\t%s\t%s\t%s\n", r+1, mode, ms(apply), ms(time.Since(start)))
+		}
+	}
+	a, p := median(times["api"]), median(times["in-process"])
+	fmt.Fprintf(out, "median apply: api %s, in-process %s; the API adds %s (%.1f %%; target < 10 %%)\n", ms(a), ms(p), ms(a-p), 100*float64(a-p)/float64(p))
 	return nil
 }

@@ -264,6 +264,9 @@ func newLabStatusCommand() *cobra.Command {
 				if v.Endpoint != "" {
 					fmt.Printf("  control plane %s\n", v.Endpoint)
 				}
+				if op, ok := v.Hosts[lab.OperatorHost]; ok && op.API != "" {
+					fmt.Printf("  GCP API %s in namespace %s (gcloud: reachgate lab exec --name %s operator -- gcloud …; exports: reachgate lab env)\n", op.API, op.Namespace, v.Name)
+				}
 				tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "  HOST\tIP\tVPC\tROLE\tNAMESPACE")
 				hosts := make([]string, 0, len(v.Hosts))

@@ -2,9 +2,11 @@ package gcpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,5 +99,41 @@ func TestErrorBodies(t *testing.T) {
 		if code != tc.code || e == nil || int(e["code"].(float64)) != tc.code || len(errs) != 1 || errs[0].(map[string]any)["reason"] != tc.reason {
 			t.Errorf("%s %s: got %d %v; want %d with reason %s", tc.method, tc.path, code, out, tc.code, tc.reason)
 		}
+	}
+}
+
+// Concurrent clients: reads and inserts at once are served consistently (run with -race):
+// every insert lands, and every read answers 200.
+func TestConcurrentClients(t *testing.T) {
+	_, hs := newServer(t)
+	base := hs.URL + "/compute/v1/projects/p/"
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"name":"vip-%d","address":"10.128.0.%d","addressType":"INTERNAL","subnetwork":"default"}`, i, 40+i)
+			if code, op := call(t, http.MethodPost, base+"regions/us-central1/addresses", body); code != 200 || op["error"] != nil {
+				errs <- fmt.Sprintf("insert vip-%d: %d %v", i, code, op)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for _, path := range []string{"aggregated/routers", "global/networks", "regions/us-central1/subnetworks", "regions/us-central1/addresses"} {
+				if code, out := call(t, http.MethodGet, base+path, ""); code != 200 {
+					errs <- fmt.Sprintf("GET %s: %d %v", path, code, out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	_, list := call(t, http.MethodGet, base+"regions/us-central1/addresses", "")
+	if items, _ := list["items"].([]any); len(items) != 8 {
+		t.Errorf("after 8 concurrent inserts the list has %d addresses: %v", len(items), list)
 	}
 }

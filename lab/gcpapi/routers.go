@@ -42,7 +42,7 @@ func (s *Server) routers(w http.ResponseWriter, r *http.Request, region string, 
 			return
 		}
 		writeProto(w, http.StatusOK, s.routerResource(rt))
-	case len(rest) == 1 && r.Method == http.MethodPatch:
+	case len(rest) == 1 && (r.Method == http.MethodPatch || r.Method == http.MethodPut):
 		s.patchRouter(w, r, region, network, name)
 	case len(rest) == 2 && rest[1] == "getRouterStatus" && r.Method == http.MethodGet:
 		st, err := s.cloud.GetRouterStatus(r.Context(), network, name)
@@ -147,7 +147,11 @@ func (s *Server) routerResource(rt cloud.Router) *computepb.Router {
 // patchRouter applies routers.patch: a present bgp block replaces the advertisement, present
 // bgpPeers replace the peers (each on an interface linked to a tunnel, from the request or the
 // router as it is). Fields the lab does not model are ignored, as gcloud sends the whole router.
+//
+// routers.update (PUT) is the same with the whole router: lists it leaves out are empty, so
+// it clears the peers and interfaces a PATCH from a client that omits empty lists cannot.
 func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, network, name string) {
+	full := r.Method == http.MethodPut
 	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", err.Error())
@@ -187,7 +191,7 @@ func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, net
 			ifaces[peerInterface(p)] = cloud.RouterInterface{Name: peerInterface(p), IPRange: netip.PrefixFrom(p.IPAddress, 30), LinkedVpnTunnel: p.Tunnel}
 		}
 	}
-	if strings.Contains(string(data), `"interfaces"`) {
+	if full || strings.Contains(string(data), `"interfaces"`) {
 		list := []cloud.RouterInterface{}
 		for _, i := range in.GetInterfaces() {
 			ri := cloud.RouterInterface{Name: i.GetName(), LinkedVpnTunnel: lastSegment(i.GetLinkedVpnTunnel())}
@@ -202,7 +206,7 @@ func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, net
 		}
 		patch.Interfaces = &list
 	}
-	if strings.Contains(string(data), `"bgpPeers"`) {
+	if full || strings.Contains(string(data), `"bgpPeers"`) {
 		peers := []cloud.RouterBgpPeer{}
 		for _, p := range in.GetBgpPeers() {
 			i, ok := ifaces[p.GetInterfaceName()]
@@ -225,7 +229,11 @@ func (s *Server) patchRouter(w http.ResponseWriter, r *http.Request, region, net
 		}
 		patch.BgpPeers = &peers
 	}
-	op := s.startOperation("regions/"+region, "patch", s.link("regions", region, "routers", name), func() error {
+	kind := "patch"
+	if full {
+		kind = "update"
+	}
+	op := s.startOperation("regions/"+region, kind, s.link("regions", region, "routers", name), func() error {
 		return s.cloud.PatchRouter(context.Background(), patch)
 	})
 	writeProto(w, http.StatusOK, op)

@@ -53,6 +53,11 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{Log: log})).To(Succeed())
+			// Nothing of the sessions stays on the Cloud Router (a PATCH cannot clear a list).
+			rt, err := harness.Require[provider.VPNCloud](harness.RequireSolution(env)).GetRouter(ctx, res.Plan.Network, res.Plan.Router)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rt.BgpPeers).To(BeEmpty(), "BGP peers left after Remove")
+			Expect(rt.Interfaces).To(BeEmpty(), "router interfaces left after Remove")
 			// Remove returns the environment to the baseline: the client times out again, and
 			// the model (where the provider has one) says why.
 			Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))

@@ -118,6 +118,11 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		DeferCleanup(func(ctx SpecContext) {
 			// Whatever the steps left, the solution's own removal takes away (the same names).
 			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{})).To(Succeed())
+			// Nothing of the sessions stays on the Cloud Router (a PATCH cannot clear a list).
+			rt, err := harness.Require[provider.VPNCloud](harness.RequireSolution(env)).GetRouter(ctx, plan.Network, plan.Router)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rt.BgpPeers).To(BeEmpty(), "BGP peers left after Remove")
+			Expect(rt.Interfaces).To(BeEmpty(), "router interfaces left after Remove")
 			Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
 		}, NodeTimeout(90*time.Second))
 	}, NodeTimeout(60*time.Second))

@@ -66,11 +66,16 @@ func routerOf(region string, r *computepb.Router) (cloud.Router, error) {
 	tunnels := map[string]string{}
 	for _, i := range r.GetInterfaces() {
 		tunnels[i.GetName()] = lastSegment(i.GetLinkedVpnTunnel())
+		ri := cloud.RouterInterface{Name: i.GetName(), LinkedVpnTunnel: lastSegment(i.GetLinkedVpnTunnel())}
+		if p, err := netip.ParsePrefix(i.GetIpRange()); err == nil {
+			ri.IPRange = p
+		}
+		out.Interfaces = append(out.Interfaces, ri)
 	}
 	for _, p := range r.GetBgpPeers() {
 		ip, _ := netip.ParseAddr(p.GetIpAddress())
 		peer, _ := netip.ParseAddr(p.GetPeerIpAddress())
-		out.BgpPeers = append(out.BgpPeers, cloud.RouterBgpPeer{Name: p.GetName(), Tunnel: tunnels[p.GetInterfaceName()],
+		out.BgpPeers = append(out.BgpPeers, cloud.RouterBgpPeer{Name: p.GetName(), Tunnel: tunnels[p.GetInterfaceName()], Interface: p.GetInterfaceName(),
 			IPAddress: ip, PeerIPAddress: peer, PeerAsn: p.GetPeerAsn(), AdvertisedRoutePriority: p.GetAdvertisedRoutePriority()})
 	}
 	return out, nil
@@ -81,7 +86,7 @@ func routerOf(region string, r *computepb.Router) (cloud.Router, error) {
 func (c *Cloud) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	region, _, err := c.routerRegion(ctx, p.Network, p.Router)
+	region, cur, err := c.routerRegion(ctx, p.Network, p.Router)
 	if err != nil {
 		return err
 	}
@@ -92,24 +97,64 @@ func (c *Cloud) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
 			res.Bgp.AdvertisedIpRanges = append(res.Bgp.AdvertisedIpRanges, &computepb.RouterAdvertisedIpRange{Range: proto.String(r.String())})
 		}
 	}
+	if p.BgpPeers == nil && p.Interfaces == nil {
+		req := &computepb.PatchRouterRequest{Project: c.cfg.Project, Region: region, Router: p.Router, RouterResource: res, RequestId: requestID()}
+		var op *compute.Operation
+		if err := retry(ctx, func() (err error) { op, err = c.routers.Patch(ctx, req); return err }); err != nil {
+			return wrap("patch router "+p.Router, err)
+		}
+		return c.wait(ctx, region, op)
+	}
+	// Peers and interfaces change with routers.update (PUT) of the whole router: a PATCH
+	// cannot clear them, as the client leaves empty lists out of the body.
+	full := proto.Clone(cur).(*computepb.Router)
+	if res.Bgp != nil {
+		full.Bgp = mergeBgp(full.GetBgp(), res.Bgp)
+	}
 	if p.BgpPeers != nil {
-		res.BgpPeers, res.Interfaces = []*computepb.RouterBgpPeer{}, []*computepb.RouterInterface{}
+		full.BgpPeers, full.Interfaces = nil, nil
 		for _, bp := range *p.BgpPeers {
-			ifName := "if-" + bp.Name
-			res.Interfaces = append(res.Interfaces, &computepb.RouterInterface{Name: proto.String(ifName),
+			ifName := bp.Interface
+			if ifName == "" {
+				ifName = "if-" + bp.Name
+			}
+			full.Interfaces = append(full.Interfaces, &computepb.RouterInterface{Name: proto.String(ifName),
 				LinkedVpnTunnel: proto.String(fmt.Sprintf("projects/%s/regions/%s/vpnTunnels/%s", c.cfg.Project, region, bp.Tunnel)),
 				IpRange:         proto.String(netip.PrefixFrom(bp.IPAddress, 30).String())})
-			res.BgpPeers = append(res.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(bp.Name), InterfaceName: proto.String(ifName),
+			full.BgpPeers = append(full.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(bp.Name), InterfaceName: proto.String(ifName),
 				IpAddress: proto.String(bp.IPAddress.String()), PeerIpAddress: proto.String(bp.PeerIPAddress.String()),
 				PeerAsn: proto.Uint32(bp.PeerAsn), AdvertisedRoutePriority: proto.Uint32(bp.AdvertisedRoutePriority)})
 		}
 	}
-	req := &computepb.PatchRouterRequest{Project: c.cfg.Project, Region: region, Router: p.Router, RouterResource: res, RequestId: requestID()}
+	if p.Interfaces != nil {
+		full.Interfaces = nil
+		for _, i := range *p.Interfaces {
+			ri := &computepb.RouterInterface{Name: proto.String(i.Name)}
+			if i.IPRange.IsValid() {
+				ri.IpRange = proto.String(i.IPRange.String())
+			}
+			if i.LinkedVpnTunnel != "" {
+				ri.LinkedVpnTunnel = proto.String(fmt.Sprintf("projects/%s/regions/%s/vpnTunnels/%s", c.cfg.Project, region, i.LinkedVpnTunnel))
+			}
+			full.Interfaces = append(full.Interfaces, ri)
+		}
+	}
+	req := &computepb.UpdateRouterRequest{Project: c.cfg.Project, Region: region, Router: p.Router, RouterResource: full, RequestId: requestID()}
 	var op *compute.Operation
-	if err := retry(ctx, func() (err error) { op, err = c.routers.Patch(ctx, req); return err }); err != nil {
-		return wrap("patch router "+p.Router, err)
+	if err := retry(ctx, func() (err error) { op, err = c.routers.Update(ctx, req); return err }); err != nil {
+		return wrap("update router "+p.Router, err)
 	}
 	return c.wait(ctx, region, op)
+}
+
+// mergeBgp is cur with the advertisement of patch (the ASN and timers stay).
+func mergeBgp(cur, patch *computepb.RouterBgp) *computepb.RouterBgp {
+	out := proto.Clone(cur).(*computepb.RouterBgp)
+	if out == nil {
+		out = &computepb.RouterBgp{}
+	}
+	out.AdvertiseMode, out.AdvertisedGroups, out.AdvertisedIpRanges = patch.AdvertiseMode, patch.AdvertisedGroups, patch.AdvertisedIpRanges
+	return out
 }
 
 // GetRouterStatus implements provider.VPNCloud with routers.getRouterStatus; the best routes

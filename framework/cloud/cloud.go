@@ -40,6 +40,8 @@ type AddressSpec struct {
 	Subnetwork string     `json:"subnetwork"`
 	Address    netip.Addr `json:"address"` // the requested address
 	Purpose    string     `json:"purpose,omitempty"`
+	// Labels are the resource's labels (key: value), where the resource has them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Address is a reserved address (addresses.get).
@@ -50,27 +52,30 @@ type Address struct {
 
 // VpnGateway is an HA VPN gateway (vpnGateways.insert): two interfaces in a region.
 type VpnGateway struct {
-	Name    string `json:"name"`
-	Network string `json:"network"`
-	Region  string `json:"region"`
+	Name    string            `json:"name"`
+	Network string            `json:"network"`
+	Region  string            `json:"region"`
+	Labels  map[string]string `json:"labels,omitempty"`
 }
 
 // ExternalVpnGateway is the peer cloud's gateway (externalVpnGateways.insert).
 type ExternalVpnGateway struct {
 	Name string `json:"name"`
 	// RedundancyType is FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY or SINGLE_IP_INTERNALLY_REDUNDANT.
-	RedundancyType string `json:"redundancyType"`
+	RedundancyType string            `json:"redundancyType"`
+	Labels         map[string]string `json:"labels,omitempty"`
 }
 
 // VpnTunnel is one HA VPN tunnel (vpnTunnels.insert).
 type VpnTunnel struct {
-	Name                         string `json:"name"`
-	Region                       string `json:"region"`
-	VpnGateway                   string `json:"vpnGateway"`
-	VpnGatewayInterface          int    `json:"vpnGatewayInterface"` // 0 or 1
-	PeerExternalGateway          string `json:"peerExternalGateway"`
-	PeerExternalGatewayInterface int    `json:"peerExternalGatewayInterface"` // 0-3 for FOUR_IPS_REDUNDANCY
-	Router                       string `json:"router"`
+	Name                         string            `json:"name"`
+	Region                       string            `json:"region"`
+	VpnGateway                   string            `json:"vpnGateway"`
+	VpnGatewayInterface          int               `json:"vpnGatewayInterface"` // 0 or 1
+	PeerExternalGateway          string            `json:"peerExternalGateway"`
+	PeerExternalGatewayInterface int               `json:"peerExternalGatewayInterface"` // 0-3 for FOUR_IPS_REDUNDANCY
+	Router                       string            `json:"router"`
+	Labels                       map[string]string `json:"labels,omitempty"`
 }
 
 // RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.

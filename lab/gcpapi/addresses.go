@@ -28,6 +28,13 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request, region string
 			return
 		}
 		writeProto(w, http.StatusOK, s.addressResource(a))
+	case isSetLabels(r, rest):
+		a, ok := s.findAddress(r.Context(), region, rest[0])
+		if !ok {
+			s.notFoundResource(w, "regions/"+region+"/addresses/"+rest[0])
+			return
+		}
+		s.setLabels(w, r, "regions/"+region, region, "addresses", a.Name, a.Labels)
 	case len(rest) == 1 && r.Method == http.MethodDelete:
 		if _, ok := s.findAddress(r.Context(), region, rest[0]); !ok {
 			writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The resource 'projects/%s/regions/%s/addresses/%s' was not found", s.project, region, rest[0]))
@@ -68,7 +75,11 @@ func (s *Server) insertAddress(w http.ResponseWriter, r *http.Request, region st
 		writeError(w, http.StatusConflict, "alreadyExists", fmt.Sprintf("The resource 'projects/%s/regions/%s/addresses/%s' already exists", s.project, region, in.GetName()))
 		return
 	}
-	spec := cloud.AddressSpec{Name: in.GetName(), Region: region, Subnetwork: lastSegment(in.GetSubnetwork()), Address: addr, Purpose: in.GetPurpose()}
+	if !checkLabels(w, in.GetLabels()) {
+		return
+	}
+	spec := cloud.AddressSpec{Name: in.GetName(), Region: region, Subnetwork: lastSegment(in.GetSubnetwork()), Address: addr, Purpose: in.GetPurpose(),
+		Labels: in.GetLabels()}
 	op := s.startOperation("regions/"+region, "insert", s.link("regions", region, "addresses", spec.Name), func() error {
 		_, err := s.cloud.ReserveInternalAddress(context.Background(), spec)
 		return err
@@ -113,6 +124,7 @@ func (s *Server) addressResource(a cloud.Address) *computepb.Address {
 		Region:   proto.String(s.link("regions", a.Region)),
 		SelfLink: proto.String(s.link("regions", a.Region, "addresses", a.Name)),
 		Id:       proto.Uint64(stableID(a.Region + "/" + a.Name)),
+		Labels:   a.Labels, LabelFingerprint: labelFingerprint(a.Labels),
 	}
 	if a.Subnetwork != "" {
 		out.Subnetwork = proto.String(s.link("regions", a.Region, "subnetworks", a.Subnetwork))

@@ -17,6 +17,11 @@ import (
 // insert and delete, each realized by the lab's cloud (WireGuard tunnels, BGP speakers); get
 // and list of each, and vpnGateways.getStatus, in vpnread.go.
 
+// isSetLabels reports whether r is POST …/<name>/setLabels.
+func isSetLabels(r *http.Request, rest []string) bool {
+	return len(rest) == 2 && rest[1] == "setLabels" && r.Method == http.MethodPost
+}
+
 // decode reads a JSON request body into m, or answers 400 and returns false.
 func decode(w http.ResponseWriter, r *http.Request, m proto.Message) bool {
 	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -49,6 +54,15 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, scope, coll stri
 }
 
 func (s *Server) vpnGateways(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if isSetLabels(r, rest) {
+		g, ok := s.cloud.L.Cloud.VPNGateways[rest[0]]
+		if !ok || g.Region != region {
+			s.notFoundResource(w, "regions/"+region+"/vpnGateways/"+rest[0])
+			return
+		}
+		s.setLabels(w, r, "regions/"+region, region, "vpnGateways", rest[0], g.Labels)
+		return
+	}
 	if r.Method == http.MethodGet {
 		s.readVpnGateways(w, r, region, rest)
 		return
@@ -58,12 +72,24 @@ func (s *Server) vpnGateways(w http.ResponseWriter, r *http.Request, region stri
 		if !decode(w, r, &in) {
 			return "", nil, false
 		}
-		g := cloud.VpnGateway{Name: in.GetName(), Network: lastSegment(in.GetNetwork()), Region: region}
+		if !checkLabels(w, in.GetLabels()) {
+			return "", nil, false
+		}
+		g := cloud.VpnGateway{Name: in.GetName(), Network: lastSegment(in.GetNetwork()), Region: region, Labels: in.GetLabels()}
 		return g.Name, func() error { return s.cloud.InsertVpnGateway(context.Background(), g) }, true
 	}, func(name string) error { return s.cloud.DeleteVpnGateway(context.Background(), name) })
 }
 
 func (s *Server) externalVpnGateways(w http.ResponseWriter, r *http.Request, rest []string) {
+	if isSetLabels(r, rest) {
+		g, ok := s.cloud.L.Cloud.ExternalGateways[rest[0]]
+		if !ok {
+			s.notFoundResource(w, "global/externalVpnGateways/"+rest[0])
+			return
+		}
+		s.setLabels(w, r, "global", "", "externalVpnGateways", rest[0], g.Labels)
+		return
+	}
 	if r.Method == http.MethodGet {
 		s.readExternalVpnGateways(w, r, rest)
 		return
@@ -73,12 +99,24 @@ func (s *Server) externalVpnGateways(w http.ResponseWriter, r *http.Request, res
 		if !decode(w, r, &in) {
 			return "", nil, false
 		}
-		g := cloud.ExternalVpnGateway{Name: in.GetName(), RedundancyType: in.GetRedundancyType()}
+		if !checkLabels(w, in.GetLabels()) {
+			return "", nil, false
+		}
+		g := cloud.ExternalVpnGateway{Name: in.GetName(), RedundancyType: in.GetRedundancyType(), Labels: in.GetLabels()}
 		return g.Name, func() error { return s.cloud.InsertExternalVpnGateway(context.Background(), g) }, true
 	}, func(name string) error { return s.cloud.DeleteExternalVpnGateway(context.Background(), name) })
 }
 
 func (s *Server) vpnTunnels(w http.ResponseWriter, r *http.Request, region string, rest []string) {
+	if isSetLabels(r, rest) {
+		t, ok := s.cloud.L.Cloud.Tunnels[rest[0]]
+		if !ok || t.Region != region {
+			s.notFoundResource(w, "regions/"+region+"/vpnTunnels/"+rest[0])
+			return
+		}
+		s.setLabels(w, r, "regions/"+region, region, "vpnTunnels", rest[0], t.Labels)
+		return
+	}
 	if r.Method == http.MethodGet {
 		s.readVpnTunnels(w, r, region, rest)
 		return
@@ -92,7 +130,10 @@ func (s *Server) vpnTunnels(w http.ResponseWriter, r *http.Request, region strin
 			writeError(w, http.StatusBadRequest, "required", fmt.Sprintf("Invalid value for field 'resource.sharedSecret': ''. The shared secret of tunnel %q is required.", in.GetName()))
 			return "", nil, false
 		}
-		t := cloud.VpnTunnel{Name: in.GetName(), Region: region, VpnGateway: lastSegment(in.GetVpnGateway()),
+		if !checkLabels(w, in.GetLabels()) {
+			return "", nil, false
+		}
+		t := cloud.VpnTunnel{Name: in.GetName(), Region: region, Labels: in.GetLabels(), VpnGateway: lastSegment(in.GetVpnGateway()),
 			VpnGatewayInterface: int(in.GetVpnGatewayInterface()), PeerExternalGateway: lastSegment(in.GetPeerExternalGateway()),
 			PeerExternalGatewayInterface: int(in.GetPeerExternalGatewayInterface()), Router: lastSegment(in.GetRouter())}
 		return t.Name, func() error { return s.cloud.InsertVpnTunnel(context.Background(), t) }, true

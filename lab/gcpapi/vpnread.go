@@ -119,7 +119,7 @@ func (s *Server) vpnGatewayResource(g cloud.VpnGateway) *computepb.VpnGateway {
 		Id: proto.Uint64(stableID(g.Region + "/vpnGateway/" + g.Name)), CreationTimestamp: proto.String(s.created()),
 		Region: proto.String(s.link("regions", g.Region)), Network: proto.String(s.link("global", "networks", g.Network)),
 		SelfLink: proto.String(s.link("regions", g.Region, "vpnGateways", g.Name)), StackType: proto.String("IPV4_ONLY"),
-		GatewayIpVersion: proto.String("IPV4"), LabelFingerprint: proto.String(emptyLabelFingerprint)}
+		GatewayIpVersion: proto.String("IPV4"), Labels: g.Labels, LabelFingerprint: labelFingerprint(g.Labels)}
 	for k := range 2 {
 		vi := &computepb.VpnGatewayVpnGatewayInterface{Id: proto.Uint32(uint32(k))}
 		if a, ok := s.interfaceAddress(g.Name, k, false); ok {
@@ -155,7 +155,7 @@ func (s *Server) externalVpnGatewayResource(g lab.ExternalGateway) *computepb.Ex
 	out := &computepb.ExternalVpnGateway{Kind: proto.String("compute#externalVpnGateway"), Name: proto.String(g.Name),
 		Id: proto.Uint64(stableID("externalVpnGateway/" + g.Name)), CreationTimestamp: proto.String(s.created()),
 		RedundancyType: proto.String(g.RedundancyType), SelfLink: proto.String(s.link("global", "externalVpnGateways", g.Name)),
-		LabelFingerprint: proto.String(emptyLabelFingerprint)}
+		Labels: g.Labels, LabelFingerprint: labelFingerprint(g.Labels)}
 	for k := range g.Interfaces {
 		i := &computepb.ExternalVpnGatewayInterface{Id: proto.Uint32(uint32(k))}
 		if a, ok := s.interfaceAddress(g.Name, k, true); ok {
@@ -230,7 +230,7 @@ func (s *Server) vpnTunnelResource(name string, t lab.VPNTunnel, st cloud.VpnGat
 		IkeVersion:                   proto.Int32(2), Status: proto.String(status), DetailedStatus: proto.String(detail),
 		SharedSecret: proto.String(maskedSecret), SharedSecretHash: proto.String(base64.RawURLEncoding.EncodeToString(sum[:18])),
 		LocalTrafficSelector: []string{"0.0.0.0/0"}, RemoteTrafficSelector: []string{"0.0.0.0/0"},
-		LabelFingerprint: proto.String(emptyLabelFingerprint)}
+		Labels: t.Labels, LabelFingerprint: labelFingerprint(t.Labels)}
 	if a, ok := s.interfaceAddress(t.PeerExternalGateway, t.PeerExternalGatewayInterface, true); ok {
 		out.PeerIp = proto.String(a.String())
 	}

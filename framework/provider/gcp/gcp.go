@@ -180,8 +180,8 @@ func (c *Cloud) ReserveInternalAddress(ctx context.Context, spec cloud.AddressSp
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	res := &computepb.Address{Name: proto.String(spec.Name), Address: proto.String(spec.Address.String()),
-		AddressType: proto.String("INTERNAL"),
-		Subnetwork:  proto.String(fmt.Sprintf("projects/%s/regions/%s/subnetworks/%s", c.cfg.Project, spec.Region, spec.Subnetwork))}
+		AddressType: proto.String("INTERNAL"), Labels: spec.Labels,
+		Subnetwork: proto.String(fmt.Sprintf("projects/%s/regions/%s/subnetworks/%s", c.cfg.Project, spec.Region, spec.Subnetwork))}
 	if spec.Purpose != "" {
 		res.Purpose = proto.String(spec.Purpose)
 	}

@@ -255,7 +255,7 @@ func (c *Cloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req := &computepb.InsertVpnGatewayRequest{Project: c.cfg.Project, Region: g.Region, RequestId: requestID(),
-		VpnGatewayResource: &computepb.VpnGateway{Name: proto.String(g.Name), Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", c.cfg.Project, g.Network))}}
+		VpnGatewayResource: &computepb.VpnGateway{Name: proto.String(g.Name), Labels: g.Labels, Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", c.cfg.Project, g.Network))}}
 	return c.do(ctx, g.Region, "insert vpn gateway "+g.Name, func() (*compute.Operation, error) { return c.vpnGateways.Insert(ctx, req) })
 }
 
@@ -272,7 +272,7 @@ func (c *Cloud) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVp
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req := &computepb.InsertExternalVpnGatewayRequest{Project: c.cfg.Project, RequestId: requestID(),
-		ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{Name: proto.String(g.Name), RedundancyType: proto.String(g.RedundancyType)}}
+		ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{Name: proto.String(g.Name), RedundancyType: proto.String(g.RedundancyType), Labels: g.Labels}}
 	return c.do(ctx, "", "insert external vpn gateway "+g.Name, func() (*compute.Operation, error) { return c.externalGateways.Insert(ctx, req) })
 }
 
@@ -293,7 +293,7 @@ func (c *Cloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
 		return proto.String(fmt.Sprintf("projects/%s/%s/%s/%s", c.cfg.Project, scope, coll, name))
 	}
 	req := &computepb.InsertVpnTunnelRequest{Project: c.cfg.Project, Region: t.Region, RequestId: requestID(),
-		VpnTunnelResource: &computepb.VpnTunnel{Name: proto.String(t.Name), IkeVersion: proto.Int32(2),
+		VpnTunnelResource: &computepb.VpnTunnel{Name: proto.String(t.Name), IkeVersion: proto.Int32(2), Labels: t.Labels,
 			VpnGateway: ref("regions/"+t.Region, "vpnGateways", t.VpnGateway), VpnGatewayInterface: proto.Int32(int32(t.VpnGatewayInterface)),
 			PeerExternalGateway: ref("global", "externalVpnGateways", t.PeerExternalGateway), PeerExternalGatewayInterface: proto.Int32(int32(t.PeerExternalGatewayInterface)),
 			Router: ref("regions/"+t.Region, "routers", t.Router), SharedSecret: proto.String(uuid.NewString())}}

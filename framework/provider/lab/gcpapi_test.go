@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -11,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/googleapis/gax-go/v2/apierror"
 	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/pki"
@@ -177,4 +182,67 @@ func TestGCPRoutersAndPeeringsRead(t *testing.T) {
 	if !strings.Contains(strings.Join(*log, "\n"), "GET /compute/v1/projects/test-project/aggregated/routers") {
 		t.Errorf("the router's region was not looked up with aggregatedList:\n%s", strings.Join(*log, "\n"))
 	}
+}
+
+// Labels: set on insert, read back with their fingerprint, changed by setLabels only with the
+// current fingerprint; a stale one is compute's 412, which the gcp implementation types.
+func TestLabelsAndFingerprints(t *testing.T) {
+	_, c, _, url := newAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	want := map[string]string{"owner": "reachgate", "run": "r1"}
+	if _, err := c.ReserveInternalAddress(ctx, cloud.AddressSpec{Name: "vip", Region: "us-central1", Subnetwork: "default",
+		Address: netip.MustParseAddr("10.128.0.28"), Labels: want}); err != nil {
+		t.Fatal(err)
+	}
+	ac, err := compute.NewAddressesRESTClient(ctx, option.WithEndpoint(url), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	get := func() *computepb.Address {
+		t.Helper()
+		a, err := ac.Get(ctx, &computepb.GetAddressRequest{Project: "test-project", Region: "us-central1", Address: "vip"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := get()
+	if !maps.Equal(a.GetLabels(), want) || a.GetLabelFingerprint() == "" {
+		t.Fatalf("labels %v fingerprint %q; want %v and a fingerprint", a.GetLabels(), a.GetLabelFingerprint(), want)
+	}
+	set := func(fp string, labels map[string]string) error {
+		op, err := ac.SetLabels(ctx, &computepb.SetLabelsAddressRequest{Project: "test-project", Region: "us-central1", Resource: "vip",
+			RegionSetLabelsRequestResource: &computepb.RegionSetLabelsRequest{Labels: labels, LabelFingerprint: proto.String(fp)}})
+		if err != nil {
+			return err
+		}
+		return op.Wait(ctx)
+	}
+	if err := set("c3RhbGU=", map[string]string{"run": "r2"}); !gcp.IsPreconditionFailed(err) {
+		t.Errorf("setLabels with a stale fingerprint: %v; want a 412", err)
+	}
+	if err := set(a.GetLabelFingerprint(), map[string]string{"Run": "r2"}); httpStatus(err) != http.StatusBadRequest {
+		t.Errorf("setLabels with an upper-case key: %v; want a 400", err)
+	}
+	if err := set(a.GetLabelFingerprint(), map[string]string{"run": "r2"}); err != nil {
+		t.Fatalf("setLabels with the current fingerprint: %v", err)
+	}
+	b := get()
+	if !maps.Equal(b.GetLabels(), map[string]string{"run": "r2"}) || b.GetLabelFingerprint() == a.GetLabelFingerprint() {
+		t.Errorf("after setLabels: labels %v, fingerprint %q (was %q)", b.GetLabels(), b.GetLabelFingerprint(), a.GetLabelFingerprint())
+	}
+	if err := set(a.GetLabelFingerprint(), nil); !gcp.IsPreconditionFailed(err) {
+		t.Errorf("setLabels with the fingerprint from before the change: %v; want a 412", err)
+	}
+}
+
+// httpStatus is the HTTP status of a client error, 0 for none.
+func httpStatus(err error) int {
+	var ae *apierror.APIError
+	if errors.As(err, &ae) {
+		return ae.HTTPCode()
+	}
+	return 0
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -78,8 +80,26 @@ func TestUpServesControlPlaneAndDownRemovesAll(t *testing.T) {
 	l := upSeed(t, name)
 	ctx := context.Background()
 
-	if got, want := len(ourNamespaces(t, name)), len(l.Topology.Networks)+len(l.Topology.Hosts); got != want {
+	// One namespace per VPC and per host, and the operator's, where the GCP API listens.
+	if got, want := len(ourNamespaces(t, name)), len(l.Topology.Networks)+len(l.Topology.Hosts)+1; got != want {
 		t.Fatalf("got %d namespaces; want %d", got, want)
+	}
+	endpoint, opNS, ok := l.APIEndpoint()
+	if !ok {
+		t.Fatal("the lab serves no GCP API")
+	}
+	api := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: netns.Dialer(opNS)}}
+	resp, err := api.Get(endpoint + "/compute/v1/projects/" + lab.Project(name) + "/global/networks")
+	if err != nil {
+		t.Fatalf("the GCP API in %s: %v", opNS, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("networks.list: HTTP %d", resp.StatusCode)
+	}
+	if c, err := net.DialTimeout("tcp", lab.APIAddr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the GCP API answers at %s in the host's namespace; it must listen only in the operator's", lab.APIAddr)
 	}
 	// The serving certificate is GKE-like: private endpoint and service IP as SANs.
 	cert := l.CP.CA.Cert

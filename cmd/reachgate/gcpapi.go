@@ -107,14 +107,11 @@ func newLabEnvCommand() *cobra.Command {
 			"  eval \"$(reachgate lab env)\"; nsenter --net=/run/netns/<operator namespace> bash",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := resolveName(name)
+			l, err := openLab(name)
 			if err != nil {
 				return err
 			}
-			l, err := lab.Open(n)
-			if err != nil {
-				return err
-			}
+			n := l.State.Name
 			endpoint, ns, ok := l.APIEndpoint()
 			if !ok {
 				return fmt.Errorf("lab %s serves no GCP API (it was brought up without one): run 'reachgate lab down --name %s' and 'reachgate lab up' again", n, n)

@@ -88,6 +88,15 @@ func newLabUpCommand() *cobra.Command {
 // resolveName picks the lab: the flag, or the only lab there is.
 func resolveName(name string) (string, error) { return lab.Resolve(name) }
 
+// openLab opens the named lab, or the only one with an empty name.
+func openLab(name string) (*lab.Lab, error) {
+	n, err := resolveName(name)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Open(n)
+}
+
 func newLabDownCommand() *cobra.Command {
 	var name string
 	c := &cobra.Command{
@@ -132,11 +141,7 @@ func newLabExecCommand() *cobra.Command {
 		Short: "Run a command at a host's network position (KUBECONFIG set to its kubeconfig)",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := resolveName(name)
-			if err != nil {
-				return err
-			}
-			l, err := lab.Open(n)
+			l, err := openLab(name)
 			if err != nil {
 				return err
 			}

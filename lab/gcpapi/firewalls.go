@@ -15,7 +15,8 @@ import (
 	"reachgate/framework/topology"
 )
 
-// firewalls serves firewalls.get and firewalls.list: the customer VPCs' ingress rules.
+// firewalls serves firewalls.get, list, insert, patch and delete: the customer VPCs' ingress
+// rules, changes realized in the lab's filters.
 func (s *Server) firewalls(w http.ResponseWriter, r *http.Request, rest []string) {
 	var all []*computepb.Firewall
 	for _, n := range s.customerNetworks() {
@@ -41,21 +42,10 @@ func (s *Server) firewalls(w http.ResponseWriter, r *http.Request, rest []string
 		}))
 		return
 	}
-	switch {
-	case r.Method != http.MethodGet:
-		methodNotAllowed(w, r)
-	case len(rest) == 0:
-		writeProto(w, http.StatusOK, &computepb.FirewallList{Kind: proto.String("compute#firewallList"), Id: proto.String("projects/" + s.project + "/global/firewalls"),
-			SelfLink: proto.String(s.link("global", "firewalls")), Items: all})
-	default:
-		for _, f := range all {
-			if len(rest) == 1 && f.GetName() == rest[0] {
-				writeProto(w, http.StatusOK, f)
-				return
-			}
-		}
-		s.notFoundResource(w, "global/firewalls/"+rest[0])
-	}
+	getOrList(s, w, r, "firewalls", rest, all, func(items []*computepb.Firewall) proto.Message {
+		return &computepb.FirewallList{Kind: proto.String("compute#firewallList"), Id: proto.String("projects/" + s.project + "/global/firewalls"),
+			SelfLink: proto.String(s.link("global", "firewalls")), Items: items}
+	})
 }
 
 // firewallResource is the Firewall resource of an ingress rule: its ports grouped by protocol

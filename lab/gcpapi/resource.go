@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"reachgate/lab"
+
+	"google.golang.org/protobuf/proto"
 )
 
 // Helpers the read verbs share.
@@ -50,4 +52,29 @@ func fingerprint(parts ...any) string {
 // methodNotAllowed answers 405 for a verb the collection does not serve.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
+}
+
+// named is a resource message with a name.
+type named interface {
+	proto.Message
+	GetName() string
+}
+
+// getOrList answers GET of a global collection: the list (made by list from all items) or the
+// member named by rest[0]; 404 for a name that is not there, 405 for any other verb.
+func getOrList[T named](s *Server, w http.ResponseWriter, r *http.Request, collection string, rest []string, all []T, list func([]T) proto.Message) {
+	switch {
+	case r.Method != http.MethodGet || len(rest) > 1:
+		methodNotAllowed(w, r)
+	case len(rest) == 0:
+		writeProto(w, http.StatusOK, list(all))
+	default:
+		for _, it := range all {
+			if it.GetName() == rest[0] {
+				writeProto(w, http.StatusOK, it)
+				return
+			}
+		}
+		s.notFoundResource(w, "global/"+collection+"/"+rest[0])
+	}
 }

@@ -96,21 +96,10 @@ func (s *Server) routes(w http.ResponseWriter, r *http.Request, rest []string) {
 			}
 		}
 	}
-	switch {
-	case r.Method != http.MethodGet:
-		methodNotAllowed(w, r)
-	case len(rest) == 0:
-		writeProto(w, http.StatusOK, &computepb.RouteList{Kind: proto.String("compute#routeList"), Id: proto.String("projects/" + s.project + "/global/routes"),
-			SelfLink: proto.String(s.link("global", "routes")), Items: all})
-	default:
-		for _, rt := range all {
-			if len(rest) == 1 && rt.GetName() == rest[0] {
-				writeProto(w, http.StatusOK, rt)
-				return
-			}
-		}
-		s.notFoundResource(w, "global/routes/"+rest[0])
-	}
+	getOrList(s, w, r, "routes", rest, all, func(items []*computepb.Route) proto.Message {
+		return &computepb.RouteList{Kind: proto.String("compute#routeList"), Id: proto.String("projects/" + s.project + "/global/routes"),
+			SelfLink: proto.String(s.link("global", "routes")), Items: items}
+	})
 }
 
 // subnetRoute is the SUBNET route of range p in network.

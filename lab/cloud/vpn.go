@@ -17,7 +17,8 @@ import (
 
 // The HA VPN and Cloud Router operations of the compute API, and the cluster's authorized
 // networks, as the lab implements them. Every change is recorded in the lab's cloud state and
-// then realized (Lab.Reconcile): tunnels, BGP speakers, routes and filters.
+// then realized (Lab.Reconcile): tunnels, BGP speakers, routes and filters. Reads start with
+// Lab.Refresh: another process (the lab's GCP API, the CLI) may have changed the lab.
 
 // change records fn in the cloud state and realizes the result.
 func (c Lab) change(ctx context.Context, fn func(*lab.CloudState) error) error {
@@ -164,7 +165,6 @@ func (c Lab) DeleteExternalVpnGateway(ctx context.Context, name string) error {
 
 // GetRouter returns a Cloud Router with its current advertisement and BGP peers.
 func (c Lab) GetRouter(_ context.Context, network, router string) (cloud.Router, error) {
-	// Another process (the lab's GCP API, the CLI) may have changed the lab.
 	if err := c.L.Refresh(); err != nil {
 		return cloud.Router{}, err
 	}
@@ -262,7 +262,6 @@ func checkSessionRange(bp cloud.RouterBgpPeer) error {
 
 // GetPeering returns one side of a peering as it is now.
 func (c Lab) GetPeering(_ context.Context, network, name string) (cloud.NetworkPeering, error) {
-	// Another process (the lab's GCP API, the CLI) may have changed the lab.
 	if err := c.L.Refresh(); err != nil {
 		return cloud.NetworkPeering{}, err
 	}
@@ -294,7 +293,6 @@ func (c Lab) UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error {
 
 // GetAuthorizedNetworks returns the cluster's master authorized networks now.
 func (c Lab) GetAuthorizedNetworks(_ context.Context) (cloud.AuthorizedNetworks, error) {
-	// Another process (the lab's GCP API, the CLI) may have changed the lab.
 	if err := c.L.Refresh(); err != nil {
 		return cloud.AuthorizedNetworks{}, err
 	}
@@ -348,7 +346,6 @@ func (c Lab) GetRouterStatus(_ context.Context, network, router string) (cloud.R
 // ListPeeringRoutes returns the routes a peering brings into network (INCOMING) or sends
 // from it (OUTGOING), as the model computes them.
 func (c Lab) ListPeeringRoutes(_ context.Context, network, peering, direction string) ([]cloud.PeeringRoute, error) {
-	// Another process (the lab's GCP API, the CLI) may have changed the lab.
 	if err := c.L.Refresh(); err != nil {
 		return nil, err
 	}
@@ -387,7 +384,6 @@ func peeringType(t netmodel.RouteType) string {
 // GetVpnGatewayStatus says whether the gateway's tunnels meet the 99.99 % redundancy
 // topology (tunnels on both interfaces, each established) and each tunnel's state.
 func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (cloud.VpnGatewayStatus, error) {
-	// Another process (the lab's GCP API, the CLI) may have changed the lab.
 	if err := c.L.Refresh(); err != nil {
 		return cloud.VpnGatewayStatus{}, err
 	}

@@ -63,6 +63,16 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 			log.Info("lab already up", "lab", opts.Name)
 			return Open(opts.Name)
 		}
+		if apiOnlyDown(old) && opts.Self != "" {
+			l, err := Open(opts.Name)
+			if err != nil {
+				return nil, err
+			}
+			if err := l.restartAPI(ctx, opts.Self, log); err != nil {
+				return nil, err
+			}
+			return l, nil
+		}
 		log.Info("removing the remains of an earlier run of this lab", "lab", opts.Name, "phase", old.Phase)
 		if err := netns.Down(ctx, old, log); err != nil {
 			return nil, err

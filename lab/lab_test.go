@@ -3,6 +3,7 @@ package lab_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +98,42 @@ func TestUpServesControlPlaneAndDownRemovesAll(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("networks.list: HTTP %d", resp.StatusCode)
+	}
+	// What is set through the API outlives the API's process: kill it, `lab up` restarts it, and
+	// the firewall rule inserted before is still there.
+	rule := `{"name":"rg-test-deny","network":"gke","priority":900,"sourceRanges":["172.31.0.0/16"],"denied":[{"IPProtocol":"tcp","ports":["22"]}]}`
+	resp, err = api.Post(endpoint+"/compute/v1/projects/"+lab.Project(name)+"/global/firewalls", "application/json", strings.NewReader(rule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var op struct{ Name, Status string }
+	_ = json.NewDecoder(resp.Body).Decode(&op)
+	resp.Body.Close()
+	wait, err := api.Post(endpoint+"/compute/v1/projects/"+lab.Project(name)+"/global/operations/"+op.Name+"/wait", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(wait.Body).Decode(&op)
+	wait.Body.Close()
+	if op.Status != "DONE" {
+		t.Fatalf("firewalls.insert: operation %+v", op)
+	}
+	for _, p := range l.State.Processes {
+		if p.Name == lab.APIProcess {
+			_ = syscall.Kill(p.PID, syscall.SIGKILL)
+			for p.Running() {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	l = upSeed(t, name)
+	resp, err = api.Get(endpoint + "/compute/v1/projects/" + lab.Project(name) + "/global/firewalls/rg-test-deny")
+	if err != nil {
+		t.Fatalf("the GCP API after lab up restarted it: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the rule inserted before the API restarted: HTTP %d", resp.StatusCode)
 	}
 	if c, err := net.DialTimeout("tcp", lab.APIAddr, time.Second); err == nil {
 		c.Close()

@@ -45,6 +45,9 @@ func (l *Lab) APIEndpoint() (endpoint, ns string, ok bool) {
 // (`reachgate lab serve-api`), waiting until it accepts connections.
 func (l *Lab) startAPI(ctx context.Context, self string, log *slog.Logger) error {
 	ns, ok := l.Plan.Hosts[OperatorHost]
+	if h, up := l.State.Hosts[OperatorHost]; up && h.Namespace != "" {
+		ns, ok = h.Namespace, true // restarting: the namespace is there
+	}
 	if !ok {
 		ns = netns.NamespaceName(l.State.Name, "h", OperatorHost)
 		if err := l.State.AddIsolated(ctx, ns); err != nil {
@@ -88,6 +91,40 @@ func (l *Lab) startAPI(ctx context.Context, self string, log *slog.Logger) error
 	}
 	log.Info("GCP API up", "at", "http://"+APIAddr, "namespace", ns, "project", Project(l.State.Name), "pid", p.PID)
 	return nil
+}
+
+// apiOnlyDown reports whether the lab is up but for its GCP API, which exited: `lab up` then
+// restarts the API instead of rebuilding the lab, and what was set through it stays (it lives
+// in the lab's state, not in the API's process).
+func apiOnlyDown(st *netns.State) bool {
+	if st.Phase != netns.PhaseUp {
+		return false
+	}
+	down := 0
+	for _, p := range st.Processes {
+		if !p.Running() {
+			if p.Name != APIProcess {
+				return false
+			}
+			down++
+		}
+	}
+	return down > 0
+}
+
+// restartAPI forgets the lab's exited API process and starts a new one.
+func (l *Lab) restartAPI(ctx context.Context, self string, log *slog.Logger) error {
+	var gone []netns.Process
+	for _, p := range l.State.Processes {
+		if p.Name == APIProcess {
+			gone = append(gone, p)
+		}
+	}
+	if err := l.State.Forget(gone, nil); err != nil {
+		return err
+	}
+	log.Info("restarting the lab's GCP API (it had exited)", "lab", l.State.Name)
+	return l.startAPI(ctx, self, log)
 }
 
 // OperatorEnv is the environment of a shell at the operator's position: gcloud pointed at the

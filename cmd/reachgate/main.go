@@ -77,6 +77,7 @@ func newRootCommand() *cobra.Command {
 		newLintCommand(),
 		newReportCommand(),
 		newBenchCommand(),
+		newGateCommand(),
 		newKubectlCommand(),
 		newILBCommand(),
 		// Daemons the lab starts inside its namespaces.

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"reachgate/fixtures"
+	"reachgate/framework/gate"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
@@ -196,6 +197,41 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			}
 		}
 		negative(ctx, set(false), set(true), "exportCustomRoutes is false on "+res.Plan.Network+"'s side")
+	}, SpecTimeout(60*time.Second))
+
+	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate"), func(ctx SpecContext) {
+		base, err := gate.Take(ctx, env, gate.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(base.Flows).NotTo(BeEmpty())
+		for _, f := range base.Flows {
+			Expect(f.Outcome).To(Equal(probe.Connected), "baseline flow %s -> %s", f.From, f.To)
+		}
+		set := func(ctx context.Context, export bool) {
+			p, err := vc.GetPeering(ctx, res.Plan.Network, info.PeeringName)
+			Expect(err).NotTo(HaveOccurred())
+			p.ExportCustomRoutes = export
+			Expect(vc.UpdatePeering(ctx, p)).To(Succeed())
+		}
+		set(ctx, false)
+		DeferCleanup(func(ctx SpecContext) { set(ctx, true) })
+		cur, err := gate.Take(ctx, env, gate.Options{Timeout: time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := gate.Compare(base, cur)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("gate check", r.Text())
+		Expect(r.Regression).To(BeTrue())
+		Expect(r.Changes).To(ContainElement(And(HaveField("What", "peering "+info.PeeringName+" (network "+res.Plan.Network+"): exportCustomRoutes"),
+			HaveField("Before", "true"), HaveField("After", "false"))))
+		Expect(r.Flows).To(ContainElement(And(HaveField("Before", probe.Connected), HaveField("After", probe.Timeout), HaveField("Regression", true))))
+		set(ctx, true)
+		Eventually(func(ctx context.Context) bool {
+			cur, err := gate.Take(ctx, env, gate.Options{Timeout: time.Second})
+			if err != nil {
+				return false
+			}
+			r, err := gate.Compare(base, cur)
+			return err == nil && !r.Regression && len(r.Changes) == 0
+		}).WithContext(ctx).WithTimeout(15 * time.Second).Should(BeTrue(), "restored, the check passes with nothing changed")
 	}, SpecTimeout(60*time.Second))
 
 	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/framework/gate"
+)
+
+func newGateCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "gate",
+		Short: "The acceptance gate before a change: snapshot what decides reachability, then check against it",
+	}
+	c.AddCommand(newGateSnapshotCommand(), newGateCheckCommand())
+	return c
+}
+
+func newGateSnapshotCommand() *cobra.Command {
+	var env envFlags
+	var out string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "snapshot -o FILE",
+		Short: "Read the Cloud Routers, peerings and authorized networks through the cloud API, probe the private endpoint from every third-party client, write JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := env.attach(cmd.Context())
+			if err != nil {
+				return err
+			}
+			s, err := gate.Take(cmd.Context(), e, gate.Options{Timeout: timeout})
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(s, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "snapshot of %s: %d routers, %d peerings, %d flows -> %s\n", s.Topology, len(s.Routers), len(s.Peerings), len(s.Flows), out)
+			return nil
+		},
+	}
+	env.register(c)
+	c.Flags().StringVarP(&out, "output", "o", "", "file to write the snapshot to")
+	c.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
+	_ = c.MarkFlagRequired("output")
+	return c
+}
+
+func newGateCheckCommand() *cobra.Command {
+	var env envFlags
+	var baseline string
+	var asJSON bool
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "check --baseline FILE",
+		Short: "Take a new snapshot and name what changed since the baseline; exit 1 on a regression (a flow that broke, a BGP session lost)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(baseline)
+			if err != nil {
+				return err
+			}
+			var base gate.Snapshot
+			if err := json.Unmarshal(data, &base); err != nil {
+				return exitErrorf(2, "%s: not a reachgate gate snapshot: %v", baseline, err)
+			}
+			e, err := env.attach(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cur, err := gate.Take(cmd.Context(), e, gate.Options{Timeout: timeout})
+			if err != nil {
+				return err
+			}
+			r, err := gate.Compare(&base, cur)
+			if err != nil {
+				return exitErrorf(2, "%s: %v", baseline, err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprint(cmd.OutOrStdout(), r.Text())
+			}
+			if r.Regression {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	env.register(c)
+	c.Flags().StringVar(&baseline, "baseline", "", "snapshot taken before the change (reachgate gate snapshot)")
+	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	c.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
+	_ = c.MarkFlagRequired("baseline")
+	return c
+}
+
+// exitErrorf prints the message and exits with code.
+func exitErrorf(code int, format string, a ...any) error {
+	fmt.Fprintf(os.Stderr, "reachgate: "+format+"\n", a...)
+	return exitError{code}
+}

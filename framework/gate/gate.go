@@ -1,0 +1,314 @@
+// Package gate is reachgate's acceptance gate before a change to the access path: a snapshot
+// of what decides reachability (Cloud Routers, peerings' custom-route flags, master authorized
+// networks) read through the provider's cloud, with the verdicts of the flows that matter taken
+// from the third-party position; and a check that takes a new snapshot and names every setting
+// that changed and every flow whose verdict changed, with the reason. The same code runs on
+// every provider that hands out its cloud.
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/probe"
+	"reachgate/framework/provider"
+	"reachgate/framework/topology"
+)
+
+// Version is the snapshot format's version; Check refuses a baseline of another.
+const Version = 1
+
+// Snapshot is what decides reachability at one moment, and what it decided.
+type Snapshot struct {
+	Version    int                       `json:"version"`
+	Taken      time.Time                 `json:"taken"`
+	Topology   string                    `json:"topology"`
+	Routers    []Router                  `json:"routers"`
+	Peerings   []Peering                 `json:"peerings"`
+	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
+	Flows      []Flow                    `json:"flows"`
+}
+
+// Router is a Cloud Router's advertisement and BGP sessions.
+type Router struct {
+	Network string   `json:"network"`
+	Name    string   `json:"name"`
+	Mode    string   `json:"advertiseMode"`
+	Groups  []string `json:"advertisedGroups,omitempty"`
+	Ranges  []string `json:"advertisedIpRanges,omitempty"`
+	// Peers are "name peerIpAddress ASN", sorted; Up counts the sessions UP.
+	Peers   []string `json:"bgpPeers,omitempty"`
+	Up      int      `json:"sessionsUp"`
+	Learned []string `json:"learnedRanges,omitempty"`
+}
+
+// Peering is one customer VPC's side of a peering.
+type Peering struct {
+	Network            string `json:"network"`
+	Name               string `json:"name"`
+	ExportCustomRoutes bool   `json:"exportCustomRoutes"`
+	ImportCustomRoutes bool   `json:"importCustomRoutes"`
+}
+
+// Flow is one connection the gate watches and its verdict.
+type Flow struct {
+	From    string        `json:"from"`
+	To      string        `json:"to"` // address:port
+	Outcome probe.Outcome `json:"outcome"`
+	// Why is the provider's explanation (its network model), where it has one.
+	Why string `json:"why,omitempty"`
+}
+
+func (f Flow) key() string { return f.From + " -> " + f.To }
+
+// Options for Take.
+type Options struct {
+	// Timeout is each flow's connect deadline (default 2 s).
+	Timeout time.Duration
+}
+
+// Take reads env's cloud and probes, from every third-party client, the cluster's private
+// endpoint on 443.
+func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	ca, ok := env.(provider.CloudAccess)
+	if !ok {
+		return nil, errors.New("gate: the provider hands out no cloud API (" + provider.AbilityText[provider.CloudAccess]() + ")")
+	}
+	c := ca.Cloud()
+	vc, ok := c.(provider.VPNCloud)
+	if !ok {
+		return nil, errors.New("gate: the provider's cloud has no Cloud Router and peering calls (" + provider.AbilityText[provider.VPNCloud]() + ")")
+	}
+	t := env.Topology()
+	s := &Snapshot{Version: Version, Taken: time.Now().UTC(), Topology: t.Name}
+	for _, n := range t.Networks {
+		if !n.GCP() || n.ManagedBy != "" {
+			continue
+		}
+		for _, r := range n.Routers {
+			rt, err := readRouter(ctx, vc, n.Name, r.Name)
+			if err != nil {
+				return nil, err
+			}
+			s.Routers = append(s.Routers, rt)
+		}
+	}
+	for _, l := range t.Links {
+		if l.Type != topology.LinkPeering {
+			continue
+		}
+		for _, side := range []topology.Endpoint{l.A, l.B} {
+			if n := t.Network(side.VPC); n == nil || !n.GCP() || n.ManagedBy != "" {
+				continue
+			}
+			p, err := vc.GetPeering(ctx, side.VPC, l.Name)
+			if err != nil {
+				return nil, fmt.Errorf("gate: peering %s of %s: %w", l.Name, side.VPC, err)
+			}
+			s.Peerings = append(s.Peerings, Peering{Network: side.VPC, Name: l.Name, ExportCustomRoutes: p.ExportCustomRoutes, ImportCustomRoutes: p.ImportCustomRoutes})
+		}
+	}
+	if t.Cluster == nil {
+		return s, nil
+	}
+	an, err := vc.GetAuthorizedNetworks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gate: authorized networks: %w", err)
+	}
+	s.Authorized = &an
+	info, err := c.Cluster(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gate: cluster: %w", err)
+	}
+	to := netip.AddrPortFrom(info.PrivateEndpoint, 443)
+	ex, _ := env.(provider.Explainer)
+	for _, h := range t.HostsWithRole(topology.RoleThirdPartyClient) {
+		host, err := env.Host(h.Name)
+		if err != nil {
+			return nil, err
+		}
+		f := Flow{From: h.Name, To: to.String(), Outcome: probe.TCP(ctx, host, to.String(), o.Timeout).Outcome}
+		if ex != nil {
+			if _, why, err := ex.Explain(h.Name, to); err == nil {
+				f.Why = why
+			}
+		}
+		s.Flows = append(s.Flows, f)
+	}
+	return s, nil
+}
+
+func readRouter(ctx context.Context, vc provider.VPNCloud, network, name string) (Router, error) {
+	rt, err := vc.GetRouter(ctx, network, name)
+	if err != nil {
+		return Router{}, fmt.Errorf("gate: router %s/%s: %w", network, name, err)
+	}
+	st, err := vc.GetRouterStatus(ctx, network, name)
+	if err != nil {
+		return Router{}, fmt.Errorf("gate: router %s/%s status: %w", network, name, err)
+	}
+	out := Router{Network: network, Name: name, Mode: rt.Advertise.Mode, Groups: sorted(rt.Advertise.Groups), Up: st.Up()}
+	for _, r := range rt.Advertise.Ranges {
+		out.Ranges = append(out.Ranges, r.String())
+	}
+	for _, p := range rt.BgpPeers {
+		out.Peers = append(out.Peers, fmt.Sprintf("%s %s %d", p.Name, p.PeerIPAddress, p.PeerAsn))
+	}
+	for _, b := range st.BestRoutes {
+		out.Learned = append(out.Learned, b.DestRange)
+	}
+	out.Ranges, out.Peers, out.Learned = sorted(out.Ranges), sorted(out.Peers), sorted(slices.Compact(sorted(out.Learned)))
+	return out, nil
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// Change is a setting that differs between two snapshots.
+type Change struct {
+	What   string `json:"what"` // e.g. "peering gke-peering (network gke): exportCustomRoutes"
+	Before string `json:"before"`
+	After  string `json:"after"`
+	// Regression marks a change that lost something by itself (fewer BGP sessions up).
+	Regression bool `json:"regression,omitempty"`
+}
+
+// FlowChange is a flow whose verdict differs.
+type FlowChange struct {
+	Flow   string        `json:"flow"`
+	Before probe.Outcome `json:"before"`
+	After  probe.Outcome `json:"after"`
+	// WhyBefore and WhyAfter are the explanations, where the provider has a model.
+	WhyBefore  string `json:"whyBefore,omitempty"`
+	WhyAfter   string `json:"whyAfter,omitempty"`
+	Regression bool   `json:"regression"`
+}
+
+// Result is a check against a baseline.
+type Result struct {
+	Baseline   time.Time    `json:"baseline"`
+	Now        time.Time    `json:"now"`
+	Changes    []Change     `json:"changes"`
+	Flows      []FlowChange `json:"flows"`
+	Regression bool         `json:"regression"`
+}
+
+// Compare names what changed from base to cur. A flow that was Connected and is not any more,
+// or a router with fewer sessions up, is a regression.
+func Compare(base, cur *Snapshot) (*Result, error) {
+	if base.Version != Version {
+		return nil, fmt.Errorf("gate: the baseline is format version %d; this reachgate reads %d (take a new baseline)", base.Version, Version)
+	}
+	r := &Result{Baseline: base.Taken, Now: cur.Taken, Changes: []Change{}, Flows: []FlowChange{}}
+	add := func(what, before, after string, regression bool) {
+		if before != after {
+			r.Changes = append(r.Changes, Change{What: what, Before: before, After: after, Regression: regression})
+		}
+	}
+	routers := map[string]Router{}
+	for _, rt := range cur.Routers {
+		routers[rt.Network+"/"+rt.Name] = rt
+	}
+	for _, b := range base.Routers {
+		what := fmt.Sprintf("router %s (network %s)", b.Name, b.Network)
+		c, ok := routers[b.Network+"/"+b.Name]
+		if !ok {
+			add(what, "present", "absent", true)
+			continue
+		}
+		add(what+": advertiseMode", b.Mode, c.Mode, false)
+		add(what+": advertisedGroups", list(b.Groups), list(c.Groups), false)
+		add(what+": advertisedIpRanges", list(b.Ranges), list(c.Ranges), false)
+		add(what+": bgpPeers", list(b.Peers), list(c.Peers), false)
+		add(what+": sessions up", fmt.Sprint(b.Up), fmt.Sprint(c.Up), c.Up < b.Up)
+		add(what+": learned ranges", list(b.Learned), list(c.Learned), false)
+	}
+	peerings := map[string]Peering{}
+	for _, p := range cur.Peerings {
+		peerings[p.Network+"/"+p.Name] = p
+	}
+	for _, b := range base.Peerings {
+		what := fmt.Sprintf("peering %s (network %s)", b.Name, b.Network)
+		c, ok := peerings[b.Network+"/"+b.Name]
+		if !ok {
+			add(what, "present", "absent", true)
+			continue
+		}
+		add(what+": exportCustomRoutes", fmt.Sprint(b.ExportCustomRoutes), fmt.Sprint(c.ExportCustomRoutes), false)
+		add(what+": importCustomRoutes", fmt.Sprint(b.ImportCustomRoutes), fmt.Sprint(c.ImportCustomRoutes), false)
+	}
+	if base.Authorized != nil && cur.Authorized != nil {
+		add("master authorized networks: enabled", fmt.Sprint(base.Authorized.Enabled), fmt.Sprint(cur.Authorized.Enabled), false)
+		add("master authorized networks: cidrBlocks", prefixes(base.Authorized.CIDRBlocks), prefixes(cur.Authorized.CIDRBlocks), false)
+	}
+	flows := map[string]Flow{}
+	for _, f := range cur.Flows {
+		flows[f.key()] = f
+	}
+	for _, b := range base.Flows {
+		c, ok := flows[b.key()]
+		if !ok {
+			c = Flow{Outcome: "not probed"}
+		}
+		if c.Outcome != b.Outcome {
+			r.Flows = append(r.Flows, FlowChange{Flow: b.key(), Before: b.Outcome, After: c.Outcome, WhyBefore: b.Why, WhyAfter: c.Why,
+				Regression: b.Outcome == probe.Connected})
+		}
+	}
+	for _, c := range r.Changes {
+		r.Regression = r.Regression || c.Regression
+	}
+	for _, f := range r.Flows {
+		r.Regression = r.Regression || f.Regression
+	}
+	return r, nil
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, ", ")
+}
+
+func prefixes(ps []netip.Prefix) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	return list(sorted(s))
+}
+
+// Text writes the result for a person: the verdict, then each changed flow (with the reason)
+// and each changed setting.
+func (r *Result) Text() string {
+	var b strings.Builder
+	verdict := "PASS"
+	if r.Regression {
+		verdict = "REGRESSION"
+	}
+	fmt.Fprintf(&b, "gate check: %s — %d flow(s) changed verdict, %d setting(s) changed since the baseline of %s\n",
+		verdict, len(r.Flows), len(r.Changes), r.Baseline.Format(time.RFC3339))
+	for _, f := range r.Flows {
+		fmt.Fprintf(&b, "- flow %s: %s -> %s\n", f.Flow, f.Before, f.After)
+		if f.WhyAfter != "" {
+			fmt.Fprintf(&b, "    now: %s\n", f.WhyAfter)
+		}
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(&b, "- %s: %s -> %s\n", c.What, c.Before, c.After)
+	}
+	return b.String()
+}

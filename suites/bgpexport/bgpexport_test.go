@@ -231,7 +231,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			}
 			r, err := gate.Compare(base, cur)
 			return err == nil && !r.Regression && len(r.Changes) == 0
-		}).WithContext(ctx).WithTimeout(15 * time.Second).Should(BeTrue(), "restored, the check passes with nothing changed")
+		}).WithContext(ctx).WithTimeout(15*time.Second).Should(BeTrue(), "restored, the check passes with nothing changed")
 	}, SpecTimeout(60*time.Second))
 
 	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {

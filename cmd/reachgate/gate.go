@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/gate"
+	"reachgate/reports"
 )
 
 func newGateCommand() *cobra.Command {
@@ -59,6 +60,7 @@ func newGateCheckCommand() *cobra.Command {
 	var env envFlags
 	var baseline string
 	var asJSON bool
+	var junit string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "check --baseline FILE",
@@ -94,6 +96,11 @@ func newGateCheckCommand() *cobra.Command {
 			} else {
 				fmt.Fprint(cmd.OutOrStdout(), r.Text())
 			}
+			if junit != "" {
+				if err := writeGateJUnit(junit, &base, r); err != nil {
+					return err
+				}
+			}
 			if r.Regression {
 				return exitError{1}
 			}
@@ -103,9 +110,52 @@ func newGateCheckCommand() *cobra.Command {
 	env.register(c)
 	c.Flags().StringVar(&baseline, "baseline", "", "snapshot taken before the change (reachgate gate snapshot)")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	c.Flags().StringVar(&junit, "junit", "", "also write JUnit XML here: one testcase per baseline flow and per changed setting")
 	c.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
 	_ = c.MarkFlagRequired("baseline")
 	return c
+}
+
+// writeGateJUnit writes a check as JUnit: one testcase per flow of the baseline (failed when
+// it regressed) and one per changed setting (failed when the change is a regression).
+func writeGateJUnit(path string, base *gate.Snapshot, r *gate.Result) error {
+	suite := reports.Suite{Name: "gate check", Timestamp: r.Now.Format(time.RFC3339)}
+	changed := map[string]gate.FlowChange{}
+	for _, f := range r.Flows {
+		changed[f.Flow] = f
+	}
+	for _, f := range base.Flows {
+		name := f.From + " -> " + f.To
+		c := reports.Case{Name: "flow " + name, Classname: "gate.flows"}
+		if fc, ok := changed[name]; ok {
+			msg := fmt.Sprintf("%s -> %s", fc.Before, fc.After)
+			if fc.Regression {
+				c.Failure = &reports.Failure{Message: msg, Type: "regression", Text: fc.WhyAfter}
+				suite.Failures++
+			} else {
+				c.SystemOut = msg + "\n" + fc.WhyAfter
+			}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	for _, ch := range r.Changes {
+		c := reports.Case{Name: ch.What, Classname: "gate.settings", SystemOut: ch.Before + " -> " + ch.After}
+		if ch.Regression {
+			c.Failure = &reports.Failure{Message: ch.Before + " -> " + ch.After, Type: "regression"}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	suite.Tests = len(suite.Cases)
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := reports.Encode(f, suite); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // exitErrorf prints the message and exits with code.

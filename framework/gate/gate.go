@@ -63,6 +63,17 @@ type Flow struct {
 	Outcome probe.Outcome `json:"outcome"`
 	// Why is the provider's explanation (its network model), where it has one.
 	Why string `json:"why,omitempty"`
+	// Certificate is what the endpoint showed, when the flow connected.
+	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// Certificate is the serving certificate a flow was shown: its fingerprint, its expiry and
+// whether it verifies against the cluster's CA for the address.
+type Certificate struct {
+	LeafSHA256 string    `json:"leafSHA256"`
+	NotAfter   time.Time `json:"notAfter"`
+	Verified   bool      `json:"verified"`
+	Problem    string    `json:"problem,omitempty"`
 }
 
 func (f Flow) key() string { return f.From + " -> " + f.To }
@@ -137,6 +148,9 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 			return nil, err
 		}
 		f := Flow{From: h.Name, To: to.String(), Outcome: probe.TCP(ctx, host, to.String(), o.Timeout).Outcome}
+		if f.Outcome == probe.Connected {
+			f.Certificate = certificate(ctx, host, to.String(), info.CAPEM, o.Timeout)
+		}
 		if ex != nil {
 			if _, why, err := ex.Explain(h.Name, to); err == nil {
 				f.Why = why
@@ -145,6 +159,21 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 		s.Flows = append(s.Flows, f)
 	}
 	return s, nil
+}
+
+// certificate inspects the TLS certificate at addr; nil when no handshake completed.
+func certificate(ctx context.Context, d probe.Dialer, addr string, ca []byte, timeout time.Duration) *Certificate {
+	rep, err := probe.InspectTLS(ctx, d, probe.TLSRequest{Addr: addr, CAPEM: ca, Timeout: timeout})
+	if err != nil {
+		return nil
+	}
+	c := &Certificate{LeafSHA256: rep.LeafSHA256, NotAfter: rep.NotAfter, Verified: true}
+	for _, ch := range rep.Checks {
+		if !ch.Pass && ch.Name != probe.CheckExpiry {
+			c.Verified, c.Problem = false, strings.TrimSpace(c.Problem+" "+ch.Reason)
+		}
+	}
+	return c
 }
 
 func readRouter(ctx context.Context, vc provider.VPNCloud, network, name string) (Router, error) {
@@ -205,8 +234,13 @@ type Result struct {
 	Regression bool         `json:"regression"`
 }
 
+// MinDaysToExpiry is how close to expiry a certificate may be before Compare calls it a
+// regression.
+const MinDaysToExpiry = 30
+
 // Compare names what changed from base to cur. A flow that was Connected and is not any more,
-// or a router with fewer sessions up, is a regression.
+// a router with fewer sessions up, and a certificate that no longer verifies or expires within
+// MinDaysToExpiry of cur's time are regressions.
 func Compare(base, cur *Snapshot) (*Result, error) {
 	if base.Version != Version {
 		return nil, fmt.Errorf("gate: the baseline is format version %d; this reachgate reads %d (take a new baseline)", base.Version, Version)
@@ -265,6 +299,18 @@ func Compare(base, cur *Snapshot) (*Result, error) {
 		if c.Outcome != b.Outcome {
 			r.Flows = append(r.Flows, FlowChange{Flow: b.key(), Before: b.Outcome, After: c.Outcome, WhyBefore: b.Why, WhyAfter: c.Why,
 				Regression: b.Outcome == probe.Connected})
+		}
+		if b.Certificate != nil && c.Certificate != nil {
+			what := "certificate at " + b.To + " seen from " + b.From
+			add(what+": leaf SHA-256", b.Certificate.LeafSHA256, c.Certificate.LeafSHA256, false)
+			add(what+": verifies", fmt.Sprint(b.Certificate.Verified), strings.TrimSpace(fmt.Sprint(c.Certificate.Verified)+" "+c.Certificate.Problem),
+				b.Certificate.Verified && !c.Certificate.Verified)
+		}
+		if c.Certificate != nil {
+			if days := c.Certificate.NotAfter.Sub(cur.Taken).Hours() / 24; days < MinDaysToExpiry {
+				r.Changes = append(r.Changes, Change{What: "certificate at " + c.To + " seen from " + c.From + ": expiry",
+					Before: fmt.Sprintf("at least %d days", MinDaysToExpiry), After: fmt.Sprintf("%.1f days (%s)", days, c.Certificate.NotAfter.Format(time.RFC3339)), Regression: true})
+			}
 		}
 	}
 	for _, c := range r.Changes {

@@ -17,7 +17,8 @@ func baseline() *Snapshot {
 			Learned: []string{"172.31.0.0/16"}}},
 		Peerings:   []Peering{{Network: "gke", Name: "gke-peering", ExportCustomRoutes: true}},
 		Authorized: &cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")}},
-		Flows:      []Flow{{From: "tp-vm", To: "192.168.32.34:443", Outcome: probe.Connected, Why: "reaches"}},
+		Flows: []Flow{{From: "tp-vm", To: "192.168.32.34:443", Outcome: probe.Connected, Why: "reaches",
+			Certificate: &Certificate{LeafSHA256: "aa", NotAfter: time.Date(2027, 12, 6, 0, 0, 0, 0, time.UTC), Verified: true}}},
 	}
 }
 
@@ -46,6 +47,13 @@ func TestCompare(t *testing.T) {
 		{"authorized range removed", func(s *Snapshot) { s.Authorized.CIDRBlocks = nil; s.Flows[0].Outcome = probe.Timeout }, true,
 			[]string{"master authorized networks: cidrBlocks: 172.31.0.0/16 -> (none)"}},
 		{"peering gone", func(s *Snapshot) { s.Peerings = nil }, true, []string{"peering gke-peering (network gke): present -> absent"}},
+		{"a new serving certificate from the same CA", func(s *Snapshot) { s.Flows[0].Certificate.LeafSHA256 = "bb" }, false,
+			[]string{"PASS", "certificate at 192.168.32.34:443 seen from tp-vm: leaf SHA-256: aa -> bb"}},
+		{"a certificate that no longer verifies", func(s *Snapshot) {
+			s.Flows[0].Certificate = &Certificate{LeafSHA256: "cc", NotAfter: s.Flows[0].Certificate.NotAfter, Problem: "not signed by the cluster CA"}
+		}, true, []string{"verifies: true -> false not signed by the cluster CA"}},
+		{"a certificate near expiry", func(s *Snapshot) { s.Flows[0].Certificate.NotAfter = s.Taken.Add(10 * 24 * time.Hour) }, true,
+			[]string{"expiry: at least 30 days -> 10.0 days"}},
 	} {
 		cur := baseline()
 		cur.Authorized = &cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")}}

@@ -205,6 +205,8 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(base.Flows).NotTo(BeEmpty())
 		for _, f := range base.Flows {
 			Expect(f.Outcome).To(Equal(probe.Connected), "baseline flow %s -> %s", f.From, f.To)
+			Expect(f.Certificate).NotTo(BeNil(), "the endpoint's certificate is in the snapshot")
+			Expect(f.Certificate.Verified).To(BeTrue(), f.Certificate.Problem)
 		}
 		set := func(ctx context.Context, export bool) {
 			p, err := vc.GetPeering(ctx, res.Plan.Network, info.PeeringName)

@@ -104,6 +104,6 @@ bench-api: lab-binaries
 # Prints the time of `lab explain` on seed.yaml (target < 50 ms): the in-process benchmark
 # (parse + routes + trace) and the whole CLI run.
 bench-explain: build
-	@$(GO) test -run '^$$' -bench ExplainSeed -benchtime 200x ./lab/netmodel | awk '/^BenchmarkExplainSeed/{printf "explain in-process (parse+compute+trace): %.2f ms\n", $$3/1e6}'
+	@$(GO) test -run '^$$' -bench ExplainSeed -benchtime 200x ./framework/netmodel | awk '/^BenchmarkExplainSeed/{printf "explain in-process (parse+compute+trace): %.2f ms\n", $$3/1e6}'
 	@s=$$(date +%s%N); $(BIN)/reachgate lab explain -f fixtures/topologies/seed.yaml --from tp-vm --to 192.168.32.34:443 >/dev/null; \
 	e=$$(date +%s%N); echo "reachgate lab explain (whole CLI run): $$(( (e-s)/1000000 )) ms"

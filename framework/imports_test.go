@@ -56,9 +56,9 @@ type importRule struct {
 
 const (
 	labWhy = "lab/ is the emulation: from reachgate it imports only lab/ and the shared leaves " +
-		"framework/topology, framework/cloud and framework/pki, and never Ginkgo/Gomega"
-	leafWhy = "framework/topology, framework/cloud and framework/pki are the leaves lab/ and framework/ share: " +
-		"they import nothing else of reachgate (cloud may import topology)"
+		"framework/topology, framework/cloud, framework/pki and framework/netmodel, and never Ginkgo/Gomega"
+	leafWhy = "framework/topology, framework/cloud, framework/pki and framework/netmodel are the leaves lab/ and framework/ share: " +
+		"they import nothing else of reachgate (cloud and netmodel may import topology)"
 	fwWhy        = "framework/ returns errors and never calls Gomega; suites call framework, not the reverse"
 	fwLabWhy     = "only framework/provider/lab imports lab/; the rest of framework/ reaches the lab through the provider"
 	suiteLabWhy  = "suites reach the lab only through the provider; they never import lab/"
@@ -75,7 +75,7 @@ var importRules = []importRule{
 	{
 		From:   "reachgate/lab",
 		Within: "reachgate",
-		Allow:  []string{"reachgate/lab", "reachgate/framework/topology", "reachgate/framework/cloud", "reachgate/framework/pki"},
+		Allow:  []string{"reachgate/lab", "reachgate/framework/topology", "reachgate/framework/cloud", "reachgate/framework/pki", "reachgate/framework/netmodel"},
 		Forbid: []string{"github.com/onsi/ginkgo", "github.com/onsi/gomega"},
 		Tests:  true,
 		Why:    labWhy,
@@ -83,6 +83,7 @@ var importRules = []importRule{
 	{From: "reachgate/framework/topology", Within: "reachgate", Allow: []string{"reachgate/framework/topology"}, Tests: true, Why: leafWhy},
 	{From: "reachgate/framework/cloud", Within: "reachgate", Allow: []string{"reachgate/framework/cloud", "reachgate/framework/topology"}, Tests: true, Why: leafWhy},
 	{From: "reachgate/framework/pki", Within: "reachgate", Allow: []string{"reachgate/framework/pki"}, Tests: true, Why: leafWhy},
+	{From: "reachgate/framework/netmodel", Within: "reachgate", Allow: []string{"reachgate/framework/netmodel", "reachgate/framework/topology"}, Tests: true, Why: leafWhy},
 	{
 		From:   "reachgate/framework",
 		Forbid: []string{"reachgate/suites", "github.com/onsi/gomega"},
@@ -196,7 +197,7 @@ func TestViolations(t *testing.T) {
 		want []string
 	}{
 		{"lab imports lab and the leaves", listedPackage{ImportPath: "reachgate/lab/netns",
-			Imports:     []string{"reachgate/framework/topology", "reachgate/framework/cloud", "reachgate/framework/pki", "reachgate/lab/netmodel", "os"},
+			Imports:     []string{"reachgate/framework/topology", "reachgate/framework/cloud", "reachgate/framework/pki", "reachgate/framework/netmodel", "os"},
 			TestImports: []string{"reachgate/lab/internal/roottest"}}, nil},
 		{"lab root imports ginkgo types", listedPackage{ImportPath: "reachgate/lab", Imports: []string{"github.com/onsi/ginkgo/v2/types"}},
 			[]string{"reachgate/lab imports github.com/onsi/ginkgo/v2/types: " + labWhy}},

@@ -11,7 +11,7 @@ import (
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // CloudState is what cloud operations changed in the lab since it came up: the resources a

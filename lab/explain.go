@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"reachgate/lab/lb"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // Explain says from the network model whether host from reaches to, and why. A port makes it

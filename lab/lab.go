@@ -16,7 +16,7 @@ import (
 	"reachgate/framework/topology"
 	"reachgate/lab/binaries"
 	"reachgate/lab/controlplane"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

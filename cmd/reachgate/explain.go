@@ -12,7 +12,7 @@ import (
 
 	"reachgate/framework/topology"
 	"reachgate/lab"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

@@ -11,7 +11,7 @@ import (
 	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/bgp"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 	"reachgate/lab/vpn"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // TableName is the nft table (family ip) that holds the LB's rules.

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"reachgate/framework/topology"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // HostIf is the router-side interface of the i-th host (file order).

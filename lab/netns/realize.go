@@ -7,7 +7,7 @@ import (
 	"net/netip"
 
 	"reachgate/framework/topology"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // Plan is the realized shape of a topology: namespace names and interface addresses.

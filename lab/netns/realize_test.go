@@ -15,7 +15,7 @@ import (
 
 	"reachgate/framework/topology"
 	"reachgate/lab/internal/roottest"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

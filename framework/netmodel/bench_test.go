@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"reachgate/framework/topology"
-	"reachgate/lab/netmodel"
+	"reachgate/framework/netmodel"
 )
 
 // BenchmarkExplainSeed is what `reachgate lab explain -f seed.yaml --to IP:PORT` computes:

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"reachgate/framework/cloud"
-	"reachgate/framework/topology"
 	"reachgate/framework/netmodel"
+	"reachgate/framework/topology"
 )
 
 // CloudState is what cloud operations changed in the lab since it came up: the resources a

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"reachgate/lab/lb"
 	"reachgate/framework/netmodel"
+	"reachgate/lab/lb"
 )
 
 // Explain says from the network model whether host from reaches to, and why. A port makes it

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab/binaries"
 	"reachgate/lab/controlplane"
-	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

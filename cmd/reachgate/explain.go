@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab"
-	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

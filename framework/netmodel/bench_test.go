@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"reachgate/framework/topology"
 	"reachgate/framework/netmodel"
+	"reachgate/framework/topology"
 )
 
 // BenchmarkExplainSeed is what `reachgate lab explain -f seed.yaml --to IP:PORT` computes:

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"reachgate/framework/cloud"
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/bgp"
-	"reachgate/framework/netmodel"
 	"reachgate/lab/vpn"
 )
 

@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"reachgate/framework/topology"
 	"reachgate/framework/netmodel"
+	"reachgate/framework/topology"
 )
 
 // HostIf is the router-side interface of the i-th host (file order).

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"reachgate/framework/topology"
 	"reachgate/framework/netmodel"
+	"reachgate/framework/topology"
 )
 
 // Plan is the realized shape of a topology: namespace names and interface addresses.

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab/internal/roottest"
-	"reachgate/framework/netmodel"
 	"reachgate/lab/netns"
 )
 

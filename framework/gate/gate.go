@@ -33,6 +33,9 @@ type Snapshot struct {
 	Peerings   []Peering                 `json:"peerings"`
 	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
 	Flows      []Flow                    `json:"flows"`
+	// Model is the environment as its cloud API reads (reachgate gcp import, with the
+	// third-party side merged in): a topology that gate predict applies a plan to.
+	Model *topology.File `json:"model,omitempty"`
 }
 
 // Router is a Cloud Router's advertisement and BGP sessions.

@@ -78,6 +78,7 @@ func newRootCommand() *cobra.Command {
 		newReportCommand(),
 		newBenchCommand(),
 		newGateCommand(),
+		newGCPCommand(),
 		newKubectlCommand(),
 		newILBCommand(),
 		// Daemons the lab starts inside its namespaces.

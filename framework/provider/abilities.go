@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"google.golang.org/api/option"
 	"k8s.io/client-go/rest"
 
 	"reachgate/framework/cloud"
@@ -61,6 +62,21 @@ type CloudAccess interface {
 // operator's own position (a GKE node in the lab; the operator's workstation on GCP).
 type KubeAdmin interface {
 	AdminConfig() (*rest.Config, error)
+}
+
+// GCPAPI is the ability to reach the environment's project through the compute v1 and
+// container v1 APIs with Google's official clients: the lab's own API, or Google's. The gate
+// and gcp import read a project this way on every provider.
+type GCPAPI interface {
+	GCPAPI(ctx context.Context) (APIAccess, error)
+}
+
+// APIAccess is how to reach a project's APIs: Endpoint empty means Google's; Options carry
+// the credentials or the HTTP client.
+type APIAccess struct {
+	Project  string
+	Endpoint string
+	Options  []option.ClientOption
 }
 
 // Operator is the ability to stand where a platform engineer stands: a host whose Run has the

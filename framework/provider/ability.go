@@ -17,6 +17,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[KubeAdmin]():    "reach the cluster's API server as an administrator",
 	reflect.TypeFor[FilePlacer]():   "put a file on a host",
 	reflect.TypeFor[Operator]():     "run gcloud configured for its project",
+	reflect.TypeFor[GCPAPI]():       "hand out its project's compute and container APIs",
 	reflect.TypeFor[PodKiller]():    "kill a pod's containers",
 	reflect.TypeFor[PodNetwork]():   "act inside a pod's network",
 	reflect.TypeFor[Inventory]():    "list what the environment runs",

@@ -90,6 +90,22 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 		authorized.CidrBlocks = append(authorized.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: b.String()})
 	}
 	ep := d.PrivateEndpoint.String()
+	policy := &containerpb.IPAllocationPolicy{UseIpAliases: true}
+	if c := s.cloud.L.Current.Cluster; c != nil {
+		policy.ClusterIpv4CidrBlock, policy.ServicesIpv4CidrBlock = c.PodRange.String(), c.ServiceRange.String()
+		if n := s.cloud.L.Current.Network(c.VPC); n != nil {
+			if sub := n.Subnet(c.Subnet); sub != nil {
+				for _, r := range sub.Secondary {
+					switch r.CIDR {
+					case c.PodRange:
+						policy.ClusterSecondaryRangeName = r.Name
+					case c.ServiceRange:
+						policy.ServicesSecondaryRangeName = r.Name
+					}
+				}
+			}
+		}
+	}
 	out := &containerpb.Cluster{
 		Name: d.Name, Location: d.Location, Network: d.Network, Subnetwork: d.Subnetwork,
 		Endpoint: ep, CurrentMasterVersion: version, CurrentNodeVersion: version,
@@ -97,6 +113,8 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 		CreateTime: s.created(), Locations: []string{d.Location},
 		SelfLink:   s.base + "/v1/projects/" + s.project + "/locations/" + d.Location + "/clusters/" + d.Name,
 		MasterAuth: &containerpb.MasterAuth{ClusterCaCertificate: encodeCA(d.CAPEM)},
+		// VPC-native: the pods and services are the node subnet's secondary ranges.
+		IpAllocationPolicy: policy,
 		PrivateClusterConfig: &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, EnablePrivateEndpoint: true,
 			MasterIpv4CidrBlock: d.MasterCIDR.String(), PrivateEndpoint: ep, PeeringName: d.PeeringName},
 		// GKE keeps the two authorized-networks fields in sync; both are served.

@@ -32,6 +32,7 @@ type api struct {
 	err    error
 	server *http.Server
 	gcp    *gcp.Cloud
+	access provider.APIAccess
 }
 
 // apiCloud is the cloud the lab hands to solutions: the cluster, addresses, Cloud Routers and
@@ -168,6 +169,7 @@ func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
 				e.log.Warn("the lab serves no GCP API (brought up without one); this process serves it on loopback", "lab", e.lab.State.Name)
 			}
 		}
+		e.api.access = provider.APIAccess{Project: project, Endpoint: endpoint, Options: opts}
 		e.api.gcp, e.api.err = gcp.New(context.Background(), gcp.Config{Project: project, Location: cl.Location, Cluster: cl.Name,
 			Endpoint: endpoint, Options: opts, Timeout: 2 * time.Minute})
 		if e.log != nil && e.api.err == nil {
@@ -187,6 +189,15 @@ func (e *Environment) stopAPI(ctx context.Context) error {
 		errs = append(errs, e.api.server.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// GCPAPI implements provider.GCPAPI: the lab's API in its operator namespace (the options
+// dial there), or, for a lab brought up without one, this process's loopback server.
+func (e *Environment) GCPAPI(context.Context) (provider.APIAccess, error) {
+	if _, err := e.startAPI(labcloud.Lab{L: e.lab, Self: e.self, Log: e.log}); err != nil {
+		return provider.APIAccess{}, fmt.Errorf("lab %s: GCP API: %w", e.lab.State.Name, err)
+	}
+	return e.api.access, nil
 }
 
 // Cloud implements provider.CloudAccess. The value also implements provider.VPNCloud.

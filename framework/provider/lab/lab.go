@@ -309,6 +309,7 @@ var (
 	_ provider.PodKiller    = (*Environment)(nil)
 	_ provider.PodNetwork   = (*Environment)(nil)
 	_ provider.Inventory    = (*Environment)(nil)
+	_ provider.GCPAPI       = (*Environment)(nil)
 	_ provider.Host         = (*Host)(nil)
 	_ provider.Listener     = (*Host)(nil)
 	_ provider.FilePlacer   = (*Host)(nil)

@@ -40,6 +40,44 @@ func (s *Server) instances(w http.ResponseWriter, r *http.Request, zone string, 
 	}
 }
 
+// aggregatedInstances serves instances.aggregatedList: the instances of every zone, by zone
+// ("zones/<zone>").
+func (s *Server) aggregatedInstances(w http.ResponseWriter, _ *http.Request) {
+	out := &computepb.InstanceAggregatedList{Kind: proto.String("compute#instanceAggregatedList"), Id: proto.String("projects/" + s.project + "/aggregated/instances"),
+		SelfLink: proto.String(s.link("aggregated", "instances")), Items: map[string]*computepb.InstancesScopedList{}}
+	for _, h := range s.cloud.L.Current.Hosts {
+		z, ok := s.hostZone(h)
+		if !ok {
+			continue
+		}
+		key := "zones/" + z
+		if out.Items[key] == nil {
+			out.Items[key] = &computepb.InstancesScopedList{}
+		}
+		out.Items[key].Instances = append(out.Items[key].Instances, s.instanceResource(h, z))
+	}
+	writeProto(w, http.StatusOK, out)
+}
+
+// hostLabels are the labels that say what a host is. A GKE node carries the labels GKE puts on
+// its node VMs: goog-gke-node ("") and goog-k8s-cluster-name (the cluster's name). Any other
+// host whose role is not the default "vm" carries reachgate-role: <role> ("in-vpc-client"):
+// the label by which an operator tells reachgate which VM of a project plays which role. A
+// plain VM has none.
+func (s *Server) hostLabels(h *topology.Machine) map[string]string {
+	switch h.Role {
+	case topology.RoleVM:
+		return nil
+	case topology.RoleNode:
+		labels := map[string]string{"goog-gke-node": ""}
+		if cl := s.cloud.L.Current.Cluster; cl != nil {
+			labels["goog-k8s-cluster-name"] = cl.Name
+		}
+		return labels
+	}
+	return map[string]string{"reachgate-role": h.Role}
+}
+
 // hostZone places a host of a customer GCP VPC in a zone: the cluster's zone for its nodes
 // when the cluster is zonal and in the node's region, else zone "a" of the host's region. The
 // topology places hosts in regions only; false for hosts outside the customer VPCs.
@@ -55,7 +93,8 @@ func (s *Server) hostZone(h *topology.Machine) (string, bool) {
 }
 
 // instanceResource is the Instance resource of a host: RUNNING, one network interface at the
-// host's address (a node's pod range as its alias range, as GKE assigns it), its tags.
+// host's address (a node's pod range as its alias range, as GKE assigns it), its tags, the
+// labels of its role (hostLabels).
 func (s *Server) instanceResource(h *topology.Machine, zone string) *computepb.Instance {
 	nic := &computepb.NetworkInterface{Kind: proto.String("compute#networkInterface"), Name: proto.String("nic0"),
 		Network: proto.String(s.link("global", "networks", h.VPC)), Subnetwork: proto.String(s.link("regions", h.Region, "subnetworks", h.Subnet)),
@@ -69,13 +108,14 @@ func (s *Server) instanceResource(h *topology.Machine, zone string) *computepb.I
 	}
 	nic.Fingerprint = proto.String(fingerprint(h.VPC, h.Subnet, h.IP, nic.GetAliasIpRanges()))
 	tags := &computepb.Tags{Items: slices.Clone(h.Tags), Fingerprint: proto.String(fingerprint(strings.Join(h.Tags, ",")))}
+	labels := s.hostLabels(h)
 	return &computepb.Instance{Kind: proto.String("compute#instance"), Name: proto.String(h.Name),
 		Id: proto.Uint64(stableID(zone + "/instance/" + h.Name)), CreationTimestamp: proto.String(s.created()),
 		Zone: proto.String(s.link("zones", zone)), SelfLink: proto.String(s.link("zones", zone, "instances", h.Name)),
 		MachineType: proto.String(s.link("zones", zone, "machineTypes", machineType)), Status: proto.String("RUNNING"),
-		NetworkInterfaces: []*computepb.NetworkInterface{nic}, Tags: tags, CanIpForward: proto.Bool(false),
+		NetworkInterfaces: []*computepb.NetworkInterface{nic}, Tags: tags, Labels: labels, CanIpForward: proto.Bool(false),
 		Fingerprint:      proto.String(fingerprint(h.Name, zone, h.VPC, h.Subnet, h.IP, strings.Join(h.Tags, ","), h.Role)),
-		LabelFingerprint: proto.String(emptyLabelFingerprint)}
+		LabelFingerprint: labelFingerprint(labels)}
 }
 
 // podRangeName is the name of the cluster's pod secondary range (the topology resolves it to

@@ -16,7 +16,8 @@ import (
 // externalVpnGateways, vpnTunnels): set on insert, returned with a labelFingerprint, changed by
 // setLabels. Compute's setLabels: "labelFingerprint … You must always provide an up-to-date
 // fingerprint hash when updating or changing labels, otherwise the request will fail with
-// error 412 conditionNotMet."
+// error 412 conditionNotMet." Instances show the labels of their role (hostLabels), which
+// no call changes.
 
 var (
 	labelKey   = regexp.MustCompile(`^[\p{Ll}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)

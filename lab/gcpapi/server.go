@@ -6,9 +6,10 @@
 // Served so far, compute: addresses (insert, get, list, delete); routers (get, list, patch,
 // getRouterStatus, aggregatedList); networks (get, list, updatePeering, listPeeringRoutes);
 // subnetworks (get, list, aggregatedList); routes (get, list: the subnet routes); firewalls
-// (get, list); instances (get, list: the hosts of the customer VPCs); vpnGateways (insert,
-// delete, get, list, getStatus); vpnTunnels and externalVpnGateways (insert, delete, get,
-// list); regional and global operations (get, wait). Container: clusters (get, list, update
+// (get, list); instances (get, list, aggregatedList: the hosts of the customer VPCs, labelled
+// by role); interconnectAttachments (get, list, aggregatedList: the interconnect links);
+// vpnGateways (insert, delete, get, list, getStatus); vpnTunnels and externalVpnGateways
+// (insert, delete, get, list); regional and global operations (get, wait). Container: clusters (get, list, update
 // of the authorized networks) and operations (get). Shapes are the v1 REST resources,
 // marshalled from the clients' own protobuf types (computepb, containerpb), so a field the
 // client reads is spelled as the client expects. The Router resource has no fingerprint in
@@ -110,6 +111,8 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 			s.vpnTunnels(w, r, region, rest)
 		case coll == "subnetworks":
 			s.subnetworks(w, r, region, rest)
+		case coll == "interconnectAttachments":
+			s.interconnectAttachments(w, r, region, rest)
 		case coll == "operations" && len(rest) == 1 && r.Method == http.MethodGet,
 			coll == "operations" && len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost:
 			s.operation(w, r, "regions/"+region, rest[0])
@@ -137,6 +140,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		s.aggregatedRouters(w, r)
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "subnetworks" && r.Method == http.MethodGet:
 		s.aggregatedSubnetworks(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "instances" && r.Method == http.MethodGet:
+		s.aggregatedInstances(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "interconnectAttachments" && r.Method == http.MethodGet:
+		s.aggregatedInterconnectAttachments(w, r)
 	case len(p) >= 4 && p[1] == "zones" && p[3] == "instances":
 		s.instances(w, r, p[2], p[4:])
 	default:

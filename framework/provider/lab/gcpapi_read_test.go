@@ -14,9 +14,11 @@ import (
 	"google.golang.org/api/option"
 
 	"reachgate/framework/cloud"
+	"reachgate/framework/pki"
 	"reachgate/framework/topology"
 	"reachgate/lab"
 	labcloud "reachgate/lab/cloud"
+	"reachgate/lab/controlplane"
 	"reachgate/lab/gcpapi"
 	"reachgate/lab/netns"
 )
@@ -29,8 +31,12 @@ func newReadAPI(t *testing.T, file string, cs *lab.CloudState) []option.ClientOp
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca, err := pki.NewCA("test cluster CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lc := labcloud.Lab{L: &lab.Lab{State: &netns.State{Name: "t", Dir: t.TempDir(), Created: time.Now()}, Topology: topo,
-		Current: lab.Effective(topo, cs), Cloud: cs}}
+		Current: lab.Effective(topo, cs), Cloud: cs, CP: &controlplane.ControlPlane{CA: ca}}}
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.Handler = gcpapi.New(lc, "test-project", "http://"+srv.Listener.Addr().String())
 	srv.Start()

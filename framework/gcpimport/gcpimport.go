@@ -22,9 +22,9 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"go.yaml.in/yaml/v3"
 
 	"reachgate/framework/topology"
 )

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/gate"
+	"reachgate/framework/gcpimport"
 	"reachgate/reports"
 )
 
@@ -24,7 +25,7 @@ func newGateCommand() *cobra.Command {
 func newGateSnapshotCommand() *cobra.Command {
 	var env envFlags
 	var out string
-	var timeout time.Duration
+	var opts gateOptions
 	c := &cobra.Command{
 		Use:   "snapshot -o FILE",
 		Short: "Read the Cloud Routers, peerings and authorized networks through the cloud API, probe the private endpoint from every third-party client, write JSON",
@@ -34,7 +35,11 @@ func newGateSnapshotCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := gate.Take(cmd.Context(), e, gate.Options{Timeout: timeout})
+			o, err := opts.options()
+			if err != nil {
+				return err
+			}
+			s, err := gate.Take(cmd.Context(), e, o)
 			if err != nil {
 				return err
 			}
@@ -50,8 +55,8 @@ func newGateSnapshotCommand() *cobra.Command {
 		},
 	}
 	env.register(c)
+	opts.register(c)
 	c.Flags().StringVarP(&out, "output", "o", "", "file to write the snapshot to")
-	c.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
 	_ = c.MarkFlagRequired("output")
 	return c
 }
@@ -61,7 +66,7 @@ func newGateCheckCommand() *cobra.Command {
 	var baseline string
 	var asJSON bool
 	var junit string
-	var timeout time.Duration
+	var opts gateOptions
 	c := &cobra.Command{
 		Use:   "check --baseline FILE",
 		Short: "Take a new snapshot and name what changed since the baseline; exit 1 on a regression (a flow that broke, a BGP session lost)",
@@ -79,7 +84,16 @@ func newGateCheckCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cur, err := gate.Take(cmd.Context(), e, gate.Options{Timeout: timeout})
+			o, err := opts.options()
+			if err != nil {
+				return err
+			}
+			for _, f := range base.Flows {
+				if spec, err := gate.ParseFlowSpec(f.From + "=" + f.To); err == nil && !o.Watches(spec) {
+					o.Flows = append(o.Flows, spec) // every flow of the baseline is probed again
+				}
+			}
+			cur, err := gate.Take(cmd.Context(), e, o)
 			if err != nil {
 				return err
 			}
@@ -111,9 +125,41 @@ func newGateCheckCommand() *cobra.Command {
 	c.Flags().StringVar(&baseline, "baseline", "", "snapshot taken before the change (reachgate gate snapshot)")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	c.Flags().StringVar(&junit, "junit", "", "also write JUnit XML here: one testcase per baseline flow and per changed setting")
-	c.Flags().DurationVar(&timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
+	opts.register(c)
 	_ = c.MarkFlagRequired("baseline")
 	return c
+}
+
+// gateOptions are the flags that shape a snapshot.
+type gateOptions struct {
+	timeout  time.Duration
+	flows    []string
+	external string
+}
+
+func (g *gateOptions) register(c *cobra.Command) {
+	c.Flags().DurationVar(&g.timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
+	c.Flags().StringArrayVar(&g.flows, "flow", nil, "also watch this flow, HOST=ADDR:PORT (repeatable), e.g. tp-vm=10.128.0.3:22")
+	c.Flags().StringVar(&g.external, "external", "", "the third-party side (kind: ThirdParty) merged into the imported model; default the environment's own")
+}
+
+func (g gateOptions) options() (gate.Options, error) {
+	o := gate.Options{Timeout: g.timeout}
+	for _, f := range g.flows {
+		spec, err := gate.ParseFlowSpec(f)
+		if err != nil {
+			return o, exitErrorf(2, "--flow: %v", err)
+		}
+		o.Flows = append(o.Flows, spec)
+	}
+	if g.external != "" {
+		ext, err := gcpimport.ReadExternal(g.external)
+		if err != nil {
+			return o, exitErrorf(2, "--external: %v", err)
+		}
+		o.External = ext
+	}
+	return o, nil
 }
 
 // writeGateJUnit writes a check as JUnit: one testcase per flow of the baseline (failed when

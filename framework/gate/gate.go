@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"reachgate/framework/cloud"
+	"reachgate/framework/gcpimport"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/topology"
@@ -36,6 +37,8 @@ type Snapshot struct {
 	// Model is the environment as its cloud API reads (reachgate gcp import, with the
 	// third-party side merged in): a topology that gate predict applies a plan to.
 	Model *topology.File `json:"model,omitempty"`
+	// ModelNotes say what the import left out of the model.
+	ModelNotes []string `json:"modelNotes,omitempty"`
 }
 
 // Router is a Cloud Router's advertisement and BGP sessions.
@@ -85,6 +88,31 @@ func (f Flow) key() string { return f.From + " -> " + f.To }
 type Options struct {
 	// Timeout is each flow's connect deadline (default 2 s).
 	Timeout time.Duration
+	// Flows are watched besides the default ones (every third-party and in-VPC client to the
+	// private endpoint on 443).
+	Flows []FlowSpec
+	// External is the third-party side merged into the imported model; default the
+	// environment's own (what its topology declares outside GCP).
+	External *gcpimport.External
+}
+
+// FlowSpec is a flow to watch: a host of the topology to an address and TCP port.
+type FlowSpec struct {
+	From string
+	To   netip.AddrPort
+}
+
+// Watches reports whether o already names the flow f.
+func (o Options) Watches(f FlowSpec) bool { return slices.Contains(o.Flows, f) }
+
+// ParseFlowSpec reads "HOST=ADDR:PORT".
+func ParseFlowSpec(s string) (FlowSpec, error) {
+	from, to, ok := strings.Cut(s, "=")
+	ap, err := netip.ParseAddrPort(to)
+	if !ok || from == "" || err != nil || ap.Port() == 0 {
+		return FlowSpec{}, fmt.Errorf("flow %q: write it as HOST=ADDR:PORT, like tp-vm=10.128.0.3:22", s)
+	}
+	return FlowSpec{From: from, To: ap}, nil
 }
 
 // Take reads env's cloud and probes, from every third-party client, the cluster's private
@@ -104,6 +132,9 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 	}
 	t := env.Topology()
 	s := &Snapshot{Version: Version, Taken: time.Now().UTC(), Topology: t.Name}
+	if err := s.importModel(ctx, env, o.External); err != nil {
+		return nil, err
+	}
 	for _, n := range t.Networks {
 		if !n.GCP() || n.ManagedBy != "" {
 			continue
@@ -143,25 +174,67 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 	if err != nil {
 		return nil, fmt.Errorf("gate: cluster: %w", err)
 	}
-	to := netip.AddrPortFrom(info.PrivateEndpoint, 443)
+	endpoint := netip.AddrPortFrom(info.PrivateEndpoint, 443)
+	var specs []FlowSpec
+	for _, role := range []string{topology.RoleThirdPartyClient, topology.RoleInVPCClient} {
+		for _, h := range t.HostsWithRole(role) {
+			specs = append(specs, FlowSpec{From: h.Name, To: endpoint})
+		}
+	}
+	for _, f := range o.Flows {
+		if !slices.Contains(specs, f) {
+			specs = append(specs, f)
+		}
+	}
+	model, _ := s.model()
 	ex, _ := env.(provider.Explainer)
-	for _, h := range t.HostsWithRole(topology.RoleThirdPartyClient) {
-		host, err := env.Host(h.Name)
+	for _, fs := range specs {
+		host, err := env.Host(fs.From)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("gate: flow from %s: %w", fs.From, err)
 		}
-		f := Flow{From: h.Name, To: to.String(), Outcome: probe.TCP(ctx, host, to.String(), o.Timeout).Outcome}
-		if f.Outcome == probe.Connected {
-			f.Certificate = certificate(ctx, host, to.String(), info.CAPEM, o.Timeout)
+		to := fs.To.String()
+		f := Flow{From: fs.From, To: to, Outcome: probe.TCP(ctx, host, to, o.Timeout).Outcome}
+		if f.Outcome == probe.Connected && fs.To == endpoint {
+			f.Certificate = certificate(ctx, host, to, info.CAPEM, o.Timeout)
 		}
-		if ex != nil {
-			if _, why, err := ex.Explain(h.Name, to); err == nil {
+		switch {
+		case ex != nil:
+			if _, why, err := ex.Explain(fs.From, fs.To); err == nil {
 				f.Why = why
+			}
+		case model != nil:
+			if tr, err := model.trace(fs.From, fs.To); err == nil {
+				f.Why = tr.Reason
 			}
 		}
 		s.Flows = append(s.Flows, f)
 	}
 	return s, nil
+}
+
+// importModel reads the environment's project through its GCP API into the snapshot's model,
+// when the provider hands one out.
+func (s *Snapshot) importModel(ctx context.Context, env provider.Environment, ext *gcpimport.External) error {
+	api, ok := env.(provider.GCPAPI)
+	if !ok {
+		s.ModelNotes = []string{"no model: the provider hands out no GCP API (" + provider.AbilityText[provider.GCPAPI]() + "); gate predict needs one"}
+		return nil
+	}
+	access, err := api.GCPAPI(ctx)
+	if err != nil {
+		return fmt.Errorf("gate: %w", err)
+	}
+	if ext == nil {
+		ext = gcpimport.ExternalOf(env.Topology())
+	}
+	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options,
+		Name: env.Topology().Name}, ext)
+	if err != nil {
+		return fmt.Errorf("gate: import the model: %w", err)
+	}
+	s.Model, s.ModelNotes = r.File, r.Notes
+	return nil
 }
 
 // certificate inspects the TLS certificate at addr; nil when no handshake completed.
@@ -289,6 +362,9 @@ func Compare(base, cur *Snapshot) (*Result, error) {
 	if base.Authorized != nil && cur.Authorized != nil {
 		add("master authorized networks: enabled", fmt.Sprint(base.Authorized.Enabled), fmt.Sprint(cur.Authorized.Enabled), false)
 		add("master authorized networks: cidrBlocks", prefixes(base.Authorized.CIDRBlocks), prefixes(cur.Authorized.CIDRBlocks), false)
+	}
+	if base.Model != nil && cur.Model != nil {
+		compareModels(base.Model, cur.Model, add)
 	}
 	flows := map[string]Flow{}
 	for _, f := range cur.Flows {

@@ -10,6 +10,7 @@
 package gcpimport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,18 +63,20 @@ type Result struct {
 
 // YAML writes the topology as a file reachgate reads, with the notes as a leading comment.
 func (r *Result) YAML() ([]byte, error) {
-	data, err := yaml.Marshal(r.File)
-	if err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	b.WriteString("# yaml-language-server: $schema=topology.schema.json\n")
+	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s\n", r.File.Metadata.Description)
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "# note: %s\n", n)
 	}
-	b.Write(data)
-	return []byte(b.String()), nil
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(r.File); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // project is what the import read, by kind.

@@ -40,17 +40,20 @@ func (c Lab) SetLabels(_ context.Context, collection, region, name string, label
 		switch collection {
 		case "vpnGateways":
 			if g, ok := cs.VPNGateways[name]; ok {
-				g.Labels, cs.VPNGateways[name] = labels, g
+				g.Labels = labels
+				cs.VPNGateways[name] = g
 				return nil
 			}
 		case "externalVpnGateways":
 			if g, ok := cs.ExternalGateways[name]; ok {
-				g.Labels, cs.ExternalGateways[name] = labels, g
+				g.Labels = labels
+				cs.ExternalGateways[name] = g
 				return nil
 			}
 		case "vpnTunnels":
 			if t, ok := cs.Tunnels[name]; ok {
-				t.Labels, cs.Tunnels[name] = labels, t
+				t.Labels = labels
+				cs.Tunnels[name] = t
 				return nil
 			}
 		default:

@@ -45,6 +45,14 @@ func Build(dir string) (*Results, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	runs, err := readGateRuns(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) > 0 {
+		res.Gate = runs
+		res.Meta.Source = append(res.Meta.Source, GateJSON)
+	}
 	if err := res.WriteJSON(filepath.Join(dir, ResultsJSON)); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,8 @@ type Results struct {
 	Suites       []SuiteResult `json:"suites"`
 	Measurements []Measurement `json:"measurements"`
 	Findings     []Finding     `json:"findings"`
+	// Gate holds the gate checks and predictions recorded in the report directory.
+	Gate []GateRun `json:"gate,omitempty"`
 }
 
 // Meta describes the run.

@@ -65,7 +65,7 @@ func newGateCheckCommand() *cobra.Command {
 	var env envFlags
 	var baseline string
 	var asJSON bool
-	var junit string
+	var junit, reportDir string
 	var opts gateOptions
 	c := &cobra.Command{
 		Use:   "check --baseline FILE",
@@ -115,6 +115,11 @@ func newGateCheckCommand() *cobra.Command {
 					return err
 				}
 			}
+			if reportDir != "" {
+				if err := reports.AppendGateRun(reportDir, checkRun(baseline, r)); err != nil {
+					return err
+				}
+			}
 			if r.Regression {
 				return exitError{1}
 			}
@@ -125,9 +130,23 @@ func newGateCheckCommand() *cobra.Command {
 	c.Flags().StringVar(&baseline, "baseline", "", "snapshot taken before the change (reachgate gate snapshot)")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	c.Flags().StringVar(&junit, "junit", "", "also write JUnit XML here: one testcase per baseline flow and per changed setting")
+	c.Flags().StringVar(&reportDir, "report-dir", "", "also record the verdict in DIR/gate.json, which reachgate report shows (e.g. reports/out)")
 	opts.register(c)
 	_ = c.MarkFlagRequired("baseline")
 	return c
+}
+
+// checkRun is a check as the report shows it.
+func checkRun(baseline string, r *gate.Result) reports.GateRun {
+	run := reports.GateRun{Kind: "check", Name: baseline, When: r.Now, Regression: r.Regression,
+		Flows: []reports.GateFlow{}, Changes: []reports.GateChange{}}
+	for _, f := range r.Flows {
+		run.Flows = append(run.Flows, reports.GateFlow{Flow: f.Flow, Before: string(f.Before), After: string(f.After), Why: f.WhyAfter, Regression: f.Regression})
+	}
+	for _, c := range r.Changes {
+		run.Changes = append(run.Changes, reports.GateChange{What: c.What, Before: c.Before, After: c.After, Regression: c.Regression})
+	}
+	return run
 }
 
 // gateOptions are the flags that shape a snapshot.

@@ -76,10 +76,11 @@ func newGateCheckCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var base gate.Snapshot
-			if err := json.Unmarshal(data, &base); err != nil {
-				return exitErrorf(2, "%s: not a reachgate gate snapshot: %v", baseline, err)
+			b, err := gate.ParseSnapshot(baseline, data)
+			if err != nil {
+				return exitErrorf(2, "%v", err)
 			}
+			base := *b
 			e, err := env.attach(cmd.Context())
 			if err != nil {
 				return err

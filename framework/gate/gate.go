@@ -131,7 +131,7 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 		return nil, errors.New("gate: the provider's cloud has no Cloud Router and peering calls (" + provider.AbilityText[provider.VPNCloud]() + ")")
 	}
 	t := env.Topology()
-	s := &Snapshot{Version: Version, Taken: time.Now().UTC(), Topology: t.Name}
+	s := &Snapshot{Version: Version, Taken: time.Now().UTC(), Topology: t.Name, Routers: []Router{}, Peerings: []Peering{}, Flows: []Flow{}}
 	if err := s.importModel(ctx, env, o.External); err != nil {
 		return nil, err
 	}

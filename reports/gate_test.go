@@ -54,6 +54,14 @@ func TestBuildWithGateRuns(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
+	// A pull request's gate leaves only gate.json: it is reported on its own.
+	only := t.TempDir()
+	if err := AppendGateRun(only, runs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Build(only); err != nil || len(res.Gate) != 1 {
+		t.Errorf("gate.json alone: %v", err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, GateJSON), []byte(`{"kind": "check"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"reachgate/framework/cloud"
@@ -10,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"reachgate/framework/gate"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/topology"
@@ -107,5 +109,14 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring("Kubernetes control plane"))
 		Expect(out).To(ContainSubstring("https://" + cluster.PrivateEndpoint.String()))
+	}, SpecTimeout(30*time.Second))
+	It("reads back, through its GCP API, into a topology that gives the same verdict for every host pair and port (gcp import)", Label("gate", "import"), func(ctx SpecContext) {
+		harness.Require[provider.GCPAPI](env)
+		harness.Require[provider.Explainer](env)
+		r, err := gate.RoundTrip(ctx, env)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("import round trip", fmt.Sprintf("%d flows compared, %d reachable; notes: %v", r.Compared, r.Reachable, r.Notes))
+		Expect(r.Mismatches).To(BeEmpty())
+		Expect(r.Reachable).To(And(BeNumerically(">", 0), BeNumerically("<", r.Compared)), "the comparison must tell reachable from unreachable")
 	}, SpecTimeout(30*time.Second))
 })

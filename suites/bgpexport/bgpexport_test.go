@@ -239,6 +239,16 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		}).WithContext(ctx).WithTimeout(15*time.Second).Should(BeTrue(), "restored, the check passes with nothing changed")
 	}, SpecTimeout(60*time.Second))
 
+	It("with the solution applied, reads back, through its GCP API, into a topology that gives the same verdict for every host pair and port (gcp import)", Label("gate", "import"), func(ctx SpecContext) {
+		harness.Require[provider.GCPAPI](env)
+		harness.Require[provider.Explainer](env)
+		r, err := gate.RoundTrip(ctx, env)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("import round trip", fmt.Sprintf("%d flows compared, %d reachable; notes: %v", r.Compared, r.Reachable, r.Notes))
+		Expect(r.Mismatches).To(BeEmpty())
+		Expect(r.Reachable).To(And(BeNumerically(">", 0), BeNumerically("<", r.Compared)), "the comparison must tell reachable from unreachable")
+	}, SpecTimeout(30*time.Second))
+
 	It("gate predict on each example plan gives the verdict that making the same change with gcloud then gives", Label("gate", "gcloud"), func(ctx SpecContext) {
 		checkPredictions(ctx, env, tpVM, res, info, vc)
 	}, SpecTimeout(5*time.Minute))

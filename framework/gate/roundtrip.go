@@ -1,0 +1,84 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"reachgate/framework/gcpimport"
+	"reachgate/framework/netmodel"
+	"reachgate/framework/provider"
+)
+
+// RoundTripPorts are the TCP ports RoundTrip judges every host pair on (0: routes only).
+var RoundTripPorts = []uint16{0, 22, 443, 8080}
+
+// RoundTripResult counts what RoundTrip compared and lists where the import disagreed.
+type RoundTripResult struct {
+	Compared, Reachable int
+	Mismatches          []string
+	Notes               []string
+}
+
+// RoundTrip imports env's project through its GCP API (with env's own third-party side) and
+// judges every host pair and RoundTripPorts port with the imported model and with the
+// provider's own explanation: an import that loses anything that decides reachability shows up
+// as a mismatch.
+func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult, error) {
+	api, ok := env.(provider.GCPAPI)
+	if !ok {
+		return nil, errors.New("gate: " + provider.AbilityText[provider.GCPAPI]())
+	}
+	ex, ok := env.(provider.Explainer)
+	if !ok {
+		return nil, errors.New("gate: " + provider.AbilityText[provider.Explainer]())
+	}
+	access, err := api.GCPAPI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := env.Topology()
+	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options, Name: t.Name},
+		gcpimport.ExternalOf(t))
+	if err != nil {
+		return nil, err
+	}
+	m, err := computeModel("the imported topology", r.File)
+	if err != nil {
+		return nil, err
+	}
+	out := &RoundTripResult{Notes: r.Notes}
+	for _, from := range t.Hosts {
+		src := m.topo.Host(from.Name)
+		if src == nil {
+			out.Mismatches = append(out.Mismatches, "host "+from.Name+" is not in the imported topology")
+			continue
+		}
+		for _, to := range t.Hosts {
+			if to == from {
+				continue
+			}
+			for _, port := range RoundTripPorts {
+				want, why, err := ex.Explain(from.Name, netip.AddrPortFrom(to.IP, port))
+				if err != nil {
+					return nil, err
+				}
+				f := netmodel.Flow{}
+				if port != 0 {
+					f = netmodel.Flow{Proto: "tcp", Port: port}
+				}
+				got := m.m.TraceFlow(src.IP, to.IP, f)
+				out.Compared++
+				if want {
+					out.Reachable++
+				}
+				if got.Reachable != want {
+					out.Mismatches = append(out.Mismatches, fmt.Sprintf("%s -> %s:%d: the provider says %v (%s); the import says %v (%s)",
+						from.Name, to.IP, port, want, why, got.Reachable, got.Reason))
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain bench-api lint clean preflight
+.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain bench-predict bench-api lint clean preflight
 
 all: build
 
@@ -107,3 +107,8 @@ bench-explain: build
 	@$(GO) test -run '^$$' -bench ExplainSeed -benchtime 200x ./framework/netmodel | awk '/^BenchmarkExplainSeed/{printf "explain in-process (parse+compute+trace): %.2f ms\n", $$3/1e6}'
 	@s=$$(date +%s%N); $(BIN)/reachgate lab explain -f fixtures/topologies/seed.yaml --from tp-vm --to 192.168.32.34:443 >/dev/null; \
 	e=$$(date +%s%N); echo "reachgate lab explain (whole CLI run): $$(( (e-s)/1000000 )) ms"
+
+# Prints the time of `gate predict` on a plan of 50 resource changes against the seed
+# topology's model (target < 200 ms): apply, parse and compute before and after, trace the flows.
+bench-predict:
+	@set -o pipefail; $(GO) test -run '^$$' -bench Predict50 -benchtime 20x ./framework/gate | awk '/^BenchmarkPredict50/{printf "gate predict, 50 resource changes: %.2f ms\n", $$3/1e6}'

@@ -18,7 +18,7 @@ func newGateCommand() *cobra.Command {
 		Use:   "gate",
 		Short: "The acceptance gate before a change: snapshot what decides reachability, then check against it",
 	}
-	c.AddCommand(newGateSnapshotCommand(), newGateCheckCommand())
+	c.AddCommand(newGateSnapshotCommand(), newGateCheckCommand(), newGatePredictCommand())
 	return c
 }
 

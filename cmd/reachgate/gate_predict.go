@@ -15,7 +15,7 @@ import (
 )
 
 func newGatePredictCommand() *cobra.Command {
-	var baseline, plan, junit string
+	var baseline, plan, junit, reportDir string
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "predict --baseline FILE --plan FILE",
@@ -31,10 +31,11 @@ func newGatePredictCommand() *cobra.Command {
 			if err != nil {
 				return exitErrorf(2, "%s: cannot read the baseline: %v", baseline, err)
 			}
-			var base gate.Snapshot
-			if err := json.Unmarshal(data, &base); err != nil {
-				return exitErrorf(2, "%s: not a reachgate gate snapshot: %v", baseline, err)
+			b, err := gate.ParseSnapshot(baseline, data)
+			if err != nil {
+				return exitErrorf(2, "%v", err)
 			}
+			base := *b
 			data, err = os.ReadFile(plan)
 			if err != nil {
 				return exitErrorf(2, "%s: cannot read the plan: %v", plan, err)
@@ -66,6 +67,11 @@ func newGatePredictCommand() *cobra.Command {
 					return err
 				}
 			}
+			if reportDir != "" {
+				if err := reports.AppendGateRun(reportDir, predictRun(baseline, plan, pred)); err != nil {
+					return err
+				}
+			}
 			if pred.Regression {
 				return exitError{1}
 			}
@@ -76,6 +82,7 @@ func newGatePredictCommand() *cobra.Command {
 	c.Flags().StringVar(&plan, "plan", "", "the plan as JSON: terraform show -json PLANFILE > FILE")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	c.Flags().StringVar(&junit, "junit", "", "also write JUnit XML here: one testcase per baseline flow and per resource change")
+	c.Flags().StringVar(&reportDir, "report-dir", "", "also record the prediction in DIR/gate.json, which reachgate report shows (e.g. reports/out)")
 	_ = c.MarkFlagRequired("baseline")
 	_ = c.MarkFlagRequired("plan")
 	return c
@@ -128,4 +135,21 @@ func predictVerdict(ok bool) string {
 		return "reachable"
 	}
 	return "unreachable"
+}
+
+// predictRun is a prediction as the report shows it: the flows that change verdict and every
+// planned change with its effect.
+func predictRun(baseline, plan string, p *gate.Prediction) reports.GateRun {
+	run := reports.GateRun{Kind: "predict", Name: baseline + " + " + plan, When: time.Now().UTC(), Regression: p.Regression,
+		Flows: []reports.GateFlow{}, Changes: []reports.GateChange{}}
+	verdict := map[bool]string{true: "reachable", false: "unreachable"}
+	for _, f := range p.Flows {
+		if f.Before != f.After {
+			run.Flows = append(run.Flows, reports.GateFlow{Flow: f.Flow, Before: verdict[f.Before], After: verdict[f.After], Why: f.WhyAfter, Regression: f.Regression})
+		}
+	}
+	for _, c := range p.Changes {
+		run.Changes = append(run.Changes, reports.GateChange{What: c.Address + " (" + strings.Join(c.Actions, ", ") + ")", After: c.Effect, NotModelled: !c.Modelled})
+	}
+	return run
 }

@@ -86,7 +86,7 @@ func TestGatePredictBadInput(t *testing.T) {
 	if err := os.WriteFile(notJSON, []byte("resource_changes: []\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(noModel, []byte(`{"version": 1, "flows": []}`), 0o644); err != nil {
+	if err := os.WriteFile(noModel, []byte(`{"version": 1, "taken": "2026-12-06T07:00:00Z", "topology": "t", "routers": [], "peerings": [], "flows": []}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -17,7 +17,9 @@ type model struct {
 	m    *netmodel.Model
 }
 
-// computeModel parses f (as the topology parser checks any file) and computes its routes.
+// computeModel parses f (as the topology parser checks any file) and computes its routes;
+// links a solution creates count only once the solution is applied, as everywhere else in
+// reachgate.
 func computeModel(name string, f *topology.File) (*model, error) {
 	data, err := yaml.Marshal(f)
 	if err != nil {
@@ -27,7 +29,7 @@ func computeModel(name string, f *topology.File) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := netmodel.Compute(t)
+	m, err := netmodel.Compute(t.Active(nil))
 	if err != nil {
 		return nil, err
 	}

@@ -242,22 +242,13 @@ func defaultASN(v *topology.VPC) uint32 {
 	return topology.DefaultPeerASN
 }
 
-// compute parses f and computes its routes; links a solution creates count only once the
-// solution is applied, as everywhere else in reachgate.
+// compute parses f and computes its routes.
 func (s *scenario) compute(f *topology.File) (*topology.Topology, *netmodel.Model, error) {
-	data, err := yaml.Marshal(f)
+	m, err := computeModel(s.name, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := topology.Parse(s.name, data)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := netmodel.Compute(t.Active(nil))
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, m, nil
+	return m.topo, m.m, nil
 }
 
 // blame finds the first change after which the model no longer computes, replaying the plan

@@ -10,6 +10,7 @@ import (
 
 	"reachgate/framework/gate"
 	"reachgate/framework/gcpimport"
+	"reachgate/framework/probe"
 	"reachgate/reports"
 )
 
@@ -155,16 +156,27 @@ type gateOptions struct {
 	timeout  time.Duration
 	flows    []string
 	external string
+	profile  string
+	budgets  string
 }
 
 func (g *gateOptions) register(c *cobra.Command) {
 	c.Flags().DurationVar(&g.timeout, "timeout", 2*time.Second, "connect deadline of each probed flow")
 	c.Flags().StringArrayVar(&g.flows, "flow", nil, "also watch this flow, HOST=ADDR:PORT (repeatable), e.g. tp-vm=10.128.0.3:22")
 	c.Flags().StringVar(&g.external, "external", "", "the third-party side (kind: ThirdParty) merged into the imported model; default the environment's own")
+	c.Flags().StringVar(&g.profile, "profile", "none", "network profile whose p95 budget GET /version is held to (see fixtures/budgets.yaml)")
+	c.Flags().StringVar(&g.budgets, "budgets", os.Getenv("REACHGATE_BUDGETS"), "budgets file instead of the embedded one ($REACHGATE_BUDGETS)")
 }
 
 func (g gateOptions) options() (gate.Options, error) {
-	o := gate.Options{Timeout: g.timeout}
+	o := gate.Options{Timeout: g.timeout, Profile: g.profile}
+	if g.budgets != "" {
+		b, err := probe.LoadBudgetsFile(g.budgets)
+		if err != nil {
+			return o, exitErrorf(2, "--budgets: %v", err)
+		}
+		o.Budgets = b
+	}
 	for _, f := range g.flows {
 		spec, err := gate.ParseFlowSpec(f)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"reachgate/fixtures"
 	"reachgate/framework/cloud"
 	"reachgate/framework/gcpimport"
 	"reachgate/framework/probe"
@@ -71,6 +72,20 @@ type Flow struct {
 	Why string `json:"why,omitempty"`
 	// Certificate is what the endpoint showed, when the flow connected.
 	Certificate *Certificate `json:"certificate,omitempty"`
+	// Version is GET /version at the endpoint, when the flow connected.
+	Version *VersionCheck `json:"version,omitempty"`
+}
+
+// VersionCheck is GET /version repeated over one kept-alive connection (after a warm-up), and
+// the p95 latency budget it is held to.
+type VersionCheck struct {
+	Samples  int      `json:"samples"`
+	Errors   int      `json:"errors"`
+	P95Ms    probe.Ms `json:"p95Ms"`
+	BudgetMs probe.Ms `json:"budgetMs"`
+	Profile  string   `json:"profile"`
+	// Error is why no request was answered with 200 (e.g. anonymous access refused).
+	Error string `json:"error,omitempty"`
 }
 
 // Certificate is the serving certificate a flow was shown: its fingerprint, its expiry and
@@ -94,6 +109,11 @@ type Options struct {
 	// External is the third-party side merged into the imported model; default the
 	// environment's own (what its topology declares outside GCP).
 	External *gcpimport.External
+	// Budgets and Profile give the p95 budget of GET /version (default the embedded budgets,
+	// profile none); Samples is the number of GETs (default 20).
+	Budgets *probe.Budgets
+	Profile string
+	Samples int
 }
 
 // FlowSpec is a flow to watch: a host of the topology to an address and TCP port.
@@ -175,6 +195,10 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 		return nil, fmt.Errorf("gate: cluster: %w", err)
 	}
 	endpoint := netip.AddrPortFrom(info.PrivateEndpoint, 443)
+	budget, err := versionBudget(&o)
+	if err != nil {
+		return nil, err
+	}
 	var specs []FlowSpec
 	for _, role := range []string{topology.RoleThirdPartyClient, topology.RoleInVPCClient} {
 		for _, h := range t.HostsWithRole(role) {
@@ -197,6 +221,7 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 		f := Flow{From: fs.From, To: to, Outcome: probe.TCP(ctx, host, to, o.Timeout).Outcome}
 		if f.Outcome == probe.Connected && fs.To == endpoint {
 			f.Certificate = certificate(ctx, host, to, info.CAPEM, o.Timeout)
+			f.Version = versionCheck(ctx, host, to, info.CAPEM, o, budget)
 		}
 		switch {
 		case ex != nil:
@@ -235,6 +260,45 @@ func (s *Snapshot) importModel(ctx context.Context, env provider.Environment, ex
 	}
 	s.Model, s.ModelNotes = r.File, r.Notes
 	return nil
+}
+
+// versionBudget is the p95 budget of GET /version on o's profile, defaults filled in.
+func versionBudget(o *Options) (probe.Ms, error) {
+	if o.Budgets == nil {
+		b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
+		if err != nil {
+			return 0, err
+		}
+		o.Budgets = b
+	}
+	if o.Profile == "" {
+		o.Profile = "none"
+	}
+	if o.Samples == 0 {
+		o.Samples = 20
+	}
+	p, err := o.Budgets.Profile(o.Profile)
+	if err != nil {
+		return 0, fmt.Errorf("gate: %w", err)
+	}
+	for _, lb := range o.Budgets.Latency {
+		if lb.Path == "/version" && lb.Quantile == "p95" {
+			return lb.Limit(p), nil
+		}
+	}
+	return 0, fmt.Errorf("gate: %s has no p95 budget for GET /version", o.Budgets.Source)
+}
+
+// versionCheck measures GET /version at addr.
+func versionCheck(ctx context.Context, d probe.Dialer, addr string, ca []byte, o Options, budget probe.Ms) *VersionCheck {
+	lat, err := probe.Latency(ctx, d, probe.HTTPSRequest{URL: "https://" + addr, CAPEM: ca, Timeout: 2 * o.Timeout}, "/version", o.Samples)
+	v := &VersionCheck{Samples: lat.Samples, Errors: lat.Errors, P95Ms: lat.P95, BudgetMs: budget, Profile: o.Profile}
+	if err != nil {
+		v.Error = err.Error()
+	} else if lat.FirstError != "" {
+		v.Error = lat.FirstError
+	}
+	return v
 }
 
 // certificate inspects the TLS certificate at addr; nil when no handshake completed.
@@ -384,6 +448,17 @@ func Compare(base, cur *Snapshot) (*Result, error) {
 			add(what+": leaf SHA-256", b.Certificate.LeafSHA256, c.Certificate.LeafSHA256, false)
 			add(what+": verifies", fmt.Sprint(b.Certificate.Verified), strings.TrimSpace(fmt.Sprint(c.Certificate.Verified)+" "+c.Certificate.Problem),
 				b.Certificate.Verified && !c.Certificate.Verified)
+		}
+		if c.Version != nil {
+			what := "GET /version at " + c.To + " from " + c.From
+			switch {
+			case b.Version != nil && b.Version.Error == "" && c.Version.Error != "":
+				r.Changes = append(r.Changes, Change{What: what, Before: "answered", After: c.Version.Error, Regression: true})
+			case c.Version.Error == "" && (c.Version.Errors > 0 || c.Version.P95Ms > c.Version.BudgetMs):
+				r.Changes = append(r.Changes, Change{What: what + ": p95 latency budget",
+					Before: fmt.Sprintf("<= %s (profile %s)", c.Version.BudgetMs, c.Version.Profile),
+					After:  fmt.Sprintf("p95 %s, %d of %d errors: budget missed", c.Version.P95Ms, c.Version.Errors, c.Version.Samples), Regression: true})
+			}
 		}
 		if c.Certificate != nil {
 			if days := c.Certificate.NotAfter.Sub(cur.Taken).Hours() / 24; days < MinDaysToExpiry {

@@ -8,6 +8,7 @@ import (
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/probe"
+	"reachgate/framework/topology"
 )
 
 func baseline() *Snapshot {
@@ -18,7 +19,11 @@ func baseline() *Snapshot {
 		Peerings:   []Peering{{Network: "gke", Name: "gke-peering", ExportCustomRoutes: true}},
 		Authorized: &cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")}},
 		Flows: []Flow{{From: "tp-vm", To: "192.168.32.34:443", Outcome: probe.Connected, Why: "reaches",
-			Certificate: &Certificate{LeafSHA256: "aa", NotAfter: time.Date(2027, 12, 6, 0, 0, 0, 0, time.UTC), Verified: true}}},
+			Certificate: &Certificate{LeafSHA256: "aa", NotAfter: time.Date(2027, 12, 6, 0, 0, 0, 0, time.UTC), Verified: true},
+			Version:     &VersionCheck{Samples: 20, P95Ms: 2.5, BudgetMs: 20, Profile: "none"}}},
+		Model: &topology.File{Spec: topology.Spec{
+			VPCs:  []topology.VPC{{Name: "gke", Firewall: []topology.FirewallRule{{Name: "allow-ssh", SourceRanges: []string{"172.31.0.0/16"}, Ports: []string{"tcp:22"}}}}},
+			Links: []topology.Link{{Name: "tp-ha-vpn", Type: "vpn", A: topology.LinkEnd{VPC: "third-party"}, B: topology.LinkEnd{VPC: "gke"}}}}},
 	}
 }
 
@@ -52,6 +57,19 @@ func TestCompare(t *testing.T) {
 		{"a certificate that no longer verifies", func(s *Snapshot) {
 			s.Flows[0].Certificate = &Certificate{LeafSHA256: "cc", NotAfter: s.Flows[0].Certificate.NotAfter, Problem: "not signed by the cluster CA"}
 		}, true, []string{"verifies: true -> false not signed by the cluster CA"}},
+		{"GET /version over its budget", func(s *Snapshot) { s.Flows[0].Version.P95Ms = 45 }, true,
+			[]string{"GET /version at 192.168.32.34:443 from tp-vm: p95 latency budget: <= 20.000 ms (profile none) -> p95 45.000 ms, 0 of 20 errors: budget missed"}},
+		{"GET /version refused now", func(s *Snapshot) { s.Flows[0].Version.Error = "warm-up GET: status 403" }, true,
+			[]string{"GET /version at 192.168.32.34:443 from tp-vm: answered -> warm-up GET: status 403"}},
+		{"a firewall rule added and one changed", func(s *Snapshot) {
+			fw := &s.Model.Spec.VPCs[0].Firewall
+			prio := 900
+			(*fw)[0].Ports = []string{"tcp:22", "icmp"}
+			*fw = append(*fw, topology.FirewallRule{Name: "deny-ssh", Action: "deny", Priority: &prio, SourceRanges: []string{"172.31.0.0/16"}, Ports: []string{"tcp:22"}})
+		}, false, []string{"firewall rule deny-ssh (network gke): absent -> deny tcp:22 from 172.31.0.0/16, priority 900",
+			"firewall rule allow-ssh (network gke): allow tcp:22 from 172.31.0.0/16, priority 1000 -> allow tcp:22, icmp from 172.31.0.0/16, priority 1000"}},
+		{"the VPN link gone", func(s *Snapshot) { s.Model.Spec.Links = nil; s.Flows[0].Outcome = probe.Timeout }, true,
+			[]string{"vpn link tp-ha-vpn: third-party <-> gke -> absent"}},
 		{"a certificate near expiry", func(s *Snapshot) { s.Flows[0].Certificate.NotAfter = s.Taken.Add(10 * 24 * time.Hour) }, true,
 			[]string{"expiry: at least 30 days -> 10.0 days"}},
 	} {

@@ -32,7 +32,8 @@ func fullSnapshot(t *testing.T) *Snapshot {
 		Peerings:   []Peering{{Network: "gke", Name: "gke-3b1a4c5d-peer", ExportCustomRoutes: true}},
 		Authorized: &cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")}},
 		Flows: []Flow{{From: "tp-vm", To: "192.168.32.34:443", Outcome: probe.Connected, Why: "reaches",
-			Certificate: &Certificate{LeafSHA256: strings.Repeat("ab", 32), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Verified: true}}},
+			Certificate: &Certificate{LeafSHA256: strings.Repeat("ab", 32), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Verified: true},
+			Version: &VersionCheck{Samples: 20, P95Ms: 1.5, BudgetMs: 20, Profile: "none"}}},
 		Model: &f, ModelNotes: []string{"1 static route not modelled"}}
 }
 

@@ -33,7 +33,7 @@ func fullSnapshot(t *testing.T) *Snapshot {
 		Authorized: &cloud.AuthorizedNetworks{Enabled: true, CIDRBlocks: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")}},
 		Flows: []Flow{{From: "tp-vm", To: "192.168.32.34:443", Outcome: probe.Connected, Why: "reaches",
 			Certificate: &Certificate{LeafSHA256: strings.Repeat("ab", 32), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Verified: true},
-			Version: &VersionCheck{Samples: 20, P95Ms: 1.5, BudgetMs: 20, Profile: "none"}}},
+			Version:     &VersionCheck{Samples: 20, P95Ms: 1.5, BudgetMs: 20, Profile: "none"}}},
 		Model: &f, ModelNotes: []string{"1 static route not modelled"}}
 }
 

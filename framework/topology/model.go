@@ -25,11 +25,13 @@ type Topology struct {
 type Network struct {
 	Name        string
 	Cloud       string // "gcp" or the third-party cloud's name
-	ManagedBy   string // "gke" for the Google-owned master VPC
+	ManagedBy   string // "gke" for the Google-owned master VPC, "servicenetworking" for a PSA producer VPC
 	RoutingMode string // "REGIONAL" or "GLOBAL" (gcp only; "" for others)
 	Subnets     []*Subnetwork
 	Routers     []*CloudRouter
 	Firewall    []*Rule
+	// Allocated are the VPC's Private Service Access ranges.
+	Allocated []NamedRange
 }
 
 // Rule is a resolved ingress firewall rule.
@@ -129,13 +131,24 @@ const (
 	// article's jumpbox, in another region than the cluster).
 	RoleThirdPartyClient = "third-party-client"
 	RoleInVPCClient      = "in-vpc-client"
-	CloudGCP             = "gcp"
-	ManagedByGKE         = "gke"
-	DefaultRouterASN     = 64514
-	DefaultPeerASN       = 64512
-	DefaultK8sVersion    = "v1.37.2"
-	SolutionBGPExport    = "bgp-export"
-	DefaultTunnels       = 4
+	// RoleManagedService is a managed service instance (Memorystore) in a producer VPC.
+	RoleManagedService = "managed-service"
+	// ManagedByServiceNetworking marks a Private Service Access producer VPC, joined to the
+	// consumer VPC by the peering PeeringServiceNetworking.
+	ManagedByServiceNetworking = "servicenetworking"
+	PeeringServiceNetworking   = "servicenetworking-googleapis-com"
+	ServiceRedis               = "redis"
+	// RedisTLSPort and RedisPort are where Memorystore for Redis listens with in-transit
+	// encryption and without.
+	RedisTLSPort      = 6378
+	RedisPort         = 6379
+	CloudGCP          = "gcp"
+	ManagedByGKE      = "gke"
+	DefaultRouterASN  = 64514
+	DefaultPeerASN    = 64512
+	DefaultK8sVersion = "v1.37.2"
+	SolutionBGPExport = "bgp-export"
+	DefaultTunnels    = 4
 )
 
 // Advertisement is what a router announces to its BGP peers.
@@ -154,6 +167,23 @@ type Machine struct {
 	IP     netip.Addr
 	Role   string
 	Tags   []string
+	// Service is set on managed-service hosts.
+	Service *ManagedService
+}
+
+// ManagedService is a resolved managed service instance.
+type ManagedService struct {
+	Kind string
+	TLS  bool
+	Auth bool
+}
+
+// Port is where the instance listens: 6378 with TLS, 6379 without.
+func (s *ManagedService) Port() uint16 {
+	if s.TLS {
+		return RedisTLSPort
+	}
+	return RedisPort
 }
 
 // Connection is a resolved link.

@@ -22,6 +22,9 @@ func resolve(source string, f *File) *Topology {
 	}
 	for _, h := range f.Spec.Hosts {
 		m := &Machine{Name: h.Name, VPC: h.VPC, Subnet: h.Subnet, IP: address(h.IP), Role: h.Role, Tags: h.Tags}
+		if sv := h.Service; sv != nil {
+			m.Service = &ManagedService{Kind: sv.Kind, TLS: sv.TLS == nil || *sv.TLS, Auth: sv.Auth == nil || *sv.Auth}
+		}
 		if m.Role == "" {
 			m.Role = RoleVM
 		}
@@ -57,6 +60,9 @@ func resolveVPC(v VPC) *Network {
 			sn.Secondary = append(sn.Secondary, NamedRange{Name: r.Name, CIDR: prefix(r.CIDR)})
 		}
 		n.Subnets = append(n.Subnets, sn)
+	}
+	for _, r := range v.AllocatedRanges {
+		n.Allocated = append(n.Allocated, NamedRange{Name: r.Name, CIDR: prefix(r.CIDR)})
 	}
 	for _, r := range v.Routers {
 		cr := &CloudRouter{Name: r.Name, Region: r.Region, ASN: r.ASN, Advertise: Advertisement{Mode: AdvertiseDefault}}

@@ -39,15 +39,28 @@ type VPC struct {
 	Name string `yaml:"name" json:"name"`
 	// Cloud is "gcp" (default) or the third-party cloud ("aws", "azure", "other").
 	Cloud string `yaml:"cloud,omitempty" json:"cloud,omitempty"`
-	// ManagedBy "gke" marks the Google-owned master VPC (its peering cannot be edited).
+	// ManagedBy "gke" marks the Google-owned master VPC; "servicenetworking" a Google-owned
+	// producer VPC of Private Service Access (Memorystore, Cloud SQL). Their side of the peering
+	// cannot be edited.
 	ManagedBy string `yaml:"managedBy,omitempty" json:"managedBy,omitempty"`
 	// RoutingMode is REGIONAL (GCP default) or GLOBAL; gcp VPCs only.
 	RoutingMode string   `yaml:"routingMode,omitempty" json:"routingMode,omitempty"`
 	Subnets     []Subnet `yaml:"subnets" json:"subnets"`
 	Routers     []Router `yaml:"routers,omitempty" json:"routers,omitempty"`
+	// AllocatedRanges are the VPC's Private Service Access ranges (global internal addresses
+	// with purpose VPC_PEERING): producer VPCs of managed services take their subnets from them.
+	// Customer gcp VPCs only.
+	AllocatedRanges []AllocatedRange `yaml:"allocatedRanges,omitempty" json:"allocatedRanges,omitempty"`
 	// Firewall holds the VPC's ingress firewall rules (customer gcp VPCs only). As in GCP, the
 	// implied rules always apply below them: deny all ingress, allow all egress.
 	Firewall []FirewallRule `yaml:"firewall,omitempty" json:"firewall,omitempty"`
+}
+
+// AllocatedRange is a range reserved for Private Service Access (e.g.
+// google-managed-services-<vpc>, a /16 or /20; GCP needs at least a /24).
+type AllocatedRange struct {
+	Name string `yaml:"name" json:"name"`
+	CIDR string `yaml:"cidr" json:"cidr"`
 }
 
 // FirewallRule is a VPC ingress firewall rule.
@@ -105,10 +118,24 @@ type Host struct {
 	IP string `yaml:"ip" json:"ip"`
 	// Role is "vm" (default), "third-party-client" (a VM of the third-party cloud that must reach
 	// the control plane), "in-vpc-client" (a VM in a customer GCP VPC), "node" (a GKE node of the
-	// cluster) or "control-plane". Suites find their actors by role.
+	// cluster), "control-plane" or "managed-service" (a managed service instance in a
+	// servicenetworking producer VPC). Suites find their actors by role.
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 	// Tags are network tags that firewall rules can target.
 	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// Service is what a managed-service host serves (role managed-service only).
+	Service *Service `yaml:"service,omitempty" json:"service,omitempty"`
+}
+
+// Service is a Google-managed service instance reached over Private Service Access.
+type Service struct {
+	// Kind is "redis" (Memorystore for Redis).
+	Kind string `yaml:"kind" json:"kind"`
+	// TLS is in-transit encryption (SERVER_AUTHENTICATION: TLS on 6378 with the instance's CA);
+	// off, the instance listens in plain text on 6379. Default true.
+	TLS *bool `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Auth requires the instance's AUTH string. Default true.
+	Auth *bool `yaml:"auth,omitempty" json:"auth,omitempty"`
 }
 
 // Link joins two VPCs: a VPC peering, an interconnect (VLAN attachment) or a VPN.

@@ -18,6 +18,7 @@ func newSolutionCommand() *cobra.Command {
 	var ef envFlags
 	var variant, proxyName, address, host string
 	var ttl time.Duration
+	var service string
 	apply := &cobra.Command{
 		Use:   "apply ilb-proxy|bgp-export",
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
@@ -30,8 +31,11 @@ func newSolutionCommand() *cobra.Command {
 			if host, err = clientHost(env, host); err != nil {
 				return err
 			}
+			if service != "" && args[0] != "bgp-export" {
+				return fmt.Errorf("--service applies to bgp-export (the route export reaches managed services over Private Service Access)")
+			}
 			if args[0] == "bgp-export" {
-				return applyBGPExport(cmd, ef.provider, env, bgpexport.Variant(variant), host, ttl)
+				return applyBGPExport(cmd, ef.provider, env, bgpexport.Options{Variant: bgpexport.Variant(variant), TokenTTL: ttl, Service: service}, host)
 			}
 			p, err := ilbproxy.ParseProxy(proxyName)
 			if err != nil {
@@ -65,6 +69,7 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().StringVar(&address, "address", "10.128.0.28", "static internal address of the load balancer")
 	apply.Flags().StringVar(&host, "host", "", "host that gets the kubeconfig (default: the topology's third-party client)")
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
+	apply.Flags().StringVar(&service, "service", "", "bgp-export: also reach the VPC's managed service over Private Service Access (redis)")
 	remove := &cobra.Command{
 		Use:   "remove ilb-proxy|bgp-export",
 		Short: "Remove everything apply created",
@@ -87,8 +92,10 @@ func newSolutionCommand() *cobra.Command {
 	return c
 }
 
-func applyBGPExport(cmd *cobra.Command, providerName string, env provider.Environment, variant bgpexport.Variant, host string, ttl time.Duration) error {
-	res, err := bgpexport.Apply(cmd.Context(), env, bgpexport.Options{Variant: variant, TokenTTL: ttl, Log: slog.Default()})
+func applyBGPExport(cmd *cobra.Command, providerName string, env provider.Environment, o bgpexport.Options, host string) error {
+	o.Log = slog.Default()
+	variant := o.Variant
+	res, err := bgpexport.Apply(cmd.Context(), env, o)
 	if err != nil {
 		return err
 	}

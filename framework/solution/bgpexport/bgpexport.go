@@ -48,6 +48,10 @@ type Options struct {
 	// SessionTimeout bounds the wait for every BGP session to be Established (default 60 s).
 	SessionTimeout time.Duration
 	Log            *slog.Logger
+	// Service also reaches the consumer VPC's managed services over Private Service Access
+	// ("redis": Memorystore): the allocated ranges are advertised and the VPC's side of the
+	// servicenetworking peering exports custom routes, the same fix as the GKE peering's.
+	Service string
 }
 
 func (o *Options) defaults() {
@@ -79,6 +83,12 @@ type Plan struct {
 	PeerRanges  []netip.Prefix // the third-party VPC's ranges
 	Tunnels     []string
 	Peers       []cloud.RouterBgpPeer
+	// ServicePeering is the VPC's Private Service Access peering (servicenetworking-googleapis-com)
+	// and ServiceRanges its allocated ranges, when the topology declares them.
+	ServicePeering string
+	ServiceRanges  []netip.Prefix
+	// ServiceFlags are the VPC's side of ServicePeering as the topology declares it.
+	ServiceFlags cloud.NetworkPeering
 }
 
 // NewPlan names the gateways, tunnels and BGP peers for the bgp-export link of t. GCP's
@@ -107,6 +117,14 @@ func NewPlan(t *topology.Topology, link string) (Plan, error) {
 	for _, s := range t.Network(peer.VPC).Subnets {
 		p.PeerRanges = append(p.PeerRanges, s.Prefixes()...)
 	}
+	p.ServiceRanges = namedPrefixes(t.Network(gcp.VPC).Allocated)
+	for _, c := range t.Links {
+		if c.Type == topology.LinkPeering && c.Name == topology.PeeringServiceNetworking && (c.A.VPC == gcp.VPC || c.B.VPC == gcp.VPC) {
+			me, _ := c.Side(gcp.VPC)
+			p.ServicePeering = c.Name
+			p.ServiceFlags = cloud.NetworkPeering{Network: gcp.VPC, Name: c.Name, ExportCustomRoutes: me.ExportCustomRoutes, ImportCustomRoutes: me.ImportCustomRoutes}
+		}
+	}
 	base := netip.MustParseAddr("169.254.10.0").As4()
 	for k := range l.Tunnels {
 		name := fmt.Sprintf("%s-tunnel-%d", l.Name, k)
@@ -118,6 +136,14 @@ func NewPlan(t *topology.Topology, link string) (Plan, error) {
 			IPAddress: ip, PeerIPAddress: ip.Next(), PeerAsn: p.PeerASN, AdvertisedRoutePriority: 100})
 	}
 	return p, nil
+}
+
+func namedPrefixes(rs []topology.NamedRange) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range rs {
+		out = append(out, r.CIDR)
+	}
+	return out
 }
 
 // Result is what Apply did and what the third-party VM needs. Token is a secret: never log it.
@@ -174,6 +200,9 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.checkService(o.Service); err != nil {
+		return nil, err
+	}
 	res := &Result{Plan: plan, Server: "https://" + info.PrivateEndpoint.String(), CAPEM: info.CAPEM}
 	log := o.Log.With("solution", "bgp-export", "variant", o.Variant)
 
@@ -199,6 +228,10 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	// Step 3: CUSTOM advertisement: the VPC's subnets and the master range (a peering route,
 	// which DEFAULT never announces).
 	adv := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}, Ranges: []netip.Prefix{info.MasterCIDR}}
+	if o.Service != "" {
+		// The managed services' ranges are peering routes too: only a custom range announces them.
+		adv.Ranges = append(adv.Ranges, plan.ServiceRanges...)
+	}
 	if err := vc.PatchRouter(ctx, cloud.RouterPatch{Network: plan.Network, Router: plan.Router, Advertise: &adv}); err != nil {
 		return nil, err
 	}
@@ -216,6 +249,22 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	}
 	if err := vc.UpdatePeering(ctx, pe); err != nil {
 		return nil, err
+	}
+	// Step 4b (with a service): the same export on the servicenetworking peering, so the
+	// producer VPC learns the third-party range and the service can answer.
+	if o.Service != "" {
+		sp, err := vc.GetPeering(ctx, plan.Network, plan.ServicePeering)
+		if err != nil {
+			return nil, err
+		}
+		sp.ExportCustomRoutes = true
+		if o.Variant == Seed {
+			sp.ImportCustomRoutes = true
+		}
+		if err := vc.UpdatePeering(ctx, sp); err != nil {
+			return nil, err
+		}
+		log.Info("managed services reachable", "peering", plan.ServicePeering, "ranges", plan.ServiceRanges)
 	}
 	// Step 5 (hardened): the third-party ranges may reach the private endpoint.
 	if o.Variant == Hardened {
@@ -249,6 +298,23 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	res.Kubeconfig, res.Token = kc.Kubeconfig, kc.Token
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// Services are the managed-service kinds Apply can reach.
+var Services = []string{topology.ServiceRedis}
+
+// checkService says why the plan cannot reach service ("" is always fine).
+func (p Plan) checkService(service string) error {
+	switch {
+	case service == "":
+		return nil
+	case !slices.Contains(Services, service):
+		return fmt.Errorf("service %q: choose one of %s", service, strings.Join(Services, ", "))
+	case p.ServicePeering == "" || len(p.ServiceRanges) == 0:
+		return fmt.Errorf("service %s: VPC %s declares no Private Service Access (allocatedRanges and a peering %s to a servicenetworking VPC)",
+			service, p.Network, topology.PeeringServiceNetworking)
+	}
+	return nil
 }
 
 func alreadyExists(err error) bool {
@@ -310,6 +376,10 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	keep(vc.DeleteVpnGateway(ctx, plan.Gateway))
 	keep(vc.DeleteExternalVpnGateway(ctx, plan.PeerGateway))
 	keep(vc.UpdatePeering(ctx, cloud.NetworkPeering{Network: plan.Network, Name: info.PeeringName}))
+	if plan.ServicePeering != "" {
+		// Back to the flags the topology declares (Apply with a service changed them).
+		keep(vc.UpdatePeering(ctx, plan.ServiceFlags))
+	}
 	if an, err := vc.GetAuthorizedNetworks(ctx); err == nil && an.Enabled {
 		an.CIDRBlocks = slices.DeleteFunc(an.CIDRBlocks, func(p netip.Prefix) bool { return slices.Contains(plan.PeerRanges, p) })
 		keep(vc.SetAuthorizedNetworks(ctx, an))

@@ -49,10 +49,14 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 		return nil, err
 	}
 	out := &RoundTripResult{Notes: r.Notes}
+	// Hosts are matched by address: the import names what it cannot read (the control plane).
+	byIP := map[netip.Addr]bool{}
+	for _, h := range m.topo.Hosts {
+		byIP[h.IP] = true
+	}
 	for _, from := range t.Hosts {
-		src := m.topo.Host(from.Name)
-		if src == nil {
-			out.Mismatches = append(out.Mismatches, "host "+from.Name+" is not in the imported topology")
+		if !byIP[from.IP] {
+			out.Mismatches = append(out.Mismatches, fmt.Sprintf("host %s (%s) is not in the imported topology", from.Name, from.IP))
 			continue
 		}
 		for _, to := range t.Hosts {
@@ -68,7 +72,7 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 				if port != 0 {
 					f = netmodel.Flow{Proto: "tcp", Port: port}
 				}
-				got := m.m.TraceFlow(src.IP, to.IP, f)
+				got := m.m.TraceFlow(from.IP, to.IP, f)
 				out.Compared++
 				if want {
 					out.Reachable++

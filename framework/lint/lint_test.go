@@ -93,6 +93,8 @@ var detectorCases = []struct {
 	{"lint.kubeconfigInsecure", "RG-KCFG-002", []string{td("legacy.kubeconfig")}, []string{"legacy.kubeconfig:8"}, []string{hardened("kubeconfig")}},
 	{"lint.kubeconfigTokenExpiry", "RG-TOKEN-002", []string{td("legacy.kubeconfig")}, []string{"legacy.kubeconfig:20"}, []string{hardened("kubeconfig")}},
 	{"lint.topologyPeeringImport", "RG-PEER-001", []string{seed("bgp-export.topology.yaml")}, []string{"bgp-export.topology.yaml:68"}, []string{hardened("bgp-export.topology.yaml")}},
+	{"lint.topologyPSAExport", "RG-PEER-002", []string{td("psa-half-fix.topology.yaml")}, []string{"psa-half-fix.topology.yaml:41", "psa-half-fix.topology.yaml:113"},
+		[]string{td("psa-fixed.topology.yaml"), psaFixture, hardened("bgp-export.topology.yaml")}},
 	{"lint.topologyCrossRegion", "RG-NET-001", []string{td("cross-region.topology.yaml")}, []string{"cross-region.topology.yaml:63"}, []string{td("cross-region-global.topology.yaml"), hardened("bgp-export.topology.yaml")}},
 }
 

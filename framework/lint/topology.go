@@ -2,6 +2,8 @@ package lint
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -40,6 +42,7 @@ func parseTopology(file string, data []byte) (*topologyFile, *InputError) {
 var topologyDetectors = map[string]func(*topologyFile) []findings.Finding{
 	"lint.topologyPeeringImport": topologyPeeringImport,
 	"lint.topologyCrossRegion":   topologyCrossRegion,
+	"lint.topologyPSAExport":     topologyPSAExport,
 }
 
 func runTopology(t *topologyFile) []findings.Finding {
@@ -112,4 +115,81 @@ func topologyCrossRegion(f *topologyFile) []findings.Finding {
 		}
 	}
 	return out
+}
+
+// topologyPSAExport flags the bgp-export fix applied to the GKE peering only while a managed
+// service (Memorystore) is reached over Private Service Access from the same VPC: the VPC's
+// side of the GKE peering exports custom routes and its side of servicenetworking-googleapis-com
+// does not (at that side of the link), or a Cloud Router of the VPC announces the master range
+// in a CUSTOM advertisement but no range covering the allocated range that holds the service
+// (at the router's ranges).
+func topologyPSAExport(f *topologyFile) []findings.Finding {
+	c := f.t.Cluster
+	if c == nil || len(f.t.HostsWithRole(topology.RoleManagedService)) == 0 {
+		return nil
+	}
+	psa := f.t.Link(topology.PeeringServiceNetworking)
+	gke := f.t.Link(c.Peering)
+	if psa == nil || gke == nil {
+		return nil
+	}
+	// The consumer is the side of the PSA peering that is the cluster's VPC.
+	side := "a"
+	me, producer := psa.A, psa.B
+	if psa.B.VPC == c.VPC {
+		side, me, producer = "b", psa.B, psa.A
+	}
+	if me.VPC != c.VPC {
+		return nil // Private Service Access from another VPC: the GKE peering's export is not the question
+	}
+	var out []findings.Finding
+	gkeSide, _ := gke.Side(c.VPC)
+	if gkeSide.ExportCustomRoutes && !me.ExportCustomRoutes {
+		i := slices.IndexFunc(f.t.Links, func(l *topology.Connection) bool { return l == psa })
+		out = append(out, findings.New("RG-PEER-002", f.doc.evidence("spec", "links", i, side, "exportCustomRoutes"),
+			"VPC %s exports custom routes over the GKE peering %s but not over %s: replies from the managed services in %s have no route back to the ranges %s learns over its VPN or interconnect (set exportCustomRoutes: true on %s's side)",
+			c.VPC, gke.Name, psa.Name, producer.VPC, c.VPC, c.VPC))
+	}
+	// The allocated ranges holding a managed service of the producer VPC.
+	var held []topology.NamedRange
+	if n := f.t.Network(c.VPC); n != nil {
+		for _, a := range n.Allocated {
+			if slices.ContainsFunc(f.t.HostsWithRole(topology.RoleManagedService), func(h *topology.Machine) bool {
+				return h.VPC == producer.VPC && a.CIDR.Contains(h.IP)
+			}) {
+				held = append(held, a)
+			}
+		}
+	}
+	vi := slices.IndexFunc(f.t.Networks, func(n *topology.Network) bool { return n.Name == c.VPC })
+	if vi < 0 {
+		return out
+	}
+	for ri, r := range f.t.Networks[vi].Routers {
+		ad := r.Advertise
+		if ad.Mode != topology.AdvertiseCustom || !covered(ad.Ranges, c.MasterCIDR) {
+			continue
+		}
+		var missing, cidrs []string
+		for _, a := range held {
+			if !covered(ad.Ranges, a.CIDR) {
+				missing = append(missing, a.Name+" "+a.CIDR.String())
+				cidrs = append(cidrs, a.CIDR.String())
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		out = append(out, findings.New("RG-PEER-002", f.doc.evidence("spec", "vpcs", vi, "routers", ri, "advertise", "ranges"),
+			"router %s announces the master range %s but not the allocated range %s, where the managed services of %s live: the third party has no route to them (add %s to ranges)",
+			r.Name, c.MasterCIDR, strings.Join(missing, ", "), producer.VPC, strings.Join(cidrs, ", ")))
+	}
+	return out
+}
+
+// covered reports whether one of ranges contains p.
+func covered(ranges []netip.Prefix, p netip.Prefix) bool {
+	return slices.ContainsFunc(ranges, func(r netip.Prefix) bool {
+		return r.IsValid() && p.IsValid() && r.Bits() <= p.Bits() && r.Contains(p.Addr())
+	})
 }

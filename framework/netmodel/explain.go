@@ -135,12 +135,28 @@ func (m *Model) whyNotOverBGP(s sidedLink, dst netip.Addr, region string, visite
 	}
 	why := fmt.Sprintf("%s has a %s route %s but does not announce it over %s %s: %s",
 		them, nr.Type.words(), nr.Prefix, s.Type, s.Name, m.describeAdvertisement(s.Name, s.Them))
-	if m.nets[them].GCP() {
-		// GCP: only a CUSTOM advertisement announces ranges other than the VPC's own subnets.
-		why += fmt.Sprintf(" (list %s in a CUSTOM advertisement on %s, with group ALL_SUBNETS to keep the subnets)",
-			nr.Prefix, s.Them.Router)
+	if n := m.nets[them]; n.GCP() {
+		why += " (" + advertiseHint(n, s.Them.Router, nr.Prefix) + ")"
 	}
 	return why
+}
+
+// advertiseHint says how router (of gcp VPC n) comes to announce p.
+func advertiseHint(n *topology.Network, router string, p netip.Prefix) string {
+	// GCP: only a CUSTOM advertisement announces ranges other than the VPC's own subnets.
+	// Private services access: producer subnets are carved from the VPC's allocated range;
+	// announcing the whole range covers every one of them, now and later.
+	want := p.String()
+	for _, a := range n.Allocated {
+		if a.CIDR.IsValid() && a.CIDR.Bits() <= p.Bits() && a.CIDR.Contains(p.Addr()) {
+			want = fmt.Sprintf("%s, allocated range %s, which holds %s,", a.CIDR, a.Name, p)
+			break
+		}
+	}
+	if r := n.Router(router); r != nil && r.Advertise.Mode == topology.AdvertiseCustom {
+		return fmt.Sprintf("add %s to the ranges of %s's CUSTOM advertisement", want, router)
+	}
+	return fmt.Sprintf("list %s in a CUSTOM advertisement on %s, with group ALL_SUBNETS to keep the subnets", want, router)
 }
 
 // bestCovering returns the most specific effective route in rs containing dst, in any region.

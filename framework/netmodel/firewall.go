@@ -189,6 +189,11 @@ func (m *Model) Admit(src, dst netip.Addr, f Flow) Admission {
 		if auth.Rule != "" {
 			return auth
 		}
+		if n != nil && n.GCP() {
+			// The Google-managed VPCs (GKE's master VPC, a Private Service Access producer
+			// VPC) hold no customer firewall rules.
+			return Admission{Allowed: true, Reason: fmt.Sprintf("vpc %s is managed by %s and has no customer firewall rules", h.VPC, n.ManagedBy)}
+		}
 		return Admission{Allowed: true, Reason: fmt.Sprintf("vpc %s has no GCP firewall", h.VPC)}
 	}
 	for _, r := range m.FirewallRules(h.VPC) {

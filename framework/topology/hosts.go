@@ -10,8 +10,9 @@ func (c *checker) hosts() {
 		if c.name(p+".name", "host", h.Name, "tp-vm", maxName) {
 			c.unique(seen, p+".name", "host", h.Name)
 		}
-		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleThirdPartyClient, RoleInVPCClient, RoleNode, RoleControlPlane)
+		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleThirdPartyClient, RoleInVPCClient, RoleNode, RoleControlPlane, RoleManagedService)
 		c.clientRole(p, h)
+		c.serviceRole(p, h, m)
 		for k, tag := range h.Tags {
 			c.name(at(p+".tags", k), "tag", tag, "gke-node", maxName)
 		}
@@ -72,7 +73,33 @@ func (c *checker) clientRole(p string, h Host) {
 	switch {
 	case h.Role == RoleThirdPartyClient && n.GCP():
 		c.add(p+".role", "role third-party-client needs a VPC of the third-party cloud, and %q is a gcp VPC (move the host, or use role: in-vpc-client)", h.VPC)
-	case h.Role == RoleInVPCClient && (!n.GCP() || n.ManagedBy != ""):
+	case h.Role == RoleInVPCClient && !customer(n):
 		c.add(p+".role", "role in-vpc-client needs a customer GCP VPC, and %q is not one (move the host, or use role: third-party-client or vm)", h.VPC)
+	}
+}
+
+// serviceRole checks a managed service instance: role managed-service exactly in the
+// servicenetworking producer VPCs, with a service of a known kind; service on no other host.
+func (c *checker) serviceRole(p string, h Host, m *Machine) {
+	if h.Service != nil && m.Role != RoleManagedService {
+		c.add(p+".service", "applies to hosts with role managed-service only (set role: %s, or remove service)", RoleManagedService)
+	}
+	if m.Role == RoleManagedService {
+		if h.Service == nil {
+			c.add(p+".service", "is required on a managed-service host (write service: {kind: %s})", ServiceRedis)
+		} else {
+			c.oneOf(p+".service.kind", "service kind", h.Service.Kind, false, ServiceRedis)
+		}
+	}
+	n := c.t.Network(h.VPC)
+	if n == nil {
+		return
+	}
+	producer := n.ManagedBy == ManagedByServiceNetworking
+	switch {
+	case m.Role == RoleManagedService && !producer:
+		c.add(p+".role", "role managed-service needs a servicenetworking VPC, and %q is not one (move the host to the producer VPC, the one with managedBy: servicenetworking, or use role: vm)", h.VPC)
+	case m.Role != RoleManagedService && producer:
+		c.add(p+".role", "VPC %q is a servicenetworking producer VPC, whose hosts are managed service instances (set role: managed-service and service: {kind: %s})", h.VPC, ServiceRedis)
 	}
 }

@@ -327,6 +327,8 @@ func roleWhere(role string) string {
 		return "a host in the cluster's subnet"
 	case RoleControlPlane:
 		return "the host at the private endpoint"
+	case RoleManagedService:
+		return "a host in a servicenetworking VPC, with service: {kind: redis}"
 	}
 	return "a host"
 }

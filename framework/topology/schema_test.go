@@ -130,6 +130,9 @@ func TestSchemaValidates(t *testing.T) {
 		{"testdata/valid/minimal.yaml", true},
 		{"testdata/valid/vpn-defaults.yaml", true},
 		{"testdata/valid/cluster-defaults.yaml", true},
+		{"testdata/valid/psa.yaml", true},
+		{"../../fixtures/topologies/bgp-export-psa.yaml", true},
+		{"../../fixtures/topologies/alt-bgp-export-psa.yaml", true},
 		{"testdata/invalid/unknown-field.yaml", false},
 		{"testdata/invalid/unknown-top-field.yaml", false},
 		{"testdata/invalid/bad-api-version.yaml", false},
@@ -150,6 +153,12 @@ func TestSchemaValidates(t *testing.T) {
 		{"testdata/invalid/master-cidr-not-28.yaml", false},
 		{"testdata/invalid/bad-k8s-version.yaml", false},
 		{"testdata/invalid/no-subnets.yaml", false},
+		{"testdata/invalid/bad-managed-by.yaml", false},
+		{"testdata/invalid/psa-allocated-too-small.yaml", false},
+		{"testdata/invalid/psa-allocated-too-large.yaml", false},
+		{"testdata/invalid/psa-allocated-bad-name.yaml", false},
+		{"testdata/invalid/psa-service-bad-kind.yaml", false},
+		{"testdata/invalid/psa-service-missing-kind.yaml", false},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.file), func(t *testing.T) {

@@ -39,6 +39,7 @@ func validate(file string, loc *locator, f *File, t *Topology) []*Error {
 	c.vpcs()
 	c.hosts()
 	c.links()
+	c.serviceNetworking()
 	c.cluster()
 	return sorted(c.list)
 }

@@ -1,6 +1,9 @@
 package topology
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // Private ASN ranges (RFC 6996), the only ones a Cloud Router accepts.
 func privateASN(asn uint32) bool {
@@ -26,7 +29,7 @@ func (c *checker) vpcs() {
 		}
 		c.oneOf(p+".cloud", "cloud", v.Cloud, true, clouds...)
 		if n.GCP() {
-			c.oneOf(p+".managedBy", "managedBy value", v.ManagedBy, true, ManagedByGKE)
+			c.oneOf(p+".managedBy", "managedBy value", v.ManagedBy, true, ManagedByGKE, ManagedByServiceNetworking)
 			c.oneOf(p+".routingMode", "routing mode", v.RoutingMode, true, RoutingRegional, RoutingGlobal)
 		} else {
 			if v.ManagedBy != "" {
@@ -39,6 +42,68 @@ func (c *checker) vpcs() {
 		c.subnets(i, v)
 		c.routers(p, v, n)
 		c.firewall(p, v, n)
+		c.allocatedRanges(i, v, n)
+	}
+}
+
+// customer reports whether n is a customer GCP VPC: gcp, and managed by no Google service.
+func customer(n *Network) bool { return n.GCP() && n.ManagedBy == "" }
+
+// owner says why n is not a customer GCP VPC, for messages: "this VPC is aws", "GKE manages
+// this VPC".
+func owner(n *Network) string {
+	switch {
+	case !n.GCP():
+		return "this VPC is " + n.Cloud
+	case n.ManagedBy == ManagedByGKE:
+		return "GKE manages this VPC"
+	case n.ManagedBy == ManagedByServiceNetworking:
+		return "Service Networking manages this VPC for Private Service Access"
+	}
+	return "this VPC is managed by " + n.ManagedBy
+}
+
+// Prefix lengths an allocated range may have: GCP needs at least a /24 for Private Service
+// Access; a /8 is the largest range reachgate accepts.
+const (
+	minAllocatedBits = 8
+	maxAllocatedBits = 24
+)
+
+// allocatedRanges checks spec.vpcs[i].allocatedRanges: customer GCP VPCs only, unique valid
+// names, /8 to /24 ranges that overlap neither the VPC's subnets nor each other.
+func (c *checker) allocatedRanges(i int, v VPC, n *Network) {
+	if len(v.AllocatedRanges) == 0 {
+		return
+	}
+	p := at("spec.vpcs", i)
+	if !customer(n) {
+		c.add(p+".allocatedRanges", "allocated ranges apply to customer GCP VPCs only, and %s (remove them)", owner(n))
+		return
+	}
+	seen := map[string]string{}
+	ranges := c.ranges(i)
+	for j, r := range v.AllocatedRanges {
+		ap := at(p+".allocatedRanges", j)
+		if c.name(ap+".name", "allocated range", r.Name, "google-managed-services", maxName) {
+			c.unique(seen, ap+".name", "allocated range", r.Name)
+		}
+		if !c.cidr(ap+".cidr", r.CIDR) {
+			continue
+		}
+		cidr := n.Allocated[j].CIDR
+		if b := cidr.Bits(); b < minAllocatedBits || b > maxAllocatedBits {
+			c.add(ap+".cidr", "%s is a /%d, and an allocated range is a /%d to a /%d (GCP needs at least a /24; /16 or /20 is usual)",
+				cidr, b, minAllocatedBits, maxAllocatedBits)
+			continue
+		}
+		for _, o := range ranges {
+			if o.cidr.Overlaps(cidr) {
+				c.add(ap+".cidr", "%s overlaps %s of %s (line %d) in the same VPC (choose a range that does not overlap)", cidr, o.cidr, o.label, c.loc.line(o.path))
+				break
+			}
+		}
+		ranges = append(ranges, labeledRange{cidr, ap + ".cidr", "allocated range " + strconv.Quote(r.Name)})
 	}
 }
 
@@ -49,12 +114,8 @@ func (c *checker) firewall(p string, v VPC, n *Network) {
 	if len(v.Firewall) == 0 {
 		return
 	}
-	if !n.GCP() || n.ManagedBy != "" {
-		owner := "this VPC is " + n.Cloud
-		if n.ManagedBy != "" {
-			owner = "GKE manages this VPC"
-		}
-		c.add(p+".firewall", "firewall rules apply to customer GCP VPCs only, and %s (remove them)", owner)
+	if !customer(n) {
+		c.add(p+".firewall", "firewall rules apply to customer GCP VPCs only, and %s (remove them)", owner(n))
 		return
 	}
 	seen := map[string]string{}

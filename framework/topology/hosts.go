@@ -10,7 +10,7 @@ func (c *checker) hosts() {
 		if c.name(p+".name", "host", h.Name, "tp-vm", maxName) {
 			c.unique(seen, p+".name", "host", h.Name)
 		}
-		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleThirdPartyClient, RoleInVPCClient, RoleNode, RoleControlPlane)
+		c.oneOf(p+".role", "role", h.Role, true, RoleVM, RoleThirdPartyClient, RoleInVPCClient, RoleNode, RoleControlPlane, RoleManagedService)
 		c.clientRole(p, h)
 		for k, tag := range h.Tags {
 			c.name(at(p+".tags", k), "tag", tag, "gke-node", maxName)

@@ -26,7 +26,7 @@ func (c *checker) vpcs() {
 		}
 		c.oneOf(p+".cloud", "cloud", v.Cloud, true, clouds...)
 		if n.GCP() {
-			c.oneOf(p+".managedBy", "managedBy value", v.ManagedBy, true, ManagedByGKE)
+			c.oneOf(p+".managedBy", "managedBy value", v.ManagedBy, true, ManagedByGKE, ManagedByServiceNetworking)
 			c.oneOf(p+".routingMode", "routing mode", v.RoutingMode, true, RoutingRegional, RoutingGlobal)
 		} else {
 			if v.ManagedBy != "" {

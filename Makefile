@@ -29,9 +29,14 @@ lab-binaries: build
 
 # What the lab and the suites need on the machine, checked in a second before any build:
 # root, iproute2, util-linux, nftables, nginx with its stream module, and gcloud (suites/gcloud
-# drives the lab's GCP API with it). Prints every missing piece and how to get it.
+# drives the lab's GCP API with it). redis-server runs the lab's managed-service hosts: it is
+# needed by lab/redis's tests (with redis-cli) in `make test` and `make preflight`, and by
+# `make e2e-local` only when a topology of fixtures/topologies has a managed-service host.
+# Prints every missing piece and how to get it.
 preflight:
 	@miss=(); \
+	tests=1; if [ "$(strip $(MAKECMDGOALS))" = e2e-local ]; then tests=; fi; \
+	suites=; if grep -qsE '^[[:space:]]*role:[[:space:]]*managed-service' fixtures/topologies/*.yaml; then suites=1; fi; \
 	[ "$$(id -u)" = 0 ] || miss+=("root: the lab makes network namespaces; run as root or with sudo"); \
 	command -v ip >/dev/null || miss+=("ip: apt-get install iproute2"); \
 	command -v nsenter >/dev/null || miss+=("nsenter: apt-get install util-linux"); \
@@ -40,6 +45,8 @@ preflight:
 	[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || miss+=("nginx stream module: apt-get install libnginx-mod-stream"); \
 	command -v gcloud >/dev/null || miss+=("gcloud (suites/gcloud): install google-cloud-cli (https://cloud.google.com/sdk/docs/install#deb)"); \
 	command -v gke-gcloud-auth-plugin >/dev/null || miss+=("gke-gcloud-auth-plugin (suites/gcloud): apt-get install google-cloud-cli-gke-gcloud-auth-plugin"); \
+	if [ -n "$$tests$$suites" ]; then command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || miss+=("redis-server (the lab's managed-service hosts, lab/redis tests): apt-get install redis-server"); fi; \
+	if [ -n "$$tests" ]; then command -v redis-cli >/dev/null || miss+=("redis-cli (lab/redis tests): apt-get install redis-tools"); fi; \
 	if [ $${#miss[@]} -gt 0 ]; then echo "reachgate needs on this machine:"; printf '  - %s\n' "$${miss[@]}"; exit 1; fi
 
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its

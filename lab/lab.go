@@ -47,8 +47,9 @@ type Lab struct {
 	cloudStamp cloudStamp
 }
 
-// Up provisions the lab, or returns it as it is when it is already up. On failure or
-// cancellation everything created so far is removed before Up returns.
+// Up provisions the lab, or returns it as it is when it is already up (restarting its GCP API
+// and redis instances when only they exited). On failure or cancellation everything created so
+// far is removed before Up returns.
 func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 	log := opts.Log
 	if err := netns.ValidName(opts.Name); err != nil {
@@ -63,12 +64,12 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 			log.Info("lab already up", "lab", opts.Name)
 			return Open(opts.Name)
 		}
-		if apiOnlyDown(old) && opts.Self != "" {
+		if restartableDown(old, opts.Self != "") {
 			l, err := Open(opts.Name)
 			if err != nil {
 				return nil, err
 			}
-			if err := l.restartAPI(ctx, opts.Self, log); err != nil {
+			if err := l.restartDaemons(ctx, opts.Self, log); err != nil {
 				return nil, err
 			}
 			return l, nil
@@ -117,6 +118,9 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	if err := l.applyImpairments(ctx, opts.Self); err != nil {
+		return nil, err
+	}
+	if err := l.startManagedServices(ctx, log); err != nil {
 		return nil, err
 	}
 	if topo.Cluster != nil {

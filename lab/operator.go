@@ -93,40 +93,6 @@ func (l *Lab) startAPI(ctx context.Context, self string, log *slog.Logger) error
 	return nil
 }
 
-// apiOnlyDown reports whether the lab is up but for its GCP API, which exited: `lab up` then
-// restarts the API instead of rebuilding the lab, and what was set through it stays (it lives
-// in the lab's state, not in the API's process).
-func apiOnlyDown(st *netns.State) bool {
-	if st.Phase != netns.PhaseUp {
-		return false
-	}
-	down := 0
-	for _, p := range st.Processes {
-		if !p.Running() {
-			if p.Name != APIProcess {
-				return false
-			}
-			down++
-		}
-	}
-	return down > 0
-}
-
-// restartAPI forgets the lab's exited API process and starts a new one.
-func (l *Lab) restartAPI(ctx context.Context, self string, log *slog.Logger) error {
-	var gone []netns.Process
-	for _, p := range l.State.Processes {
-		if p.Name == APIProcess {
-			gone = append(gone, p)
-		}
-	}
-	if err := l.State.Forget(gone, nil); err != nil {
-		return err
-	}
-	log.Info("restarting the lab's GCP API (it had exited)", "lab", l.State.Name)
-	return l.startAPI(ctx, self, log)
-}
-
 // OperatorEnv is the environment of a shell at the operator's position: gcloud pointed at the
 // lab's GCP API (compute and container endpoint overrides, the lab's project and region, no
 // credentials, no metadata server probe, a configuration directory of the lab's own), and

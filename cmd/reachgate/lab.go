@@ -188,6 +188,9 @@ type statusView struct {
 	Routers     []cloud.RouterStatus     `json:"routers,omitempty"`
 	VPNGateways []cloud.VpnGatewayStatus `json:"vpnGateways,omitempty"`
 	Peerings    []peeringView            `json:"peerings,omitempty"`
+	// ManagedServices are the Memorystore for Redis instances of managed-service hosts (never
+	// their AUTH string).
+	ManagedServices []lab.ManagedServiceStatus `json:"managedServices,omitempty"`
 }
 
 type peeringView struct {
@@ -252,6 +255,7 @@ func newLabStatusCommand() *cobra.Command {
 						v.Endpoint = l.CP.URL()
 					}
 					cloudStatus(cmd.Context(), l, &v)
+					v.ManagedServices = l.ManagedServices()
 				}
 				views = append(views, v)
 			}
@@ -290,6 +294,14 @@ func newLabStatusCommand() *cobra.Command {
 					fmt.Fprintf(tw, "  %s\t%d\t%v\t%s\t%s\n", p.Name, p.PID, p.Running, p.Namespace, p.Log)
 				}
 				tw.Flush()
+				if len(v.ManagedServices) > 0 {
+					tw = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "  MANAGED SERVICE\tKIND\tADDRESS\tTLS\tAUTH\tPID\tRUNNING")
+					for _, m := range v.ManagedServices {
+						fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%v\n", m.Host, m.Kind, m.Address, onOff(m.TLS), onOff(m.Auth), m.PID, m.Running)
+					}
+					tw.Flush()
+				}
 			}
 			return nil
 		},
@@ -297,6 +309,13 @@ func newLabStatusCommand() *cobra.Command {
 	c.Flags().StringVar(&name, "name", "", "only this lab")
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	return c
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func newLabBuildCommand() *cobra.Command {

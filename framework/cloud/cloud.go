@@ -150,6 +150,27 @@ const (
 	Outgoing = "OUTGOING"
 )
 
+// ManagedService is a managed service instance reached over Private Service Access, named
+// after Memorystore for Redis's instance (redis v1 projects.locations.instances): host and
+// port, serverCaCerts, transitEncryptionMode and authEnabled with the string
+// instances.getAuthString returns.
+type ManagedService struct {
+	// Name is the instance's name; Kind its service ("redis").
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Host and Port are the instance's address: 6378 with in-transit encryption, else 6379.
+	Host netip.Addr `json:"host"`
+	Port int        `json:"port"`
+	// TLS is transitEncryptionMode SERVER_AUTHENTICATION (false: DISABLED): clients verify the
+	// server against CAPEM and present no certificate.
+	TLS bool `json:"tls"`
+	// CAPEM is serverCaCerts[].cert, the instance's CA (empty without TLS).
+	CAPEM []byte `json:"serverCaCerts,omitempty"`
+	// Auth is the AUTH string (empty when authEnabled is false). It is a secret: never
+	// marshalled, printed or logged.
+	Auth string `json:"-"`
+}
+
 // VpnGatewayStatus is vpnGateways.getStatus plus the tunnels' states.
 type VpnGatewayStatus struct {
 	Name       string         `json:"name"`

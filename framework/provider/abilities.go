@@ -86,6 +86,13 @@ type Operator interface {
 	Operator() (Host, error)
 }
 
+// ManagedServices is the ability to describe the environment's managed service instances
+// (Memorystore for Redis, reached over Private Service Access) as the service's API does: one
+// per host with role managed-service, with the CA to verify it and its AUTH string.
+type ManagedServices interface {
+	ManagedService(ctx context.Context, host string) (cloud.ManagedService, error)
+}
+
 // FilePlacer is the ability to put a file on a host (a kubeconfig for the third-party VM).
 type FilePlacer interface {
 	PlaceFile(ctx context.Context, name string, data []byte) (path string, err error)

@@ -7,21 +7,22 @@ import (
 
 // abilityTexts says what a provider without each ability cannot do, for skip reasons.
 var abilityTexts = map[reflect.Type]string{
-	reflect.TypeFor[Explainer]():    "explain reachability from a network model",
-	reflect.TypeFor[LogSource]():    "hand over its components' logs",
-	reflect.TypeFor[Listener]():     "listen at a host",
-	reflect.TypeFor[CloudAccess]():  "hand out its cloud API",
-	reflect.TypeFor[VPNCloud]():     "manage HA VPN, Cloud Router, peering and authorized networks",
-	reflect.TypeFor[WANEmulator]():  "emulate a WAN profile on a link",
-	reflect.TypeFor[TunnelFaults](): "cut and restore a VPN tunnel's underlay",
-	reflect.TypeFor[KubeAdmin]():    "reach the cluster's API server as an administrator",
-	reflect.TypeFor[FilePlacer]():   "put a file on a host",
-	reflect.TypeFor[Operator]():     "run gcloud configured for its project",
-	reflect.TypeFor[GCPAPI]():       "hand out its project's compute and container APIs",
-	reflect.TypeFor[PodKiller]():    "kill a pod's containers",
-	reflect.TypeFor[PodNetwork]():   "act inside a pod's network",
-	reflect.TypeFor[Inventory]():    "list what the environment runs",
-	reflect.TypeFor[Attacher]():     "attach to an environment that is already provisioned",
+	reflect.TypeFor[Explainer]():       "explain reachability from a network model",
+	reflect.TypeFor[LogSource]():       "hand over its components' logs",
+	reflect.TypeFor[Listener]():        "listen at a host",
+	reflect.TypeFor[CloudAccess]():     "hand out its cloud API",
+	reflect.TypeFor[VPNCloud]():        "manage HA VPN, Cloud Router, peering and authorized networks",
+	reflect.TypeFor[WANEmulator]():     "emulate a WAN profile on a link",
+	reflect.TypeFor[TunnelFaults]():    "cut and restore a VPN tunnel's underlay",
+	reflect.TypeFor[KubeAdmin]():       "reach the cluster's API server as an administrator",
+	reflect.TypeFor[FilePlacer]():      "put a file on a host",
+	reflect.TypeFor[Operator]():        "run gcloud configured for its project",
+	reflect.TypeFor[GCPAPI]():          "hand out its project's compute and container APIs",
+	reflect.TypeFor[PodKiller]():       "kill a pod's containers",
+	reflect.TypeFor[PodNetwork]():      "act inside a pod's network",
+	reflect.TypeFor[Inventory]():       "list what the environment runs",
+	reflect.TypeFor[ManagedServices](): "describe its managed service instances (Memorystore for Redis)",
+	reflect.TypeFor[Attacher]():        "attach to an environment that is already provisioned",
 }
 
 // AbilityText says what a provider lacking the ability T cannot do, with T's name:

@@ -260,6 +260,12 @@ func (h *Host) PlaceFile(_ context.Context, name string, data []byte) (string, e
 	return p, os.WriteFile(p, data, 0o600)
 }
 
+// ManagedService implements provider.ManagedServices: a managed-service host's redis instance
+// as the lab runs it.
+func (e *Environment) ManagedService(_ context.Context, host string) (cloud.ManagedService, error) {
+	return e.lab.ManagedService(host)
+}
+
 // Attach implements provider.Attacher: it wraps a lab that is already up, the only one when
 // name is empty. Kubectl at hosts runs the reachgate binary of selfbin.Path.
 func (Provider) Attach(ctx context.Context, name string, log *slog.Logger) (provider.Environment, error) {
@@ -298,21 +304,22 @@ func (e *Environment) Inventory() ([]string, error) {
 
 // The lab has every ability; a missing method fails the build here, not a suite at run time.
 var (
-	_ provider.Attacher     = Provider{}
-	_ provider.Environment  = (*Environment)(nil)
-	_ provider.Explainer    = (*Environment)(nil)
-	_ provider.LogSource    = (*Environment)(nil)
-	_ provider.CloudAccess  = (*Environment)(nil)
-	_ provider.WANEmulator  = (*Environment)(nil)
-	_ provider.TunnelFaults = (*Environment)(nil)
-	_ provider.KubeAdmin    = (*Environment)(nil)
-	_ provider.PodKiller    = (*Environment)(nil)
-	_ provider.PodNetwork   = (*Environment)(nil)
-	_ provider.Inventory    = (*Environment)(nil)
-	_ provider.GCPAPI       = (*Environment)(nil)
-	_ provider.Host         = (*Host)(nil)
-	_ provider.Listener     = (*Host)(nil)
-	_ provider.FilePlacer   = (*Host)(nil)
-	_ provider.VPNCloud     = labcloud.Lab{}
-	_ provider.Cloud        = labcloud.Lab{}
+	_ provider.Attacher        = Provider{}
+	_ provider.Environment     = (*Environment)(nil)
+	_ provider.Explainer       = (*Environment)(nil)
+	_ provider.LogSource       = (*Environment)(nil)
+	_ provider.CloudAccess     = (*Environment)(nil)
+	_ provider.WANEmulator     = (*Environment)(nil)
+	_ provider.TunnelFaults    = (*Environment)(nil)
+	_ provider.KubeAdmin       = (*Environment)(nil)
+	_ provider.PodKiller       = (*Environment)(nil)
+	_ provider.PodNetwork      = (*Environment)(nil)
+	_ provider.Inventory       = (*Environment)(nil)
+	_ provider.GCPAPI          = (*Environment)(nil)
+	_ provider.ManagedServices = (*Environment)(nil)
+	_ provider.Host            = (*Host)(nil)
+	_ provider.Listener        = (*Host)(nil)
+	_ provider.FilePlacer      = (*Host)(nil)
+	_ provider.VPNCloud        = labcloud.Lab{}
+	_ provider.Cloud           = labcloud.Lab{}
 )

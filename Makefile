@@ -51,7 +51,7 @@ preflight:
 
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
-MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export
+MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa
 GINKGO_FLAGS = --keep-going --timeout=60m --poll-progress-after=120s --skip-package=harness
 
 # The main job: build everything, run the suites on the local lab, write reports, tear down.

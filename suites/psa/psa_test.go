@@ -103,7 +103,8 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 			args = append(args, "--tls", "--cacert", caFile)
 		}
 		// The AUTH string is read from its file into REDISCLI_AUTH: it never is an argument.
-		out, err := tpVM.Run(ctx, "sh", "-c", `REDISCLI_AUTH="$(cat "$0")" exec "$@" PING`, append([]string{keyFile}, args...)...)
+		argv := append([]string{"sh", "-c", `REDISCLI_AUTH="$(cat "$0")" exec "$@" PING`, keyFile}, args...)
+		out, err := tpVM.Run(ctx, argv...)
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(strings.TrimSpace(out)).To(Equal("PONG"))
 	}, SpecTimeout(20*time.Second))
@@ -119,7 +120,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 	}, SpecTimeout(20*time.Second))
 
 	It("refuses a wrong AUTH string in Redis itself (the network delivers it)", func(ctx SpecContext) {
-		if !svc.Auth {
+		if svc.Auth == "" {
 			Skip("the instance has AUTH off")
 		}
 		r := request()
@@ -197,6 +198,8 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lat.Errors).To(BeZero(), lat.FirstError)
 		AddReportEntry("redis PING", fmt.Sprintf("p50 %s, p95 %s, p99 %s over %d", lat.P50, lat.P95, lat.P99, lat.Samples))
-		Expect(lat.P95).To(BeNumerically(">", 0))
+		// A PING is one round trip inside the lab's unimpaired links: well under the
+		// /version budget's 20 ms.
+		Expect(lat.P95).To(And(BeNumerically(">", 0), BeNumerically("<", 20)))
 	}, SpecTimeout(60*time.Second))
 })

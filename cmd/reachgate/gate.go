@@ -225,15 +225,7 @@ func writeGateJUnit(path string, base *gate.Snapshot, r *gate.Result) error {
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Tests = len(suite.Cases)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := reports.Encode(f, suite); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return reports.WriteSuite(path, suite)
 }
 
 // exitErrorf prints the message and exits with code.

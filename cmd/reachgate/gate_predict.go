@@ -119,15 +119,7 @@ func writePredictJUnit(path string, p *gate.Prediction) error {
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Tests = len(suite.Cases)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := reports.Encode(f, suite); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return reports.WriteSuite(path, suite)
 }
 
 func predictVerdict(ok bool) string {

@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reachgate/lab/internal/specfile"
 	"strings"
 	"time"
 
@@ -233,27 +234,8 @@ func ensureAuth(path string) (string, error) {
 	return s, writeSecret(path, []byte(s+"\n"))
 }
 
-// writeSecret writes a file of mode 0600 atomically (a temporary file renamed over path).
-func writeSecret(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
-	return err
-}
+// writeSecret writes a file of mode 0600 atomically.
+func writeSecret(path string, data []byte) error { return specfile.WriteAtomicMode(path, data, 0o600) }
 
 // Credentials are what a client of an instance needs besides its address: the CA (TLS) and the
 // AUTH string (AUTH), read from the instance's files.

@@ -50,7 +50,10 @@ func LineCol(data []byte, off int64) string {
 }
 
 // WriteAtomic writes data to a temporary file next to path and renames it over path.
-func WriteAtomic(path string, data []byte) error {
+func WriteAtomic(path string, data []byte) error { return WriteAtomicMode(path, data, 0o644) }
+
+// WriteAtomicMode is WriteAtomic with the file's mode (0o600 for a secret).
+func WriteAtomicMode(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -60,7 +63,7 @@ func WriteAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
+		err = os.Chmod(tmp.Name(), mode)
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)

@@ -62,7 +62,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			// Remove returns the environment to the baseline: the client times out again, and
 			// the model (where the provider has one) says why.
 			Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-			modelSays(tpVM.Name(), endpoint, false, "no peering, interconnect or VPN brings that range")
+			harness.ModelSays(tpVM.Name(), endpoint, false, "no peering, interconnect or VPN brings that range")
 		}, NodeTimeout(60*time.Second))
 		kc, err = harness.Require[provider.FilePlacer](tpVM).PlaceFile(ctx, "bgp-export.kubeconfig", res.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())
@@ -121,7 +121,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.Status).To(Equal(200))
 		Expect(string(r.Body)).To(ContainSubstring(`"gitVersion"`))
-		modelSays(tpVM.Name(), endpoint, true, "")
+		harness.ModelSays(tpVM.Name(), endpoint, true, "")
 	}, SpecTimeout(20*time.Second))
 
 	It("runs kubectl get nodes at the third-party client: every node Ready", func(ctx SpecContext) {
@@ -180,7 +180,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Eventually(func(ctx context.Context) probe.Outcome {
 			return probe.TCP(ctx, tpVM, endpoint.String(), time.Second).Outcome
 		}).WithContext(ctx).WithTimeout(10*time.Second).Should(Equal(probe.Timeout), "the client must time out")
-		modelSays(tpVM.Name(), endpoint, false, reason)
+		harness.ModelSays(tpVM.Name(), endpoint, false, reason)
 		Expect(restore(ctx)).To(Succeed())
 		Eventually(get).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, the client must be answered again")
 	}
@@ -377,23 +377,6 @@ var _ = Describe("bgp-export seed (the article's steps)", Label("solution", "bgp
 		tpVM := harness.Actor(topology.RoleThirdPartyClient)
 		ep := netip.AddrPortFrom(env.Cluster().PrivateEndpoint, 443)
 		Expect(probe.TCP(ctx, tpVM, ep.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-		modelSays(tpVM.Name(), ep, false, "not in the master authorized networks")
+		harness.ModelSays(tpVM.Name(), ep, false, "not in the master authorized networks")
 	}, SpecTimeout(2*time.Minute))
 })
-
-// modelSays checks the provider's network model, where it has one, against what the packets
-// showed: reachable or not, and the reason it names. A provider without a model (real GCP)
-// leaves the verdict to the packets alone.
-func modelSays(from string, to netip.AddrPort, reachable bool, reason string) {
-	GinkgoHelper()
-	ex, ok := harness.Env().(provider.Explainer)
-	if !ok {
-		AddReportEntry("model: "+from+" -> "+to.String(), "provider cannot "+provider.AbilityText[provider.Explainer]())
-		return
-	}
-	got, why, err := ex.Explain(from, to)
-	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry("model: "+from+" -> "+to.String(), why)
-	Expect(got).To(Equal(reachable), why)
-	Expect(why).To(ContainSubstring(reason))
-}

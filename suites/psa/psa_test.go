@@ -49,19 +49,6 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		}
 		return err
 	}
-	modelSays := func(reachable bool, reason string) {
-		GinkgoHelper()
-		ex, ok := env.(provider.Explainer)
-		if !ok {
-			AddReportEntry("model: "+tpVM.Name()+" -> "+addr.String(), "provider cannot "+provider.AbilityText[provider.Explainer]())
-			return
-		}
-		got, why, err := ex.Explain(tpVM.Name(), addr)
-		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("model: "+tpVM.Name()+" -> "+addr.String(), why)
-		Expect(got).To(Equal(reachable), why)
-		Expect(why).To(ContainSubstring(reason))
-	}
 
 	BeforeAll(func(ctx SpecContext) {
 		env = harness.Env()
@@ -82,7 +69,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(err).NotTo(HaveOccurred())
 		// The baseline: nothing joins the third-party cloud to the producer VPC yet.
 		Expect(probe.TCP(ctx, tpVM, addr.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-		modelSays(false, "")
+		harness.ModelSays(tpVM.Name(), addr, false, "")
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		res, err = bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Hardened, Service: topology.ServiceRedis, Log: log})
 		Expect(err).NotTo(HaveOccurred())
@@ -150,10 +137,10 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Eventually(func(ctx context.Context) probe.Outcome {
 			return probe.TCP(ctx, tpVM, addr.String(), time.Second).Outcome
 		}).WithContext(ctx).WithTimeout(15*time.Second).Should(Equal(probe.Timeout), "the client must time out")
-		modelSays(false, reason)
+		harness.ModelSays(tpVM.Name(), addr, false, reason)
 		Expect(restore(ctx)).To(Succeed())
 		Eventually(ping).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, Redis must answer again")
-		modelSays(true, "")
+		harness.ModelSays(tpVM.Name(), addr, true, "")
 	}
 
 	It("times out when the servicenetworking peering does not export custom routes (the producer cannot answer)", func(ctx SpecContext) {

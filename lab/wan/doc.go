@@ -2,7 +2,8 @@
 // since this kernel has no netem. It impairs every packet crossing the veth interface X of
 // a router namespace, in both directions, without touching the other end:
 //
-//	arriving on X ──ip rule iif X (pref 100) → table 0x52470000+2·ifindex: default dev wi-X──┐
+//	arriving on X ──nft prerouting: mark ifindex<<16 ──ip rule iif X fwmark (pref 100)
+//	   → table 0x52470000+2·ifindex: default dev wi-X ─────────────────────────────────────┐
 //	                                                                                         │
 //	   ┌─────────────── `reachgate wan --spec F` in the namespace ───────────────────────────┘
 //	   │  reader: timestamp, lose Loss %, due = max(now+Delay±Jitter, previous due)
@@ -15,8 +16,11 @@
 //
 // So a round trip over the link gains 2×Delay. Details that keep the namespace's
 // behaviour otherwise unchanged:
-//   - The iif rule sits before the "local" lookup (moved from preference 0 to 1000 while
+//   - The iif rule sits before the "local" lookup (moved from preference 0 to 102 while
 //     any element is installed), so traffic to the router's own addresses is delayed too.
+//     It matches the mark as well as X: the kernel's ARP code looks up the route to a
+//     request's target with X as input but no mark, and must still find the address local
+//     to answer. Every other rule of the namespace stays after "local", as before.
 //   - The first pass of each impaired packet is not conntracked (nft notrack): conntrack,
 //     NAT and filters see each packet once, when it comes back from a TUN device.
 //   - The kernel forwards each impaired packet twice; the daemon adds 1 to the TTL so hop

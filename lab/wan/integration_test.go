@@ -328,3 +328,40 @@ func TestJitterKeepsOrder(t *testing.T) {
 		t.Errorf("echo rtt spread %v-%v; want jitter to spread it by several ms", rtt.Min, rtt.Max)
 	}
 }
+
+// TestNeighbours: with an element installed, the router still answers ARP, both on the
+// impaired link and on its other interfaces when a later policy rule (as the lab's
+// regional tables at preference 150) routes that interface's traffic through a table
+// without the router's own addresses. Each neighbour's cache is flushed first, so every
+// connect needs a fresh ARP reply from R.
+func TestNeighbours(t *testing.T) {
+	roottest.Require(t)
+	c := newChain(t, "arp")
+	// A regional table for what arrives on a0: a blackhole for A's own subnet and the way
+	// to B, like the lab's per-region tables.
+	if err := ipBatch(t.Context(), c.R,
+		"route add blackhole 10.250.1.0/30 table 7700",
+		"route add "+ChainB+"/32 dev l0 table 7700",
+		"rule add pref 150 iif a0 lookup 7700"); err != nil {
+		t.Fatal(err)
+	}
+	applyT(t, c, Profiles["same-metro"])
+	for _, step := range []struct {
+		what, flush string
+		toRouter    bool
+	}{
+		{"B → R's address on the impaired link", c.B, true},
+		{"A → B through R, A resolving its gateway under a regional rule", c.A, false},
+		{"B → R again after the entry expired", c.B, true},
+	} {
+		if err := ipBatch(t.Context(), step.flush, "neigh flush all"); err != nil {
+			t.Fatal(err)
+		}
+		rtt, err := c.TCPConnectRTT(t.Context(), 3, step.toRouter)
+		if err != nil {
+			neigh, _ := run(t.Context(), "", "ip", "-n", step.flush, "neigh", "show")
+			t.Fatalf("%s: %v (neighbours of %s: %q; R's ARP reply is missing)", step.what, err, step.flush, neigh)
+		}
+		t.Logf("%s: %v", step.what, rtt)
+	}
+}

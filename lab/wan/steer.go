@@ -26,10 +26,15 @@ func (l Link) String() string { return l.Namespace + "/" + l.Interface }
 // Routing numbers. The ingress and egress rules sit before the "local" lookup so that
 // packets for the namespace's own addresses (a BGP session over the link) are delayed too;
 // Steer moves "local" from preference 0 to LocalPref, and the last Unsteer moves it back.
+// LocalPref sits right after the element's rules and before every other rule of the lab
+// (its regional tables use 150): only the element's marked packets skip "local". With
+// "local" later, a regional table's blackhole for its own subnet answered the kernel's
+// route lookup for an ARP request to the router's gateway address, and hosts lost their
+// gateway once their neighbour entry expired.
 const (
 	PrefIn    = 100
 	PrefOut   = 101
-	LocalPref = 1000
+	LocalPref = 102
 	tableBase = 0x52470000 // + 2×ifindex (in), +1 (out)
 	markMask  = 0xffff0000 // the egress mark is ifindex<<16 under this mask
 )
@@ -143,7 +148,7 @@ func Steer(ctx context.Context, l Link, imp Impairment) error {
 		b = append(b, fmt.Sprintf("rule add pref %d lookup local", LocalPref), "rule del pref 0 lookup local")
 	}
 	b = append(b,
-		fmt.Sprintf("rule add pref %d iif %s lookup %d", PrefIn, l.Interface, n.tableIn),
+		fmt.Sprintf("rule add pref %d iif %s fwmark %#x/%#x lookup %d", PrefIn, l.Interface, n.mark, uint32(markMask), n.tableIn),
 		fmt.Sprintf("rule add pref %d fwmark %#x/%#x lookup %d", PrefOut, n.mark, uint32(markMask), n.tableOut))
 	if err := ipBatch(ctx, l.Namespace, b...); err != nil {
 		return fmt.Errorf("steer %s: %w", l, err)
@@ -156,9 +161,14 @@ func Steer(ctx context.Context, l Link, imp Impairment) error {
 
 // nftRules marks packets leaving through the interface (forwarded ones by a FIB lookup in
 // prerouting, local ones after their route lookup in output) so the fwmark rule routes
-// them to the egress TUN device instead. The first pass of every impaired packet is not
-// conntracked: conntrack, NAT and filters see each packet once, as it comes back from a
-// TUN device. A TTL-1 packet for the namespace itself survives the extra forward.
+// them to the egress TUN device instead. IPv4 packets arriving on the interface get the
+// same mark, and the ingress rule matches the interface *and* the mark: the kernel's ARP
+// code looks up the route to a request's target address with the interface as input but
+// without a mark, so that lookup still finds the namespace's own address and ARP is
+// answered (an iif-only rule sent it to the TUN device: no ARP reply, and the neighbour's
+// cache entry expired into seconds-long stalls). The first pass of every impaired packet
+// is not conntracked: conntrack, NAT and filters see each packet once, as it comes back
+// from a TUN device. A TTL-1 packet for the namespace itself survives the extra forward.
 func nftRules(ifname string, n numbers) string {
 	mark := fmt.Sprintf("meta mark set meta mark & %#08x | %#08x", ^uint32(markMask), n.mark)
 	return fmt.Sprintf(`table ip %[1]s
@@ -167,7 +177,7 @@ table ip %[1]s {
 	chain pre {
 		type filter hook prerouting priority raw; policy accept;
 		iifname "%[2]s" ip ttl 1 fib daddr type local ip ttl set 2
-		iifname "%[2]s" notrack
+		iifname "%[2]s" %[4]s notrack
 		iifname != { "%[2]s", "%[3]s" } fib daddr oifname "%[2]s" %[4]s notrack
 	}
 	chain out {
@@ -244,7 +254,8 @@ func unsteerRules(ctx context.Context, l Link, n numbers) error {
 	var errs []error
 	// The rules first, then the tables they pointed at: traffic never meets an empty table.
 	for _, r := range []string{
-		fmt.Sprintf("pref %d iif %s lookup %d", PrefIn, l.Interface, n.tableIn),
+		fmt.Sprintf("pref %d iif %s fwmark %#x/%#x lookup %d", PrefIn, l.Interface, n.mark, uint32(markMask), n.tableIn),
+		fmt.Sprintf("pref %d iif %s lookup %d", PrefIn, l.Interface, n.tableIn), // an element of an earlier release
 		fmt.Sprintf("pref %d fwmark %#x/%#x lookup %d", PrefOut, n.mark, uint32(markMask), n.tableOut),
 	} {
 		for ipBatch(ctx, l.Namespace, "rule del "+r) == nil {

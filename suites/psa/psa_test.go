@@ -189,4 +189,25 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		// /version budget's 20 ms.
 		Expect(lat.P95).To(And(BeNumerically(">", 0), BeNumerically("<", 20)))
 	}, SpecTimeout(60*time.Second))
+
+	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency"), func(ctx SpecContext) {
+		wan := harness.Require[provider.WANEmulator](env)
+		up := env.Topology().Uplink(env.Topology().Host(tpVM.Name()).VPC)
+		Expect(up).NotTo(BeNil(), "no interconnect or VPN joins %s's VPC to GCP", tpVM.Name())
+		// The profile applies to every tunnel's underlay; BGP keeps its sessions (its hold
+		// timer is far above the RTT), so the PINGs measure the WAN, not a reconvergence.
+		const profile, rtt = "cross-region", 30.0
+		Expect(wan.SetImpairment(ctx, up.Name, profile)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(wan.SetImpairment(ctx, up.Name, "none")).To(Succeed())
+		}, NodeTimeout(30*time.Second))
+		lat, err := probe.RedisPingLatency(ctx, tpVM, request(), 200)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("redis PING "+profile, fmt.Sprintf("p50 %s, p95 %s, p99 %s over %d (link %s)", lat.P50, lat.P95, lat.P99, lat.Samples, up.Name))
+		// Every PING answers (a stalled tunnel shows as a 2 s timeout here), the median is the
+		// profile's round trip, and the tail stays within one more round trip of it.
+		Expect(lat.Errors).To(BeZero(), lat.FirstError)
+		Expect(float64(lat.P50)).To(BeNumerically("~", rtt+1, rtt*0.15))
+		Expect(float64(lat.P99)).To(BeNumerically("<", 2*rtt))
+	}, SpecTimeout(90*time.Second))
 })

@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local test test-go bench-lab bench-explain bench-predict bench-api lint clean preflight
+.PHONY: all build lab-binaries e2e-local test test-go bench-e2e bench-lab bench-explain bench-predict bench-api lint clean preflight
 
 all: build
 
@@ -52,19 +52,32 @@ preflight:
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
 MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa
-GINKGO_FLAGS = --keep-going --timeout=60m --poll-progress-after=120s --skip-package=harness
+# How many suites run at once: empty for the default (two per core, one per 2 GiB of
+# available memory, at most 6); JOBS=1 runs them one after another.
+JOBS ?=
 
-# The main job: build everything, run the suites on the local lab, write reports, tear down.
+# The main job: build everything, run the suites on the local lab side by side (each on its
+# own lab; `reachgate e2e` keeps each suite's output together), write reports, tear down.
 # Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
 e2e-local: preflight lab-binaries
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@status=0; $(SUITE_ENV) $(GINKGO) $(GINKGO_FLAGS) ./suites/... || status=$$?; \
-	for m in $(MATRIX); do suite=$${m%%:*}; topo=$${m#*:}; echo "== suite $$suite on fixtures/topologies/$$topo.yaml"; \
-	  $(SUITE_ENV) REACHGATE_TOPOLOGY=$(CURDIR)/fixtures/topologies/$$topo.yaml $(GINKGO) $(GINKGO_FLAGS) ./suites/$$suite || status=$$?; \
-	done; \
+	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' || status=$$?; \
 	$(BIN)/reachgate lab gc >/dev/null 2>&1 || true; \
 	$(BIN)/reachgate report --in $(REPORTS) || status=1; \
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status
+
+# Prints the wall time of a warm `make e2e-local` over 3 runs (median) with each run's
+# per-suite table; RUNS=10 for a longer series (it also counts the green runs).
+RUNS ?= 3
+bench-e2e: lab-binaries
+	@green=0; times=(); for i in $$(seq $(RUNS)); do \
+	  s=$$(date +%s.%N); $(MAKE) --no-print-directory e2e-local >/tmp/reachgate-bench-e2e-$$i.log 2>&1 && green=$$((green+1)); \
+	  e=$$(date +%s.%N); t=$$(awk "BEGIN{printf \"%.1f\", $$e-$$s}"); times+=($$t); \
+	  echo "run $$i: make e2e-local $$t s ($$(grep -c '^e2e: .* suites in' /tmp/reachgate-bench-e2e-$$i.log) summary)"; \
+	  sed -n '/^SUITE/,/^e2e: .* suites in/p' /tmp/reachgate-bench-e2e-$$i.log | awk '{print "  " $$1, $$2, $$3}'; \
+	done; \
+	echo "make e2e-local (warm): median $$(printf '%s\n' "$${times[@]}" | sort -n | awk '{a[NR]=$$1} END{print a[int((NR+1)/2)]}') s over $(RUNS) runs; $$green of $(RUNS) green"; \
+	test $$green -eq $(RUNS)
 
 # All tests: unit and integration (with -race), then the Ginkgo suites on the lab.
 test: preflight lint test-go e2e-local

@@ -76,6 +76,7 @@ func newRootCommand() *cobra.Command {
 		newProbeCommand(),
 		newLintCommand(),
 		newReportCommand(),
+		newE2ECommand(),
 		newBenchCommand(),
 		newGateCommand(),
 		newGCPCommand(),

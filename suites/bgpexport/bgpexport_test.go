@@ -138,7 +138,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
 	}, SpecTimeout(30*time.Second))
 
-	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", func(ctx SpecContext) {
+	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
 		b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
 		Expect(err).NotTo(HaveOccurred())
 		rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token,
@@ -157,7 +157,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
 	}, SpecTimeout(2*time.Minute))
 
-	It("emulates the WAN on the tunnels: cross-region makes the third-party client's round trip 30 ms (within 15 %)", func(ctx SpecContext) {
+	It("emulates the WAN on the tunnels: cross-region makes the third-party client's round trip 30 ms (within 15 %)", Label(harness.QuietLabel), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
 		Expect(wan.SetImpairment(ctx, res.Plan.Link, "cross-region")).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(wan.SetImpairment(ctx, res.Plan.Link, "none")).To(Succeed()) })
@@ -199,7 +199,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		negative(ctx, set(false), set(true), "exportCustomRoutes is false on "+res.Plan.Network+"'s side")
 	}, SpecTimeout(60*time.Second))
 
-	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate"), func(ctx SpecContext) {
+	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel), func(ctx SpecContext) {
 		base, err := gate.Take(ctx, env, gate.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(base.Flows).NotTo(BeEmpty())

@@ -7,10 +7,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,9 +67,18 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 		Expect(err).NotTo(HaveOccurred())
 		// Provisioning can take minutes on a cold machine: show progress on stderr as well.
 		log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, GinkgoWriter), nil)).With("suite", Name())
-		env, err = p.Provision(ctx, provider.Spec{Name: suite, Source: source, Data: data, Log: log})
+		// Lab start-up is the busiest moment of a suite: it waits for measurements in flight.
+		Expect(machine.acquire(false)).To(Succeed())
+		env, err = p.Provision(ctx, provider.Spec{Name: labName(), Source: source, Data: data, Log: log})
+		machine.release()
 		Expect(err).NotTo(HaveOccurred(), "provision %s with provider %s", source, *providerName)
 	}, NodeTimeout(15*time.Minute))
+	// Every spec (with its container's BeforeAll and AfterAll) holds the measurement lock:
+	// shared, or alone for a spec labelled quiet.
+	BeforeEach(func() {
+		Expect(machine.acquire(quiet(CurrentSpecReport().Labels()))).To(Succeed())
+		DeferCleanup(machine.release)
+	})
 	// A failing spec carries the tails of the control plane's logs.
 	AfterEach(func() {
 		if !CurrentSpecReport().Failed() || env == nil {
@@ -81,6 +92,8 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 	})
 	AfterSuite(func(ctx SpecContext) {
 		if env != nil {
+			Expect(machine.acquire(false)).To(Succeed())
+			defer machine.release()
 			Expect(env.Teardown(context.WithoutCancel(ctx))).To(Succeed())
 		}
 	}, NodeTimeout(time.Minute))
@@ -100,6 +113,27 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 		Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo", Name()+".json"))).To(Succeed())
 	})
 	return true
+}
+
+// labName is the environment's name: the suite's, or with --topology the suite's and the
+// topology's, so one suite on two address plans can run side by side. Names longer than a
+// lab's 20 characters keep a prefix and a hash of the whole.
+func labName() string {
+	if *topologyFile == "" || topo == nil {
+		return suiteName
+	}
+	n := strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(suiteName+"-"+topo.Name)), "-")
+	if len(n) <= 20 {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n))
+	return strings.TrimRight(n[:12], "-") + "-" + fmt.Sprintf("%07x", h.Sum32())[:7]
 }
 
 // Name is the suite's name in reports: the name given to Setup, with "@<topology name>"

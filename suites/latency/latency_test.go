@@ -22,7 +22,7 @@ import (
 // The interconnect between the clouds is where WAN latency lives: these specs emulate it
 // (netem is absent here, so the lab's own delay element does), prove the emulation, and hold
 // the API's latency from the third-party client against the budgets of each profile.
-var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "ilb-proxy", "hardened", "nginx"), Ordered, func() {
+var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "ilb-proxy", "hardened", "nginx", harness.QuietLabel), Ordered, func() {
 	var (
 		link    string
 		env     provider.Environment

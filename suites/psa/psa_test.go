@@ -180,7 +180,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		negative(ctx, set(without), set(full), "does not announce")
 	}, SpecTimeout(60*time.Second))
 
-	It("measures PING from the third-party VM (p50/p95 of 200 over one TLS connection)", Label("latency"), func(ctx SpecContext) {
+	It("measures PING from the third-party VM (p50/p95 of 200 over one TLS connection)", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
 		lat, err := probe.RedisPingLatency(ctx, tpVM, request(), 200)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lat.Errors).To(BeZero(), lat.FirstError)
@@ -190,7 +190,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(lat.P95).To(And(BeNumerically(">", 0), BeNumerically("<", 20)))
 	}, SpecTimeout(60*time.Second))
 
-	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency"), func(ctx SpecContext) {
+	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
 		up := env.Topology().Uplink(env.Topology().Host(tpVM.Name()).VPC)
 		Expect(up).NotTo(BeNil(), "no interconnect or VPN joins %s's VPC to GCP", tpVM.Name())
@@ -203,11 +203,12 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		}, NodeTimeout(30*time.Second))
 		lat, err := probe.RedisPingLatency(ctx, tpVM, request(), 200)
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("redis PING "+profile, fmt.Sprintf("p50 %s, p95 %s, p99 %s over %d (link %s)", lat.P50, lat.P95, lat.P99, lat.Samples, up.Name))
+		AddReportEntry("redis PING "+profile, fmt.Sprintf("p50 %s, p95 %s, p99 %s, max %s over %d (link %s)", lat.P50, lat.P95, lat.P99, lat.Max, lat.Samples, up.Name))
 		// Every PING answers (a stalled tunnel shows as a 2 s timeout here), the median is the
-		// profile's round trip, and the tail stays within one more round trip of it.
+		// profile's round trip, and no PING waits for a neighbour's ARP retry (a second or
+		// more); the tail below that depends on the machine's load, not on the path.
 		Expect(lat.Errors).To(BeZero(), lat.FirstError)
 		Expect(float64(lat.P50)).To(BeNumerically("~", rtt+1, rtt*0.15))
-		Expect(float64(lat.P99)).To(BeNumerically("<", 2*rtt))
+		Expect(float64(lat.Max)).To(BeNumerically("<", 500))
 	}, SpecTimeout(90*time.Second))
 })

@@ -126,7 +126,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(accepted).To(Equal(map[string]bool{"TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}))
 		}, SpecTimeout(30*time.Second))
 
-		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", func(ctx SpecContext) {
+		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
 			rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
 				Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: profile(), Samples: 200})
 			Expect(err).NotTo(HaveOccurred())
@@ -164,7 +164,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Kubectl[0].Output).To(ContainSubstring("Ready"))
 		}, SpecTimeout(2*time.Minute))
 
-		It("runs 1,000 sequential GET /version from the third-party client (probe overhead benchmark)", Label("bench"), func(ctx SpecContext) {
+		It("runs 1,000 sequential GET /version from the third-party client (probe overhead benchmark)", Label("bench", harness.QuietLabel), func(ctx SpecContext) {
 			start := time.Now()
 			pl, err := probe.Latency(ctx, tpVM, probe.HTTPSRequest{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token}, "/version", 1000)
 			total := time.Since(start)

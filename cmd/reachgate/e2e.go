@@ -1,0 +1,253 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"reachgate/framework/checkout"
+	"reachgate/framework/suiterun"
+)
+
+// suitePkg is one Ginkgo suite package under suites/.
+type suitePkg struct {
+	ImportPath, Dir, ID string
+}
+
+func newE2ECommand() *cobra.Command {
+	var (
+		jobs        int
+		matrix      string
+		binDir      string
+		ginkgoFlags []string
+	)
+	cmd := &cobra.Command{
+		Use:   "e2e [PACKAGE...]",
+		Short: "Run the suites side by side on the local lab (what make e2e-local runs)",
+		Long: `Builds every suite's test binary (Go's build cache serves unchanged ones), then runs
+the suites side by side, each on its own lab, at most --jobs at once (default: two per core,
+one per 2 GiB of available memory, at most 6; REACHGATE_JOBS sets it too). Each suite's output
+is printed whole when it ends; a line names the running suites every 30 s. The suites write
+their JUnit and Ginkgo JSON into REACHGATE_REPORT_DIR as before; 'reachgate report' joins them.
+
+--matrix runs suites again on other topologies: space-separated suite:topology pairs, the
+topology a file name under fixtures/topologies without .yaml (e.g. "baseline:alt").
+Suites start longest first, by the wall times of the previous run (kept in --bin-dir).
+Exit status 1 when any suite failed.`,
+		Example: `  REACHGATE_BIN=$PWD/bin/reachgate reachgate e2e --jobs 4 --matrix "baseline:alt psa:alt-bgp-export-psa"
+  reachgate e2e ./suites/baseline ./suites/tls`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := checkout.Root()
+			if err != nil {
+				return err
+			}
+			if jobs == 0 {
+				jobs = suiterun.DefaultJobs()
+				if v := os.Getenv("REACHGATE_JOBS"); v != "" {
+					if _, err := fmt.Sscan(v, &jobs); err != nil || jobs < 1 {
+						return exitErrorf(2, "REACHGATE_JOBS=%q: want a whole number ≥ 1", v)
+					}
+				}
+			}
+			if binDir == "" {
+				binDir = filepath.Join(root, "bin", "suites")
+			}
+			if err := os.MkdirAll(binDir, 0o755); err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				args = []string{"./suites/..."}
+			}
+			pkgs, err := listSuites(root, args)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			t0 := time.Now()
+			if err := buildSuites(cmd, root, binDir, pkgs); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "e2e: built %d suite binaries in %.1fs\n", len(pkgs), time.Since(t0).Seconds())
+			all, err := e2eJobs(root, binDir, pkgs, matrix, ginkgoFlags)
+			if err != nil {
+				return err
+			}
+			timesFile := filepath.Join(binDir, "times.json")
+			orderLongestFirst(all, readTimes(timesFile))
+			logDir := filepath.Join(binDir, "logs")
+			if err := os.MkdirAll(logDir, 0o755); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "e2e: %d suites, %d at a time (cores %d; --jobs or REACHGATE_JOBS to change)\n", len(all), jobs, runtime.NumCPU())
+			t1 := time.Now()
+			res := suiterun.Run(cmd.Context(), all, suiterun.Options{Jobs: jobs, LogDir: logDir, Out: out})
+			wall := time.Since(t1)
+			writeTimes(timesFile, res)
+			return e2eSummary(out, res, wall)
+		},
+	}
+	cmd.Flags().IntVar(&jobs, "jobs", 0, "suites at once (default from cores and memory, or REACHGATE_JOBS)")
+	cmd.Flags().StringVar(&matrix, "matrix", "", `suite:topology pairs run in addition, e.g. "baseline:alt bgpexport:alt-bgp-export"`)
+	cmd.Flags().StringVar(&binDir, "bin-dir", "", "where the suite binaries, their logs and the last wall times go (default <checkout>/bin/suites)")
+	cmd.Flags().StringArrayVar(&ginkgoFlags, "ginkgo", nil, "a flag passed to every suite binary, e.g. --ginkgo=-ginkgo.label-filter=baseline (repeatable)")
+	return cmd
+}
+
+// listSuites lists the packages with tests among patterns, except suites/harness (plain Go
+// tests of the harness) and suites/internal.
+func listSuites(root string, patterns []string) ([]suitePkg, error) {
+	c := exec.Command("go", append([]string{"list", "-f", "{{.ImportPath}}\t{{.Dir}}\t{{len .TestGoFiles}}{{len .XTestGoFiles}}"}, patterns...)...)
+	c.Dir = root
+	c.Stderr = os.Stderr
+	b, err := c.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w", strings.Join(patterns, " "), err)
+	}
+	var pkgs []suitePkg
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 || f[2] == "00" {
+			continue
+		}
+		rel, err := filepath.Rel(filepath.Join(root, "suites"), f[1])
+		if err != nil || strings.HasPrefix(rel, "..") || rel == "harness" || rel == "internal" || strings.HasPrefix(rel, "internal/") {
+			continue
+		}
+		pkgs = append(pkgs, suitePkg{ImportPath: f[0], Dir: f[1], ID: strings.ReplaceAll(rel, "/", "_")})
+	}
+	if len(pkgs) == 0 {
+		return nil, exitErrorf(2, "no suite packages in %s", strings.Join(patterns, " "))
+	}
+	return pkgs, nil
+}
+
+// buildSuites compiles the suites' test binaries, two at a time.
+func buildSuites(cmd *cobra.Command, root, binDir string, pkgs []suitePkg) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 2)
+	)
+	for _, p := range pkgs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := exec.CommandContext(cmd.Context(), "go", "test", "-c", "-o", filepath.Join(binDir, p.ID+".test"), p.ImportPath)
+			c.Dir = root
+			if out, err := c.CombinedOutput(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("build %s: %w\n%s", p.ImportPath, err, out))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// e2eJobs is one job per suite package and one per matrix pair.
+func e2eJobs(root, binDir string, pkgs []suitePkg, matrix string, extra []string) ([]suiterun.Job, error) {
+	args := append([]string{"-ginkgo.timeout=60m", "-ginkgo.poll-progress-after=120s", "-ginkgo.no-color"}, extra...)
+	byName := map[string]suitePkg{}
+	var jobs []suiterun.Job
+	for _, p := range pkgs {
+		byName[p.ID] = p
+		jobs = append(jobs, suiterun.Job{Name: p.ID, Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args})
+	}
+	for _, m := range strings.Fields(matrix) {
+		suite, topo, ok := strings.Cut(m, ":")
+		p, known := byName[suite]
+		file := filepath.Join(root, "fixtures", "topologies", topo+".yaml")
+		switch {
+		case !ok || suite == "" || topo == "":
+			return nil, exitErrorf(2, "--matrix %q: want suite:topology, e.g. baseline:alt", m)
+		case !known:
+			return nil, exitErrorf(2, "--matrix %q: no suite %q among %s", m, suite, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))
+		}
+		if _, err := os.Stat(file); err != nil {
+			return nil, exitErrorf(2, "--matrix %q: no topology %s", m, file)
+		}
+		jobs = append(jobs, suiterun.Job{Name: suite + "@" + topo, Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
+			Env: []string{"REACHGATE_TOPOLOGY=" + file}})
+	}
+	return jobs, nil
+}
+
+// orderLongestFirst sorts jobs by their last wall time, longest first; a job never timed
+// goes first (it may be long).
+func orderLongestFirst(jobs []suiterun.Job, last map[string]float64) {
+	slices.SortStableFunc(jobs, func(a, b suiterun.Job) int {
+		ta, oka := last[a.Name]
+		tb, okb := last[b.Name]
+		switch {
+		case !oka && okb:
+			return -1
+		case oka && !okb:
+			return 1
+		case ta > tb:
+			return -1
+		case ta < tb:
+			return 1
+		}
+		return 0
+	})
+}
+
+func readTimes(file string) map[string]float64 {
+	m := map[string]float64{}
+	if b, err := os.ReadFile(file); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+func writeTimes(file string, res []suiterun.Result) {
+	m := readTimes(file)
+	for _, r := range res {
+		if r.Wall > 0 {
+			m[r.Name] = r.Wall.Seconds()
+		}
+	}
+	if b, err := json.MarshalIndent(m, "", "  "); err == nil {
+		_ = os.WriteFile(file, b, 0o644)
+	}
+}
+
+// e2eSummary prints one line per suite and the run's wall time; an error when any failed.
+func e2eSummary(out io.Writer, res []suiterun.Result, wall time.Duration) error {
+	sorted := slices.Clone(res)
+	slices.SortFunc(sorted, func(a, b suiterun.Result) int { return strings.Compare(a.Name, b.Name) })
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSUITE\tRESULT\tWALL\tLOG")
+	var failed []string
+	var sum time.Duration
+	for _, r := range sorted {
+		status := "pass"
+		if !r.Passed() {
+			status = "FAIL"
+			failed = append(failed, r.Name)
+		}
+		sum += r.Wall
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%s\n", r.Name, status, r.Wall.Seconds(), r.Log)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "e2e: %d suites in %.1fs wall (%.1fs if run one after another)\n", len(res), wall.Seconds(), sum.Seconds())
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d suites failed: %s", len(failed), len(res), strings.Join(failed, ", "))
+	}
+	return nil
+}

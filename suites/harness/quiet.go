@@ -1,0 +1,124 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+)
+
+// QuietLabel marks a spec whose verdict depends on timing (a latency budget, an emulated
+// round trip): it runs alone on the machine. Suites run side by side (`reachgate e2e`), and
+// on a laptop's few cores another suite's lab start-up or gcloud run adds tens of
+// milliseconds to a measurement. A quiet spec takes the machine-wide measurement lock
+// exclusively; every other spec, and each suite's provisioning and teardown, takes it
+// shared. The quiet spec waits for the specs in flight to end and holds the others back at
+// their next spec while it measures; a waiting quiet spec goes first (no new shared holder
+// enters while it waits).
+const QuietLabel = "quiet"
+
+// lockDir is where the lock files live: REACHGATE_LOCK_DIR, or /run/reachgate (the labs'
+// own directory), or the temporary directory.
+func lockDir() string {
+	if d := os.Getenv("REACHGATE_LOCK_DIR"); d != "" {
+		return d
+	}
+	if os.MkdirAll("/run/reachgate", 0o755) == nil {
+		return "/run/reachgate"
+	}
+	return os.TempDir()
+}
+
+// measureLock is this process's hold of the machine-wide lock: a turnstile file (a quiet
+// spec holds it while it waits and measures, so shared holders queue behind it) and the
+// lock itself.
+type measureLock struct {
+	mu         sync.Mutex
+	gate, main *os.File
+	held       int // 0 none, syscall.LOCK_SH or syscall.LOCK_EX
+	dir        string
+	openErr    error
+	opened     bool
+}
+
+var machine measureLock
+
+func (l *measureLock) open() error {
+	if l.opened {
+		return l.openErr
+	}
+	l.opened = true
+	if l.dir == "" {
+		l.dir = lockDir()
+	}
+	for _, f := range []struct {
+		p    **os.File
+		name string
+	}{{&l.gate, "measure.turnstile"}, {&l.main, "measure.lock"}} {
+		*f.p, l.openErr = os.OpenFile(filepath.Join(l.dir, f.name), os.O_CREATE|os.O_RDWR, 0o644)
+		if l.openErr != nil {
+			l.openErr = fmt.Errorf("measurement lock: %w", l.openErr)
+			return l.openErr
+		}
+	}
+	return nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// acquire takes the lock shared or (exclusive) alone, releasing an earlier hold first.
+func (l *measureLock) acquire(exclusive bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.open(); err != nil {
+		return err
+	}
+	l.releaseLocked()
+	if err := flock(l.gate, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("measurement lock: %w", err)
+	}
+	if exclusive {
+		if err := flock(l.main, syscall.LOCK_EX); err != nil {
+			_ = flock(l.gate, syscall.LOCK_UN)
+			return fmt.Errorf("measurement lock: %w", err)
+		}
+		l.held = syscall.LOCK_EX // the turnstile stays held until release
+		return nil
+	}
+	err := flock(l.main, syscall.LOCK_SH)
+	_ = flock(l.gate, syscall.LOCK_UN)
+	if err != nil {
+		return fmt.Errorf("measurement lock: %w", err)
+	}
+	l.held = syscall.LOCK_SH
+	return nil
+}
+
+func (l *measureLock) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.releaseLocked()
+}
+
+func (l *measureLock) releaseLocked() {
+	if l.held == 0 {
+		return
+	}
+	_ = flock(l.main, syscall.LOCK_UN)
+	if l.held == syscall.LOCK_EX {
+		_ = flock(l.gate, syscall.LOCK_UN)
+	}
+	l.held = 0
+}
+
+// quiet reports whether a spec with these labels measures time.
+func quiet(labels []string) bool { return slices.Contains(labels, QuietLabel) }

@@ -55,7 +55,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 	It("times out connecting from the third-party client to the private endpoint (not refused, not reachable)", func(ctx SpecContext) {
 		res := probe.TCP(ctx, tpVM, endpoint, 3*time.Second)
 		Expect(res.Outcome).To(Equal(probe.Timeout), "TCP %s from %s: %+v\nmodel says: %s", endpoint, tpVM.Name(), res, explain(tpVM.Name()))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("reaches a GKE node from the third-party client, so only the control plane is cut off", func(ctx SpecContext) {
 		l := harness.Require[provider.Listener](node)
@@ -75,13 +75,13 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		}()
 		res := probe.TCP(ctx, tpVM, ln.Addr().String(), 3*time.Second)
 		Expect(res.Outcome).To(Equal(probe.Connected), "TCP %s from %s: %+v", ln.Addr(), tpVM.Name(), res)
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("fails kubectl at the third-party client with a timeout against the private endpoint", func(ctx SpecContext) {
 		out, err := tpVM.Kubectl(ctx, "get", "nodes", "--request-timeout=3s")
 		Expect(err).To(HaveOccurred(), "kubectl at %s unexpectedly succeeded:\n%s", tpVM.Name(), out)
 		Expect(err.Error()).To(MatchRegexp(`(?i)timeout|deadline exceeded`))
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("answers GET /version over verified TLS from a GKE node with the server's gitVersion", func(ctx SpecContext) {
 		explain(node.Name())
@@ -94,7 +94,7 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		Expect(json.Unmarshal(res.Body, &v)).To(Succeed())
 		Expect(v.GitVersion).To(Equal(cluster.CurrentMasterVersion))
 		AddReportEntry("gitVersion", v.GitVersion)
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("runs kubectl get nodes at a GKE node: every node Ready", func(ctx SpecContext) {
 		out, err := node.Kubectl(ctx, "get", "nodes", "--request-timeout=10s")
@@ -102,14 +102,14 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		for _, n := range cluster.Nodes {
 			Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
 		}
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("runs kubectl cluster-info at a GKE node: control plane at the private endpoint", func(ctx SpecContext) {
 		out, err := node.Kubectl(ctx, "cluster-info", "--request-timeout=10s")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring("Kubernetes control plane"))
 		Expect(out).To(ContainSubstring("https://" + cluster.PrivateEndpoint.String()))
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 	It("reads back, through its GCP API, into a topology that gives the same verdict for every host pair and port (gcp import)", Label("gate", "import"), func(ctx SpecContext) {
 		harness.Require[provider.GCPAPI](env)
 		harness.Require[provider.Explainer](env)
@@ -118,5 +118,5 @@ var _ = Describe("baseline: private control plane without a solution", Label("ba
 		AddReportEntry("import round trip", fmt.Sprintf("%d flows compared, %d reachable; notes: %v", r.Compared, r.Reachable, r.Notes))
 		Expect(r.Mismatches).To(BeEmpty())
 		Expect(r.Reachable).To(And(BeNumerically(">", 0), BeNumerically("<", r.Compared)), "the comparison must tell reachable from unreachable")
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 })

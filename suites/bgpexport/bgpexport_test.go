@@ -94,14 +94,14 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			Expect(err).NotTo(HaveOccurred())
 			return gs.Redundancy
 		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Equal("CONNECTION_REDUNDANCY_MET"))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("teaches the third-party router the master range over all four sessions", func(ctx SpecContext) {
 		st := routerStatus(ctx, res.Plan.PeerNetwork, res.Plan.PeerRouter)
 		r, ok := st.Route(info.MasterCIDR.String())
 		Expect(ok).To(BeTrue(), "best routes: %+v", st.BestRoutes)
 		Expect(r.NextHops).To(HaveLen(4))
-	}, SpecTimeout(10*time.Second))
+	}, NodeTimeout(10*time.Second))
 
 	It("gives the master VPC the third-party range as an imported dynamic peering route", func(ctx SpecContext) {
 		Expect(res.Plan.PeerRanges).NotTo(BeEmpty())
@@ -114,7 +114,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 				Imported: true, NextHopRegion: res.Plan.Region, Priority: 100}))
 			Expect(out).To(ContainElement(HaveField("DestRange", r.String())))
 		}
-	}, SpecTimeout(10*time.Second))
+	}, NodeTimeout(10*time.Second))
 
 	It("answers GET /version at the private endpoint from the third-party client, verified with the cluster CA", func(ctx SpecContext) {
 		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, Token: res.Token})
@@ -122,7 +122,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(r.Status).To(Equal(200))
 		Expect(string(r.Body)).To(ContainSubstring(`"gitVersion"`))
 		harness.ModelSays(tpVM.Name(), endpoint, true, "")
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("runs kubectl get nodes at the third-party client: every node Ready", func(ctx SpecContext) {
 		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
@@ -130,13 +130,13 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		for _, n := range env.Topology().Cluster.Nodes {
 			Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
 		}
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("runs kubectl cluster-info at the third-party client: control plane at the private endpoint", func(ctx SpecContext) {
 		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
 		b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
@@ -155,7 +155,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		}
 		// The API server's own certificate: the private endpoint is a SAN, TLS 1.2+ only.
 		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 
 	It("emulates the WAN on the tunnels: cross-region makes the third-party client's round trip 30 ms (within 15 %)", Label(harness.QuietLabel), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
@@ -170,7 +170,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		slices.Sort(ds)
 		AddReportEntry("wan self-check", fmt.Sprintf("tunnels cross-region: configured RTT 30ms, measured median %v", ds[len(ds)/2].Round(10*time.Microsecond)))
 		Expect(ds[len(ds)/2]).To(BeNumerically("~", 30*time.Millisecond, 4500*time.Microsecond))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	// Each negative spec changes one thing, checks that the third-party client times out and that the model names
 	// the reason, then puts it back and checks it is answered again.
@@ -197,7 +197,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			}
 		}
 		negative(ctx, set(false), set(true), "exportCustomRoutes is false on "+res.Plan.Network+"'s side")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel), func(ctx SpecContext) {
 		base, err := gate.Take(ctx, env, gate.Options{})
@@ -237,7 +237,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 			r, err := gate.Compare(base, cur)
 			return err == nil && !r.Regression && len(r.Changes) == 0
 		}).WithContext(ctx).WithTimeout(15*time.Second).Should(BeTrue(), "restored, the check passes with nothing changed")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("with the solution applied, reads back, through its GCP API, into a topology that gives the same verdict for every host pair and port (gcp import)", Label("gate", "import"), func(ctx SpecContext) {
 		harness.Require[provider.GCPAPI](env)
@@ -247,11 +247,11 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		AddReportEntry("import round trip", fmt.Sprintf("%d flows compared, %d reachable; notes: %v", r.Compared, r.Reachable, r.Notes))
 		Expect(r.Mismatches).To(BeEmpty())
 		Expect(r.Reachable).To(And(BeNumerically(">", 0), BeNumerically("<", r.Compared)), "the comparison must tell reachable from unreachable")
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("gate predict on each example plan gives the verdict that making the same change with gcloud then gives", Label("gate", "gcloud"), func(ctx SpecContext) {
 		checkPredictions(ctx, env, tpVM, res, info, vc)
-	}, SpecTimeout(5*time.Minute))
+	}, NodeTimeout(5*time.Minute))
 
 	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {
 		set := func(a topology.Advertisement) func(context.Context) error {
@@ -261,7 +261,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		}
 		custom := topology.Advertisement{Mode: "CUSTOM", Groups: []string{"ALL_SUBNETS"}, Ranges: []netip.Prefix{info.MasterCIDR}}
 		negative(ctx, set(topology.Advertisement{Mode: "DEFAULT"}), set(custom), "DEFAULT advertisement announces")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("times out when the third-party range is not in the master authorized networks", func(ctx SpecContext) {
 		before, err := vc.GetAuthorizedNetworks(ctx)
@@ -270,7 +270,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		without.CIDRBlocks = slices.DeleteFunc(slices.Clone(before.CIDRBlocks), func(p netip.Prefix) bool { return slices.Contains(res.Plan.PeerRanges, p) })
 		negative(ctx, func(ctx context.Context) error { return vc.SetAuthorizedNetworks(ctx, without) },
 			func(ctx context.Context) error { return vc.SetAuthorizedNetworks(ctx, before) }, "not in the master authorized networks")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	// failover cuts victim's underlay 2 s into a 10 s continuous probe from the third-party client, and says
 	// how long the Cloud Router took to see that tunnel's session DOWN.
@@ -327,7 +327,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
 			WithContext(ctx).WithTimeout(15 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(4))
 		AddReportEntry("reconvergence", fmt.Sprintf("4/4 sessions %v after restoring %s", time.Since(start).Round(time.Millisecond), victim))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("loses nothing when a tunnel not carrying the flow is cut", func(ctx SpecContext) {
 		carrying, err := faults.TunnelsCarrying(ctx, tpVM.Name(), info.PrivateEndpoint)
@@ -344,7 +344,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		AddReportEntry("failover", fmt.Sprintf("cut %s (carrying %v): session DOWN %v after the cut; %d requests, %d failed",
 			victim, carrying, detected.Round(time.Millisecond), w.Requests, w.Failures))
 		Expect(w.Failures).To(BeZero())
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("is unreachable with all four tunnels cut, and the model still explains the path it expects", func(ctx SpecContext) {
 		for _, t := range res.Plan.Tunnels {
@@ -360,7 +360,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Eventually(func(ctx context.Context) int { return routerStatus(ctx, res.Plan.Network, res.Plan.Router).Up() }).
 			WithContext(ctx).WithTimeout(10 * time.Second).Should(Equal(0))
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 })
 
 // The article's steps as written: they bring the sessions up and set a flag that is not
@@ -378,5 +378,5 @@ var _ = Describe("bgp-export seed (the article's steps)", Label("solution", "bgp
 		ep := netip.AddrPortFrom(env.Cluster().PrivateEndpoint, 443)
 		Expect(probe.TCP(ctx, tpVM, ep.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
 		harness.ModelSays(tpVM.Name(), ep, false, "not in the master authorized networks")
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 })

@@ -141,7 +141,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		Expect(gws).To(HaveLen(1))
 		Expect(gws[0].Name).To(Equal(plan.Gateway))
 		Expect(gws[0].VpnInterfaces).To(HaveLen(2))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("creates the third-party cloud's gateway with four interfaces", func(ctx SpecContext) {
 		record(ctx, "create-external-vpn-gateway")
@@ -157,7 +157,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		Expect(gws).To(HaveLen(1))
 		Expect(gws[0].RedundancyType).To(Equal("FOUR_IPS_REDUNDANCY"))
 		Expect(gws[0].Interfaces).To(HaveLen(4))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("creates four tunnels, two per HA VPN interface, with a shared secret that is never printed", func(ctx SpecContext) {
 		record(ctx, "create-vpn-tunnels")
@@ -183,7 +183,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 			Expect(ts[0].SharedSecret).NotTo(ContainSubstring(secret))
 			Expect(ts[0].Router).To(HaveSuffix("/routers/" + plan.Router))
 		}
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 
 	It("adds four router interfaces and four BGP peers", func(ctx SpecContext) {
 		record(ctx, "add-bgp-peers")
@@ -212,7 +212,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 			Expect(p.IPAddress).To(Equal(plan.Peers[k].IPAddress.String()), "the peer's address defaults to its interface's")
 			Expect(p.PeerAsn).To(Equal(plan.PeerASN))
 		}
-	}, SpecTimeout(3*time.Minute))
+	}, NodeTimeout(3*time.Minute))
 
 	It("brings up 4 of 4 BGP sessions; routers get-status shows the third-party range learned", func(ctx SpecContext) {
 		type status struct {
@@ -242,11 +242,11 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 				g.Expect(learned).To(ContainElement(r.String()))
 			}
 		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
-	}, SpecTimeout(90*time.Second))
+	}, NodeTimeout(90*time.Second))
 
 	It("is still refused before the master range is announced and the peering exports custom routes", func(ctx SpecContext) {
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-	}, SpecTimeout(30*time.Second))
+	}, NodeTimeout(30*time.Second))
 
 	It("announces the master range (routers update), exports custom routes over the GKE peering and authorizes the third-party range", func(ctx SpecContext) {
 		record(ctx, "announce-export-authorize")
@@ -275,7 +275,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		gcloud(ctx, &cl, "container", "clusters", "describe", info.Name, "--location="+info.Location)
 		Expect(cl.MasterAuthorizedNetworksConfig.Enabled).To(BeTrue())
 		Expect(cl.MasterAuthorizedNetworksConfig.CidrBlocks).To(HaveLen(len(blocks)))
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 
 	It("answers the third-party VM: GET /version is 200 and kubectl get nodes lists the cluster's nodes", func(ctx SpecContext) {
 		Eventually(func(ctx context.Context) error {
@@ -289,7 +289,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		out, err := tpVM.Kubectl(ctx, "get", "nodes", "-o", "name")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(out)).To(HaveLen(len(env.Topology().Cluster.Nodes)))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("realizes firewall-rules create, update and delete at a GKE node within seconds", func(ctx SpecContext) {
 		record(ctx, "firewall-rules")
@@ -332,7 +332,7 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		_, err = op.Run(ctx, "gcloud", "compute", "firewall-rules", "describe", rule)
 		Expect(err).To(MatchError(ContainSubstring("was not found")))
 		reaches(probe.Connected, "deleted, the rule no longer applies")
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 
 	It("writes a working kubeconfig with container clusters get-credentials --internal-ip (token from auth/access_token_file)", func(ctx SpecContext) {
 		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
@@ -377,5 +377,5 @@ var _ = Describe("bgp-export with gcloud", Label("gcloud", "solution", "bgp-expo
 		out, err := node.Kubectl(ctx, "--kubeconfig="+nodeKC, "get", "nodes", "-o", "name")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(out)).To(HaveLen(len(env.Topology().Cluster.Nodes)))
-	}, SpecTimeout(90*time.Second))
+	}, NodeTimeout(90*time.Second))
 })

@@ -74,10 +74,16 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 		Expect(err).NotTo(HaveOccurred(), "provision %s with provider %s", source, *providerName)
 	}, NodeTimeout(15*time.Minute))
 	// Every spec (with its container's BeforeAll and AfterAll) holds the measurement lock:
-	// shared, or alone for a spec labelled quiet.
+	// shared, or alone for a spec labelled quiet. The wait is outside every spec's own
+	// deadline: specs bound their subject with NodeTimeout, never SpecTimeout, which would
+	// count the time spent queued behind another suite's quiet spec.
 	BeforeEach(func() {
+		start := time.Now()
 		Expect(machine.acquire(quiet(CurrentSpecReport().Labels()))).To(Succeed())
 		DeferCleanup(machine.release)
+		if waited := time.Since(start); waited >= time.Second {
+			AddReportEntry("measurement lock", fmt.Sprintf("waited %.1fs for a quiet spec elsewhere on the machine", waited.Seconds()), ReportEntryVisibilityNever)
+		}
 	})
 	// A failing spec carries the tails of the control plane's logs.
 	AfterEach(func() {

@@ -1,8 +1,14 @@
 package harness
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"reachgate/framework/checkout"
 )
 
 // TestMeasureLock: a quiet (exclusive) holder waits for shared holders in flight, and a
@@ -71,5 +77,40 @@ func TestMeasureLock(t *testing.T) {
 func TestQuietLabel(t *testing.T) {
 	if !quiet([]string{"latency", QuietLabel}) || quiet([]string{"latency"}) {
 		t.Error("quiet() does not follow the label")
+	}
+}
+
+// A spec's deadline must not count the time it queues for the measurement lock: suites bound
+// their subject nodes with NodeTimeout. SpecTimeout covers the whole spec, BeforeEach included,
+// and a spec queued behind another suite's quiet spec would time out before it starts.
+func TestSuitesUseNodeTimeout(t *testing.T) {
+	root, err := checkout.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	err = filepath.WalkDir(filepath.Join(root, "suites"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "SpecTimeout"+"(") {
+				t.Errorf("%s:%d: SpecTimeout counts the wait for the measurement lock; use NodeTimeout", p, i+1)
+			}
+			if strings.Contains(line, "NodeTimeout(") {
+				found++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 20 {
+		t.Fatalf("found %d NodeTimeout uses under suites/; the walk looked in the wrong place", found)
 	}
 }

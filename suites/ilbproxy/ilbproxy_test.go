@@ -65,14 +65,14 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				ok, reason, err := harness.Require[provider.Explainer](env).Explain(jump.Name(), vip)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(ok).To(BeTrue(), reason)
-			}, SpecTimeout(20*time.Second))
+			}, NodeTimeout(20*time.Second))
 
 			It("answers the article's curl at the ILB address with 200", func(ctx SpecContext) {
 				r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/", CAPEM: res.CAPEM,
 					ServerName: res.TLSServerName, Token: res.Token})
 				Expect(err).NotTo(HaveOccurred())
 				Expect(r.Status).To(Equal(200))
-			}, SpecTimeout(20*time.Second))
+			}, NodeTimeout(20*time.Second))
 
 			It("runs kubectl get nodes at the third-party client: every node Ready", func(ctx SpecContext) {
 				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
@@ -80,14 +80,14 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				for _, n := range env.Cluster().Nodes {
 					Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
 				}
-			}, SpecTimeout(30*time.Second))
+			}, NodeTimeout(30*time.Second))
 
 			It("runs kubectl cluster-info at the third-party client: control plane at the ILB address", func(ctx SpecContext) {
 				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
 				Expect(err).NotTo(HaveOccurred())
 				Expect(out).To(ContainSubstring("Kubernetes control plane"))
 				Expect(out).To(ContainSubstring(res.Server))
-			}, SpecTimeout(30*time.Second))
+			}, NodeTimeout(30*time.Second))
 
 			It("gives the token no more than intended: auth can-i create pods says no", func(ctx SpecContext) {
 				out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "auth", "can-i", "create", "pods", "--request-timeout=10s")
@@ -96,7 +96,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				out, err = tpVM.Kubectl(ctx, "--kubeconfig", kc, "auth", "can-i", "list", "nodes", "--request-timeout=10s")
 				Expect(err).NotTo(HaveOccurred())
 				Expect(out).To(HavePrefix("yes"))
-			}, SpecTimeout(30*time.Second))
+			}, NodeTimeout(30*time.Second))
 
 			It("serves a certificate that verifies against the kubeconfig's CA for the name it dials", func(ctx SpecContext) {
 				pool := x509.NewCertPool()
@@ -113,7 +113,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				leaf := conn.ConnectionState().PeerCertificates[0]
 				Expect(leaf.VerifyHostname(name)).To(Succeed())
 				AddReportEntry("certificate", fmt.Sprintf("subject=%s dns=%v ip=%v expires=%s", leaf.Subject, leaf.DNSNames, leaf.IPAddresses, leaf.NotAfter.Format(time.DateOnly)))
-			}, SpecTimeout(20*time.Second))
+			}, NodeTimeout(20*time.Second))
 
 			It("keeps answering when a proxy replica dies: failures stop within 5 s", func(ctx SpecContext) {
 				killer := harness.Require[provider.PodKiller](env)
@@ -145,7 +145,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				Expect(w.Rate).To(BeNumerically(">=", 20))
 				Expect(w.LastFailure).To(BeNumerically("<=", 5*time.Second))
 				Expect(w.RecoveredAfter).To(BeTrue(), "requests after the last failure must all succeed")
-			}, SpecTimeout(30*time.Second))
+			}, NodeTimeout(30*time.Second))
 		})
 	}
 })
@@ -263,7 +263,7 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 		Expect(res1.Outcome).To(Equal(probe.Connected))
 		_, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.ServerPEM})
 		Expect(err).To(MatchError(ContainSubstring("legacy Common Name field")))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("refuses a client in another region at the ILB: the Service has no global access", func(ctx SpecContext) {
 		// The in-VPC client is in another region than the cluster; the load balancer is regional.
@@ -279,7 +279,7 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 		Expect(ok).To(BeFalse())
 		Expect(reason).To(ContainSubstring("enters vpc " + at.VPC + " in " + at.Region))
 		Expect(reason).To(ContainSubstring("internal-load-balancer-allow-global-access"))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("produces a kubeconfig without a token: .secrets[0] is empty on Kubernetes >= 1.24", func() {
 		Expect(res.SecretsFound).To(Equal(0))

@@ -77,7 +77,7 @@ var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "i
 			got := rtt(ctx, 15)
 			AddReportEntry("wan self-check", fmt.Sprintf("profile %s: configured RTT %v, measured median %v", tc.profile, tc.rtt, got.Round(10*time.Microsecond)))
 			Expect(got).To(BeNumerically("~", tc.rtt, tc.rtt*15/100))
-		}, SpecTimeout(60*time.Second))
+		}, NodeTimeout(60*time.Second))
 	}
 
 	It("keeps GET /version within the intercontinental budget, with p95 near the RTT", func(ctx SpecContext) {
@@ -103,7 +103,7 @@ var _ = Describe("latency over an emulated WAN", Label("latency", "solution", "i
 		failed := slices.IndexFunc(verdicts, func(v probe.Verdict) bool { return !v.Pass })
 		Expect(failed).To(BeNumerically(">=", 0), "a budget below the RTT must fail: %+v", verdicts)
 		AddReportEntry("budget below the RTT", verdicts[failed].Text)
-	}, SpecTimeout(90*time.Second))
+	}, NodeTimeout(90*time.Second))
 })
 
 // tightBudgets allows p95 GET /version 100 ms on a 150 ms RTT profile: it must fail.

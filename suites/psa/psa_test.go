@@ -94,7 +94,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		out, err := tpVM.Run(ctx, argv...)
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(strings.TrimSpace(out)).To(Equal("PONG"))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("stores and reads back a value (SET/GET round trip)", func(ctx SpecContext) {
 		c, err := probe.DialRedis(ctx, tpVM, request())
@@ -104,7 +104,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(c.Do("SET", "reachgate:psa", value)).To(Equal("OK"))
 		Expect(c.Do("GET", "reachgate:psa")).To(Equal(value))
 		Expect(c.Do("DEL", "reachgate:psa")).To(Equal("1"))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("refuses a wrong AUTH string in Redis itself (the network delivers it)", func(ctx SpecContext) {
 		if svc.Auth == "" {
@@ -116,7 +116,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		var re *probe.RedisError
 		Expect(errors.As(err, &re)).To(BeTrue(), "want Redis's own error reply, got %v", err)
 		Expect(re.Msg).To(HavePrefix("WRONGPASS"))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	It("fails the TLS handshake for a client that trusts another CA", func(ctx SpecContext) {
 		if !svc.TLS {
@@ -129,7 +129,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		_, err = probe.DialRedis(ctx, tpVM, r)
 		Expect(err).To(MatchError(ContainSubstring("TLS handshake")))
 		Expect(err).To(MatchError(ContainSubstring("certificate signed by unknown authority")))
-	}, SpecTimeout(20*time.Second))
+	}, NodeTimeout(20*time.Second))
 
 	negative := func(ctx context.Context, change, restore func(context.Context) error, reason string) {
 		Expect(change(ctx)).To(Succeed())
@@ -155,7 +155,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 			}
 		}
 		negative(ctx, set(false), set(true), "exportCustomRoutes is false on "+res.Plan.Network+"'s side")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("times out when the Cloud Router does not advertise the allocated range (only the master range)", func(ctx SpecContext) {
 		rt, err := vc.GetRouter(ctx, res.Plan.Network, res.Plan.Router)
@@ -178,7 +178,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 			}
 		}
 		negative(ctx, set(without), set(full), "does not announce")
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("measures PING from the third-party VM (p50/p95 of 200 over one TLS connection)", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
 		lat, err := probe.RedisPingLatency(ctx, tpVM, request(), 200)
@@ -188,7 +188,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		// A PING is one round trip inside the lab's unimpaired links: well under the
 		// /version budget's 20 ms.
 		Expect(lat.P95).To(And(BeNumerically(">", 0), BeNumerically("<", 20)))
-	}, SpecTimeout(60*time.Second))
+	}, NodeTimeout(60*time.Second))
 
 	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
@@ -210,5 +210,5 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(lat.Errors).To(BeZero(), lat.FirstError)
 		Expect(float64(lat.P50)).To(BeNumerically("~", rtt+1, rtt*0.15))
 		Expect(float64(lat.Max)).To(BeNumerically("<", 500))
-	}, SpecTimeout(90*time.Second))
+	}, NodeTimeout(90*time.Second))
 })

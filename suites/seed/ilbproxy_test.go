@@ -112,7 +112,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			// The live detector is kubectl itself; the catalog entry comes from lint's
 			// kubeconfig parser over the very bytes the script produced.
 			assert.Finding(lintLive("seed.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "RG-KCFG-001")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("RG-TOKEN-001: the .secrets[0] lookup is empty on the lab's API server, so the kubeconfig has no token", func(ctx SpecContext) {
 			ev := secretsLookup(ctx, v.cs, "default", ilbproxy.SeedServiceAccount)
@@ -123,7 +123,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			Expect(string(v.res.Kubeconfig)).To(ContainSubstring("token: : \n"))
 			// With no token there is nothing whose expiry could be judged.
 			assert.None(findings.DetectTokenExpiry(findings.Token{Source: "seed kubeconfig", Token: v.res.Token}), "the seed token")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("RG-RBAC-001, RG-RBAC-002: cluster-admin is bound to my-ksa, and node-reader does not exist", func(ctx SpecContext) {
 			rbac := rbacState(ctx, v.cs)
@@ -133,13 +133,13 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			missing := findings.DetectMissingClusterRole(rbac)
 			Expect(missing).To(HaveLen(1), "only node-reader is missing:\n%s", assert.List(missing))
 			assert.Finding(missing, "RG-RBAC-002", "my-node-reader-binding-1", "node-reader")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("RG-SVC-001: default/kubernetes is patched to LoadBalancer", func(ctx SpecContext) {
 			svc, err := v.cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			assert.Finding(findings.DetectKubernetesServiceExposed(*svc), "RG-SVC-001", "LoadBalancer")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("RG-TLS-001: the running nginx.conf enables TLS 1.0/1.1 (Debian's OpenSSL 3 refuses them live)", func(ctx SpecContext) {
 			ev, vs := tlsVersions(ctx, v.tpVM, v.addr)
@@ -160,7 +160,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			// The same config also carries `ssl on` and the unverified upstream.
 			assert.Finding(static, "RG-NGINX-001", "ssl on")
 			assert.Finding(static, "RG-TLS-003", "proxy_pass https://"+v.env.Cluster().PrivateEndpoint.String())
-		}, SpecTimeout(40*time.Second))
+		}, NodeTimeout(40*time.Second))
 
 		It("RG-TLS-004: kubectl at the third-party client, with the template's typos fixed and the cluster CA, rejects the CN-only certificate", func(ctx SpecContext) {
 			kc := place(ctx, v.tpVM, "seed-cluster-ca.kubeconfig", seedKubeconfigFixed(ctx, v))
@@ -169,7 +169,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			AddReportEntry("kubectl at the third-party client", r.Output, ReportEntryVisibilityAlways)
 			// Go checks the name before the chain: the missing SAN is what kubectl reports.
 			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-004", "legacy Common Name")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("RG-TLS-003: the proxy relays an impostor's answer (the upstream is never verified)", func(ctx SpecContext) {
 			// The client trusts what the article's curl trusts (server.pem) and checks the
@@ -177,7 +177,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			ev := v.impostorThroughProxy(ctx, chainOnly(v.res.ServerPEM))
 			Expect(ev.ServedByImpostor).To(BeTrue(), "GET /version through the seed proxy got %d, not the impostor's answer", ev.Status)
 			assert.Finding(findings.DetectImpostorAccepted(ev), "RG-TLS-003", "an impostor at "+ev.Upstream+" answered 200")
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 
 		It("RG-TLS-002: with a SAN added, kubectl still rejects the self-signed certificate: the kubeconfig's CA did not issue it", func(ctx SpecContext) {
 			certPEM, keyPEM, err := selfSignedWithSAN(v.res.Address)
@@ -203,7 +203,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			Expect(err).To(HaveOccurred(), "kubectl must fail:\n%s", r.Output)
 			AddReportEntry("kubectl at the third-party client", r.Output, ReportEntryVisibilityAlways)
 			assert.Finding(findings.DetectKubectlX509(r), "RG-TLS-002", "unknown authority")
-		}, SpecTimeout(2*time.Minute))
+		}, NodeTimeout(2*time.Minute))
 	})
 
 	Context("ilb-proxy hardened with nginx: the same detectors raise nothing", Ordered, Label("solution", "ilb-proxy", "hardened", "nginx"), func() {
@@ -219,7 +219,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			assert.None(lintLive("hardened.kubeconfig", lint.KindKubeconfig, v.res.Kubeconfig), "lint of the hardened kubeconfig")
 			Expect(v.res.Token).NotTo(BeEmpty())
 			assert.None(findings.DetectTokenExpiry(findings.Token{Source: "hardened kubeconfig", Token: v.res.Token}), "the hardened token")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("gives the ServiceAccount a token without a Secret lookup, and no RBAC finding in the cluster", func(ctx SpecContext) {
 			rbac := rbacState(ctx, v.cs)
@@ -227,13 +227,13 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			assert.None(findings.DetectMissingClusterRole(rbac), "the cluster's RBAC")
 			// The binding the hardened variant makes refers to a ClusterRole that exists.
 			Expect(rbac.ClusterRoles).To(ContainElement(ilbproxy.ClusterRoleName))
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("leaves default/kubernetes a ClusterIP Service", func(ctx SpecContext) {
 			svc, err := v.cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			assert.None(findings.DetectKubernetesServiceExposed(*svc), "default/kubernetes")
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("accepts TLS 1.2 and 1.3 only, and its running nginx.conf lints clean", func(ctx SpecContext) {
 			ev, _ := tlsVersions(ctx, v.tpVM, v.addr)
@@ -241,13 +241,13 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			assert.None(findings.DetectTLSVersions(ev), "the TLS scan")
 			file, conf := proxyConfig(ctx, v.cs, "nginx")
 			assert.None(lintLive(file, lint.KindNginx, conf), "lint of the running nginx.conf")
-		}, SpecTimeout(40*time.Second))
+		}, NodeTimeout(40*time.Second))
 
 		It("refuses an impostor upstream: 502, not the impostor's answer", func(ctx SpecContext) {
 			ev := v.impostorThroughProxy(ctx, verifyWith(v.res.CAPEM))
 			Expect(ev.Status).To(Equal(http.StatusBadGateway))
 			assert.None(findings.DetectImpostorAccepted(ev), "the impostor probe")
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 	})
 })
 

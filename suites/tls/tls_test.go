@@ -111,7 +111,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			}
 			Expect(rep.IPAddresses).To(ContainElement(res.Address.String()))
 			Expect(rep.LeafSHA256).To(MatchRegexp(`^[0-9a-f]{64}$`))
-		}, SpecTimeout(20*time.Second))
+		}, NodeTimeout(20*time.Second))
 
 		It("accepts TLS 1.2 and 1.3 only: a handshake pinned to 1.0 or 1.1 is refused", func(ctx SpecContext) {
 			vs, err := probe.ProbeVersions(ctx, tpVM, addr, "", 0)
@@ -124,7 +124,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				accepted[v.Version] = v.Accepted
 			}
 			Expect(accepted).To(Equal(map[string]bool{"TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}))
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 
 		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
 			rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
@@ -143,7 +143,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.HTTP.Status).To(Equal(200))
 			Expect(rep.HTTP.Timing.TLS).To(BeNumerically(">", 0))
 			Expect(rep.Kubectl).To(HaveLen(len(probe.DefaultKubectlCalls)))
-		}, SpecTimeout(2*time.Minute))
+		}, NodeTimeout(2*time.Minute))
 
 		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", func(ctx SpecContext) {
 			self, err := selfbin.Path(ctx, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
@@ -162,7 +162,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Pass).To(BeTrue())
 			Expect(rep.Groups).To(ConsistOf(probe.Groups))
 			Expect(rep.Kubectl[0].Output).To(ContainSubstring("Ready"))
-		}, SpecTimeout(2*time.Minute))
+		}, NodeTimeout(2*time.Minute))
 
 		It("runs 1,000 sequential GET /version from the third-party client (probe overhead benchmark)", Label("bench", harness.QuietLabel), func(ctx SpecContext) {
 			start := time.Now()
@@ -172,7 +172,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(pl.Errors).To(BeZero(), pl.FirstError)
 			AddReportEntry("bench: 1000 sequential GET /version", fmt.Sprintf("%.2f s in all (%.2f s for the 1000 requests; target < 3 s); p50 %v p95 %v p99 %v max %v",
 				total.Seconds(), pl.Elapsed.Duration().Seconds(), pl.P50, pl.P95, pl.P99, pl.Max), ReportEntryVisibilityAlways)
-		}, SpecTimeout(2*time.Minute))
+		}, NodeTimeout(2*time.Minute))
 
 		It("refuses an impostor upstream: a certificate from another CA gets 502, not the impostor's answer", func(ctx SpecContext) {
 			other, err := newAuthority("impostor CA")
@@ -199,7 +199,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			}
 			AddReportEntry(reports.EntryChecks, probe.Checks{{Name: "upstream-verified", Pass: true,
 				Reason: "with the API server swapped for a server holding a certificate from another CA, the proxy answered 502"}})
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 	})
 
 	Context("seed ilb-proxy (the article's nginx.conf)", Ordered, Label("solution", "ilb-proxy", "seed", "nginx"), func() {
@@ -248,7 +248,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				Title:    "nginx does not verify the API server: any server at the private endpoint's address is trusted",
 				Evidence: fmt.Sprintf("with %s:443 answered by a server whose certificate comes from another CA, GET %s/version through the proxy returned %d %s", ep, res.Server, status, body),
 				Fix:      "proxy_ssl_verify on; proxy_ssl_trusted_certificate /etc/nginx/cluster-ca/ca.crt; proxy_ssl_name kubernetes.default; proxy_ssl_server_name on;"})
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 
 		It("records which TLS versions the article's ssl_protocols line gets from Debian's OpenSSL", func(ctx SpecContext) {
 			vs, err := probe.ProbeVersions(ctx, tpVM, addr, "", 0)
@@ -264,7 +264,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				AddReportEntry(reports.EntryFinding, reports.Finding{ID: "RG-TLS-LEGACY-VERSIONS", Severity: "medium",
 					Title: "the proxy accepts TLS versions older than 1.2", Evidence: c.Reason, Fix: "ssl_protocols TLSv1.2 TLSv1.3;"})
 			}
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 	})
 
 	// Each TLS check must be able to fail: tiny Go TLS servers at the third-party client, one

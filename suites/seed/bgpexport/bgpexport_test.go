@@ -73,7 +73,7 @@ var _ = Describe("seed findings", Label("seed"), func() {
 			// The master VPC exports no custom routes: the import brings in nothing.
 			Expect(ev.ImportedCustom).To(BeEmpty(), f.Evidence.Text)
 			Expect(a.res.Notes).To(ContainElement(ContainSubstring("importCustomRoutes set on " + a.info.PeeringName)))
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 	})
 
 	Context("bgp-export hardened: the same detector raises nothing", Ordered, Label("solution", "bgp-export", "hardened"), func() {
@@ -83,6 +83,6 @@ var _ = Describe("seed findings", Label("seed"), func() {
 		It("exports custom routes over the GKE peering without importing any", func(ctx SpecContext) {
 			assert.None(findings.DetectPeeringImport(a.peering(ctx)), "the GKE peering")
 			Expect(a.res.Notes).NotTo(ContainElement(ContainSubstring("importCustomRoutes")))
-		}, SpecTimeout(30*time.Second))
+		}, NodeTimeout(30*time.Second))
 	})
 })

@@ -58,6 +58,21 @@ type view struct {
 	Matrix   matrix
 	Charts   []chart
 	Findings []Finding
+	Timing   *timingView // nil when results.json has no timing
+}
+
+// timingView is the Timing section: one row per suite, in the order of Results.Suites, and a total.
+type timingView struct {
+	Suites  []timingRow
+	Total   timingRow
+	Slowest []SlowSpec
+}
+
+type timingRow struct {
+	Suite    string
+	Wall     string
+	Up, Down cell // Class "bad" when the node did not pass, "na" when it is not recorded
+	Specs    string
 }
 
 // WriteHTML renders report.html: one static file, inline CSS and SVG, no external assets.
@@ -65,12 +80,13 @@ func WriteHTML(path string, res *Results) error {
 	t, err := template.New("report").Funcs(template.FuncMap{
 		"join":  strings.Join,
 		"mod":   func(a, b int) int { return a % b },
+		"inc":   func(i int) int { return i + 1 },
 		"stamp": func(v any) string { return fmt.Sprint(v) },
 	}).Parse(reportTemplate)
 	if err != nil {
 		return fmt.Errorf("parse report template: %w", err)
 	}
-	v := view{R: res, Matrix: buildMatrix(res), Charts: buildCharts(res), Findings: sortedFindings(res.Findings)}
+	v := view{R: res, Matrix: buildMatrix(res), Charts: buildCharts(res), Findings: sortedFindings(res.Findings), Timing: buildTiming(res.Timing)}
 	var b bytes.Buffer
 	if err := t.Execute(&b, v); err != nil {
 		return fmt.Errorf("render report: %w", err)
@@ -222,6 +238,29 @@ func histogramChart(m Measurement, pl probe.PathLatency) chart {
 		prev = b.LeMs
 	}
 	return c
+}
+
+func buildTiming(t *Timing) *timingView {
+	if t == nil {
+		return nil
+	}
+	lab := func(s *float64, state, node string) cell {
+		switch {
+		case s == nil:
+			return cell{Class: "na", Text: "–", Reasons: "no " + node + " in the report"}
+		case state != "" && state != "passed":
+			return cell{Class: "bad", Text: fmt.Sprintf("%.2f %s", *s, state), Reasons: fmt.Sprintf("%s %s after %.3f s", node, state, *s)}
+		}
+		return cell{Text: fmt.Sprintf("%.2f", *s), Reasons: fmt.Sprintf("%s %.3f s", node, *s)}
+	}
+	v := &timingView{Slowest: t.Slowest}
+	for _, s := range t.Suites {
+		v.Suites = append(v.Suites, timingRow{Suite: s.Suite, Wall: fmt.Sprintf("%.2f", s.WallS),
+			Up: lab(s.LabUpS, s.LabUpState, "BeforeSuite"), Down: lab(s.LabDownS, s.LabDownState, "AfterSuite"), Specs: specsText(s.Specs, s.SpecsRun)})
+	}
+	v.Total = timingRow{Suite: "total", Wall: fmt.Sprintf("%.2f", t.Total.WallS),
+		Up: cell{Text: fmt.Sprintf("%.2f", t.Total.LabUpS)}, Down: cell{Text: fmt.Sprintf("%.2f", t.Total.LabDownS)}, Specs: specsText(t.Total.Specs, t.Total.SpecsRun)}
+	return v
 }
 
 func sortedFindings(fs []Finding) []Finding {

@@ -26,8 +26,9 @@ const (
 	EntryLabels  = "reachgate.labels"  // a Labels: overrides what the spec's labels say
 )
 
-// ResultsSchema names the results.json format.
-const ResultsSchema = "reachgate.dev/results/v1"
+// ResultsSchema names the results.json format. v1.1 adds "timing" to v1 and changes nothing
+// else: a reader of v1 can read v1.1.
+const ResultsSchema = "reachgate.dev/results/v1.1"
 
 // Results is results.json.
 type Results struct {
@@ -37,6 +38,9 @@ type Results struct {
 	Suites       []SuiteResult `json:"suites"`
 	Measurements []Measurement `json:"measurements"`
 	Findings     []Finding     `json:"findings"`
+	// Timing is how long each suite, its lab's setup and teardown, and the slowest specs
+	// took; absent when no suite ran.
+	Timing *Timing `json:"timing,omitempty"`
 	// Gate holds the gate checks and predictions recorded in the report directory.
 	Gate []GateRun `json:"gate,omitempty"`
 }
@@ -193,9 +197,11 @@ func labelsOf(labels, texts []string) Labels {
 // of them, one per suite).
 func FromGinkgoReports(rs []types.Report) *Results {
 	res := &Results{Schema: ResultsSchema}
+	var tb timingBuilder
 	for _, r := range rs {
 		name := r.SuiteDescription
 		sr := SuiteResult{Name: name, Path: r.SuitePath, Passed: r.SuiteSucceeded, DurationS: r.RunTime.Seconds()}
+		tb.addSuite(name, r.RunTime, ginkgoNodes(r))
 		if res.Meta.Started.IsZero() || r.StartTime.Before(res.Meta.Started) {
 			res.Meta.Started = r.StartTime
 		}
@@ -263,16 +269,20 @@ func FromGinkgoReports(rs []types.Report) *Results {
 		}
 		res.Suites = append(res.Suites, sr)
 	}
+	res.Timing = tb.timing()
 	res.finish()
 	return res
 }
 
 // FromJUnit builds Results from a merged JUnit file, when no Ginkgo JSON report exists:
 // spec states, times and labels (from the "[a, b]" suffix of case names), no measurements.
+// Its timing has lab times only for suite-level nodes that failed (JUnit lists no others).
 func FromJUnit(doc Suites) *Results {
 	res := &Results{Schema: ResultsSchema}
+	var tb timingBuilder
 	for _, su := range doc.Suites {
 		sr := SuiteResult{Name: su.Name, Passed: su.Failures+su.Errors == 0, DurationS: su.Time}
+		tb.addSuite(su.Name, time.Duration(su.Time*float64(time.Second)), junitNodes(su))
 		if t, err := time.Parse("2006-01-02T15:04:05", su.Timestamp); err == nil && (res.Meta.Started.IsZero() || t.Before(res.Meta.Started)) {
 			res.Meta.Started = t
 		}
@@ -302,6 +312,7 @@ func FromJUnit(doc Suites) *Results {
 		}
 		res.Suites = append(res.Suites, sr)
 	}
+	res.Timing = tb.timing()
 	res.finish()
 	return res
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reachgate/framework/pki"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func TestReportCommand(t *testing.T) {
 	if err := runReport(context.Background(), dir, io.Discard); err == nil || !strings.Contains(err.Error(), "nothing to report") {
 		t.Errorf("empty dir: %v; want 'nothing to report'", err)
 	}
-	junit := `<?xml version="1.0"?><testsuites><testsuite name="tls" tests="1"><testcase name="tls answers [solution, ilb-proxy, hardened, nginx]" classname="tls" time="1"></testcase></testsuite></testsuites>`
+	junit := `<?xml version="1.0"?><testsuites><testsuite name="tls" tests="1" time="2.5"><testcase name="tls answers [solution, ilb-proxy, hardened, nginx]" classname="tls" time="1"></testcase></testsuite></testsuites>`
 	if err := os.WriteFile(filepath.Join(dir, "junit.xml"), []byte(junit), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +143,10 @@ func TestReportCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "1 specs: 1 passed") {
 		t.Errorf("summary %q", out.String())
+	}
+	// One timing line per suite, and the total; JUnit records no lab times.
+	if !regexp.MustCompile(`(?m)^tls +2\.50 +- +- +1$`).MatchString(out.String()) || !regexp.MustCompile(`(?m)^total +2\.50 +0\.00 +0\.00 +1$`).MatchString(out.String()) {
+		t.Errorf("summary %q; want the timing table with a tls and a total line", out.String())
 	}
 	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil || !strings.Contains(string(html), "ilb-proxy / hardened / nginx") {

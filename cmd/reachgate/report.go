@@ -21,7 +21,8 @@ func newReportCommand() *cobra.Command {
 		Short: "Build results.json and report.html from the suite reports in DIR (reports/out)",
 		Long: "Reads DIR/ginkgo.json (ginkgo --json-report), else DIR/ginkgo/*.json (written by suites run alone),\n" +
 			"else DIR/junit.xml; adds DIR/findings.json (a JSON list of {id, severity, title, evidence, fix})\n" +
-			"when present; writes DIR/results.json and DIR/report.html (one static file, no external assets).\n" +
+			"when present; writes DIR/results.json and DIR/report.html (one static file, no external assets)\n" +
+			"and prints a summary with each suite's wall, lab up and lab down seconds.\n" +
 			"With only a results.json in DIR, regenerates report.html from it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,8 +49,12 @@ func runReport(ctx context.Context, dir string, stdout io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "%d specs: %d passed, %d failed, %d skipped; %d measurements, %d findings\n%s\n%s\n",
-		res.Summary.Specs, res.Summary.Passed, res.Summary.Failed, res.Summary.Skipped, len(res.Measurements), len(res.Findings),
-		filepath.Join(dir, reports.ResultsJSON), filepath.Join(dir, reports.ReportHTML))
+	fmt.Fprintf(stdout, "%d specs: %d passed, %d failed, %d skipped; %d measurements, %d findings\n",
+		res.Summary.Specs, res.Summary.Passed, res.Summary.Failed, res.Summary.Skipped, len(res.Measurements), len(res.Findings))
+	// Per-suite wall, lab up and lab down seconds, so a slower run shows in the log.
+	if err := res.Timing.WriteText(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n%s\n", filepath.Join(dir, reports.ResultsJSON), filepath.Join(dir, reports.ReportHTML))
 	return nil
 }

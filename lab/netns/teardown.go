@@ -88,7 +88,20 @@ var OrphanGrace = 2 * time.Minute
 
 // GC removes the leftovers of dead labs: labs whose phase is not up or whose processes
 // died, and namespaces with reachgate's prefix that no live lab owns.
-func GC(ctx context.Context, log *slog.Logger) error {
+func GC(ctx context.Context, log *slog.Logger) error { return gc(ctx, "", log) }
+
+// GCLab is GC for one lab: it removes the named lab when it is dead, and the orphan
+// namespaces named for it, and leaves every other lab and namespace alone (several labs,
+// and several engineers' labs, share a machine).
+func GCLab(ctx context.Context, name string, log *slog.Logger) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	return gc(ctx, name, log)
+}
+
+// gc is GC, restricted to the lab named only when it is not empty.
+func gc(ctx context.Context, only string, log *slog.Logger) error {
 	states, err := ListStates()
 	if err != nil {
 		return err
@@ -96,6 +109,13 @@ func GC(ctx context.Context, log *slog.Logger) error {
 	owned := map[string]bool{}
 	var errs []error
 	for _, st := range states {
+		if only != "" && st.Name != only {
+			// Another lab's namespaces are its own, whether it is alive or not.
+			for _, ns := range st.Namespaces {
+				owned[ns] = true
+			}
+			continue
+		}
 		if st.Alive() {
 			for _, ns := range st.Namespaces {
 				owned[ns] = true
@@ -114,6 +134,9 @@ func GC(ctx context.Context, log *slog.Logger) error {
 	}
 	for _, ns := range names {
 		if !strings.HasPrefix(ns, Prefix) || owned[ns] {
+			continue
+		}
+		if only != "" && !strings.HasPrefix(ns, Prefix+only+"-") {
 			continue
 		}
 		// A namespace no state records may be one a lab or test is creating right now

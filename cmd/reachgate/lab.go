@@ -101,7 +101,7 @@ func newLabDownCommand() *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:   "down",
-		Short: "Remove the lab: its processes, namespaces and state",
+		Short: "Remove the lab: its processes (returning once they have exited), namespaces and state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := resolveName(name)
@@ -129,8 +129,8 @@ func newLabGCCommand() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove what dead or interrupted labs left behind (namespaces, processes, state)",
 		Long: "Remove what dead or interrupted labs left behind (namespaces, processes, state).\n" +
-			"With --name only that lab and the orphan namespaces named for it are considered;\n" +
-			"other labs are left alone.",
+			"It returns once every process it removes has exited. With --name only that lab and\n" +
+			"the orphan namespaces named for it are considered; other labs are left alone.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name != "" {

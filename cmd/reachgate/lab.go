@@ -101,7 +101,7 @@ func newLabDownCommand() *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:   "down",
-		Short: "Remove the lab: its processes, namespaces and state",
+		Short: "Remove the lab: its processes (returning once they have exited), namespaces and state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := resolveName(name)
@@ -124,14 +124,23 @@ func newLabDownCommand() *cobra.Command {
 }
 
 func newLabGCCommand() *cobra.Command {
-	return &cobra.Command{
+	var name string
+	c := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove what dead or interrupted labs left behind (namespaces, processes, state)",
-		Args:  cobra.NoArgs,
+		Long: "Remove what dead or interrupted labs left behind (namespaces, processes, state).\n" +
+			"It returns once every process it removes has exited. With --name only that lab and\n" +
+			"the orphan namespaces named for it are considered; other labs are left alone.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name != "" {
+				return netns.GCLab(cmd.Context(), name, slog.Default())
+			}
 			return netns.GC(cmd.Context(), slog.Default())
 		},
 	}
+	c.Flags().StringVar(&name, "name", "", "only this lab (default: every lab)")
+	return c
 }
 
 func newLabExecCommand() *cobra.Command {

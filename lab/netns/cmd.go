@@ -74,15 +74,6 @@ func ListNamespaces(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// namespacePIDs lists the processes whose network namespace is ns.
-func namespacePIDs(ctx context.Context, ns string) []string {
-	out, err := run(ctx, "", "ip", "netns", "pids", ns)
-	if err != nil {
-		return nil
-	}
-	return strings.Fields(out)
-}
-
 // Batch runs `ip` commands (one per line, without the leading "ip") in namespace ns.
 func Batch(ctx context.Context, ns, script string) error {
 	b := &batch{ns: ns}

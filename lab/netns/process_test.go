@@ -22,7 +22,13 @@ type child struct {
 
 func startChild(t *testing.T, name string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	return startCmd(t, exec.Command(name, args...))
+}
+
+// startCmd starts cmd as a child (see startChild).
+func startCmd(t *testing.T, cmd *exec.Cmd) *child {
+	t.Helper()
+	name := cmd.Path
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}

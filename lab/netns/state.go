@@ -1,6 +1,7 @@
 // Package netns realizes a topology in Linux network namespaces and owns everything it
-// creates: every namespace and process is recorded in the lab's state directory before it
-// is created, so Down and GC can remove it after a failure, a crash or Ctrl-C.
+// creates: every namespace is recorded in the lab's state directory before it is created,
+// and every process before it runs, so Down and GC can remove it after a failure, a crash
+// or Ctrl-C; they return once every process they remove has exited.
 package netns
 
 import (

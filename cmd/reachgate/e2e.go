@@ -77,10 +77,22 @@ Exit status 1 when any suite failed.`,
 			}
 			out := cmd.OutOrStdout()
 			t0 := time.Now()
-			if err := buildSuites(cmd, root, binDir, pkgs); err != nil {
+			key, err := suiteBuildKey(root)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "e2e: built %d suite binaries in %.1fs\n", len(pkgs), time.Since(t0).Seconds())
+			if suitesUpToDate(binDir, key, pkgs) {
+				fmt.Fprintf(out, "e2e: %d suite binaries up to date (build key %s, checked in %.2fs)\n", len(pkgs), key, time.Since(t0).Seconds())
+			} else {
+				_ = os.Remove(filepath.Join(binDir, "build.key"))
+				if err := buildSuites(cmd, root, binDir, pkgs); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(binDir, "build.key"), []byte(key+"\n"), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "e2e: built %d suite binaries in %.1fs (build key %s)\n", len(pkgs), time.Since(t0).Seconds(), key)
+			}
 			all, err := e2eJobs(root, binDir, pkgs, matrix, ginkgoFlags)
 			if err != nil {
 				return err

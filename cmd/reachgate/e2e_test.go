@@ -55,3 +55,67 @@ func TestE2ESummaryFails(t *testing.T) {
 		t.Errorf("err %v, output %q", err, b.String())
 	}
 }
+
+// The build key follows the module's files and nothing a build or a run writes.
+func TestSuiteBuildKey(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, data string) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example\n")
+	write("suites/a/a_test.go", "package a\n")
+	write("fixtures/topologies/seed.yaml", "name: seed\n")
+	key := func() string {
+		t.Helper()
+		k, err := suiteBuildKey(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	k0 := key()
+	if key() != k0 {
+		t.Fatal("the key is not stable")
+	}
+	// What builds and runs write, and nested modules, leave it alone.
+	write("bin/suites/a.test", "binary")
+	write("reports/out/results.json", "{}")
+	write(".git/HEAD", "ref")
+	write("lab/kubebin/go.mod", "module kubebin\n")
+	write("lab/kubebin/main.go", "package main\n")
+	if k := key(); k != k0 {
+		t.Fatalf("key changed from %s to %s for files outside the build", k0, k)
+	}
+	// A source or an embedded fixture changes it.
+	write("suites/a/a_test.go", "package a // edited\n")
+	k1 := key()
+	if k1 == k0 {
+		t.Fatal("a source edit left the key unchanged")
+	}
+	write("fixtures/topologies/seed.yaml", "name: seed2\n")
+	if key() == k1 {
+		t.Fatal("a fixture edit left the key unchanged")
+	}
+	// Up to date only with the same key and every binary present.
+	bin := filepath.Join(root, "bin", "suites")
+	pkgs := []suitePkg{{ID: "a"}, {ID: "b"}}
+	k := key()
+	write("bin/suites/build.key", k+"\n")
+	if suitesUpToDate(bin, k, pkgs) {
+		t.Fatal("up to date with b.test missing")
+	}
+	write("bin/suites/b.test", "binary")
+	if !suitesUpToDate(bin, k, pkgs) {
+		t.Fatal("not up to date with the same key and both binaries")
+	}
+	if suitesUpToDate(bin, k0, pkgs) {
+		t.Fatal("up to date under another key")
+	}
+}

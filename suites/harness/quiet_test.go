@@ -161,7 +161,19 @@ func TestBoost(t *testing.T) {
 	if got, got2 := niceOf(other), niceOf(longer); got != 0 || got2 != 0 {
 		t.Errorf("other labs' daemons run at nice %d and %d; want 0", got, got2)
 	}
+	// A daemon the spec starts while it measures is raised too.
+	late := start("boosttest")
+	deadline := time.Now().Add(2 * time.Second)
+	for niceOf(late) != quietNice && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := niceOf(late); got != quietNice {
+		t.Errorf("a daemon started during the boost runs at nice %d; want %d", got, quietNice)
+	}
 	restore()
+	if got, got2 := niceOf(mine), niceOf(late); got != 0 || got2 != 0 {
+		t.Errorf("after restore the daemons run at nice %d and %d; want 0", got, got2)
+	}
 	if got := niceOf(mine); got != 0 {
 		t.Errorf("after restore the daemon runs at nice %d; want 0", got)
 	}

@@ -145,7 +145,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Kubectl).To(HaveLen(len(probe.DefaultKubectlCalls)))
 		}, NodeTimeout(2*time.Minute))
 
-		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", func(ctx SpecContext) {
+		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", Label(harness.QuietLabel), func(ctx SpecContext) {
 			self, err := selfbin.Path(ctx, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
 			Expect(err).NotTo(HaveOccurred())
 			placer := harness.Require[provider.FilePlacer](tpVM)

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"reachgate/lab"
@@ -22,9 +23,20 @@ import (
 	"reachgate/lab/netns"
 )
 
-// Interval is how often the controllers reconcile; pods and load balancers follow objects
-// within a few intervals. Polling a small lab cluster this often costs little.
+// Interval is how often the controllers reconcile while the cluster is changing: for BusyFor
+// after any change of a pod, Service, Deployment, ReplicaSet or namespace (watched), and
+// never more often. Pods and load balancers follow objects within a few intervals (a pod's
+// process starts, then it turns Ready on a later pass).
 const Interval = 250 * time.Millisecond
+
+// IdleInterval is how often they reconcile when nothing changed for BusyFor: what no watch
+// reports (a pod's process that died, the lab going down) is seen within it. Polling every
+// Interval at all times cost each idle lab about 25 API requests a second, and three idle
+// labs kept a quarter of two cores busy.
+const IdleInterval = time.Second
+
+// BusyFor is how long the controllers keep reconciling every Interval after a change.
+const BusyFor = 5 * time.Second
 
 // Controller holds the daemon's view of the lab.
 type Controller struct {
@@ -56,8 +68,9 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 	}
 	c := &Controller{lab: l, cs: cs, self: self, log: log, nodes: l.NodeSpecs(), deadSince: map[string]time.Time{}}
 	var lastBeat time.Time
-	t := time.NewTicker(Interval)
-	defer t.Stop()
+	kick := make(chan struct{}, 1)
+	c.watchChanges(ctx, kick)
+	lastChange := time.Now()
 	for {
 		if st, err := netns.LoadState(name); err != nil || st.Phase == netns.PhaseDown {
 			log.Info("lab is going away; controllers stop")
@@ -89,11 +102,77 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 		if d := time.Since(loopStart); d > 2*Interval {
 			log.Debug("slow reconcile loop", "took", d.Round(time.Millisecond).String())
 		}
+		next := Interval
+		if time.Since(lastChange) > BusyFor {
+			next = IdleInterval
+		}
+		wait := time.NewTimer(max(next-time.Since(loopStart), 0))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return nil
-		case <-t.C:
+		case <-kick:
+			wait.Stop()
+			lastChange = time.Now()
+			// Never more often than every Interval: a pass's own writes come back as events.
+			if !sleepCtx(ctx, Interval-time.Since(loopStart)) {
+				return nil
+			}
+		case <-wait.C:
 		}
+	}
+}
+
+// sleepCtx sleeps for d (nothing when d ≤ 0) and reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// watchChanges watches the kinds the controllers reconcile and signals kick (without
+// blocking; one pending signal is enough) on every event. A watch that ends is opened again;
+// its first events (the objects as they are) signal once more, which costs one pass.
+func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
+	watchers := map[string]func(context.Context, metav1.ListOptions) (watch.Interface, error){
+		"pods":        c.cs.CoreV1().Pods("").Watch,
+		"services":    c.cs.CoreV1().Services("").Watch,
+		"namespaces":  c.cs.CoreV1().Namespaces().Watch,
+		"deployments": c.cs.AppsV1().Deployments("").Watch,
+		"replicasets": c.cs.AppsV1().ReplicaSets("").Watch,
+	}
+	for kind, open := range watchers {
+		go func() {
+			for ctx.Err() == nil {
+				w, err := open(ctx, metav1.ListOptions{})
+				if err != nil {
+					if ctx.Err() == nil {
+						c.log.Debug("watch failed; polling covers it", "kind", kind, "err", err)
+					}
+					sleepCtx(ctx, IdleInterval)
+					continue
+				}
+				opened := time.Now()
+				for range w.ResultChan() {
+					select {
+					case kick <- struct{}{}:
+					default:
+					}
+				}
+				w.Stop()
+				if time.Since(opened) < IdleInterval {
+					sleepCtx(ctx, IdleInterval) // a watch the server keeps closing is not reopened in a spin
+				}
+			}
+		}()
 	}
 }
 

@@ -23,7 +23,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/reachgate ./cmd/reachgate
 
-# kube-apiserver and etcd, built once per pinned version into the cache (~5 min cold).
+# kube-apiserver and etcd, built once per pinned version into the cache (about 9 min cold on 2 cores).
 lab-binaries: build
 	$(BIN)/reachgate lab build
 

@@ -195,7 +195,7 @@ func LDFlags(k8sVersion string) string {
 }
 
 func build(ctx context.Context, src, out, k8s, etcd string, log *slog.Logger) error {
-	log.Info("building lab binaries (a cold build takes about 4-6 minutes on 2 cores)",
+	log.Info("building lab binaries (a cold build takes about 9 minutes on 2 cores)",
 		"kube-apiserver", k8s, "etcd", etcd, "into", out)
 	tmp, err := os.MkdirTemp(out, "build-")
 	if err != nil {

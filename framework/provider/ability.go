@@ -23,6 +23,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[Inventory]():       "list what the environment runs",
 	reflect.TypeFor[ManagedServices](): "describe its managed service instances (Memorystore for Redis)",
 	reflect.TypeFor[Attacher]():        "attach to an environment that is already provisioned",
+	reflect.TypeFor[Prioritizer]():     "raise its processes' CPU priority while a spec measures",
 }
 
 // AbilityText says what a provider lacking the ability T cannot do, with T's name:

@@ -103,6 +103,13 @@ type Explainer interface {
 	Explain(from string, to netip.AddrPort) (reachable bool, reason string, err error)
 }
 
+// Prioritizer is the ability to raise the CPU priority of the environment's own processes
+// (and of the caller's, given as extra PIDs) while a spec measures time on a shared machine;
+// restore puts them back. It reports how many threads it raised.
+type Prioritizer interface {
+	Prioritize(nice int, extra ...int) (restore func(), threads int)
+}
+
 // LogSource is the ability to hand over the tails of the environment's component logs
 // (apiserver, etcd, …), attached to failing specs.
 type LogSource interface {

@@ -84,8 +84,8 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 		start := time.Now()
 		alone := quiet(CurrentSpecReport().Labels())
 		Expect(machine.acquire(alone)).To(Succeed())
-		if alone && *providerName == "lab" {
-			restore, threads := boost(labName(), quietNice)
+		if p, ok := env.(provider.Prioritizer); alone && ok {
+			restore, threads := p.Prioritize(quietNice, os.Getpid())
 			DeferCleanup(restore)
 			AddReportEntry("quiet", fmt.Sprintf("measuring alone; %d threads of this suite and its lab at nice %d", threads, quietNice), ReportEntryVisibilityNever)
 		}

@@ -88,6 +88,13 @@ func (e *Environment) Cluster() cloud.ClusterDescription {
 	return d
 }
 
+// Prioritize implements provider.Prioritizer: every process of the lab (found by the
+// environment mark its daemons carry, so also those started while it holds) and the extra
+// ones.
+func (e *Environment) Prioritize(nice int, extra ...int) (func(), int) {
+	return e.lab.State.Boost(nice, extra...)
+}
+
 // Teardown implements provider.Environment.
 func (e *Environment) Teardown(ctx context.Context) error {
 	return errors.Join(e.stopAPI(ctx), netns.Down(ctx, e.lab.State, e.log))

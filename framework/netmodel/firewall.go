@@ -180,6 +180,9 @@ func (m *Model) Admit(src, dst netip.Addr, f Flow) Admission {
 	if h == nil {
 		return Admission{Allowed: true, Reason: fmt.Sprintf("%s is not an instance's address; no firewall applies", dst)}
 	}
+	if c := m.topo.Cluster; c != nil && c.PSC && h.Role == topology.RoleControlPlane && dst == c.PrivateEndpoint {
+		return m.admitPSC(src, dst, h)
+	}
 	auth := m.authorized(src, dst, h)
 	if !auth.Allowed {
 		return auth
@@ -245,4 +248,56 @@ func (m *Model) authorized(src, dst netip.Addr, h *topology.Machine) Admission {
 		"(cidrBlocks %s; privateEndpointEnforcement is on, so they apply to the private endpoint %s, and only the node range %s "+
 		"and pod range %s are always allowed): add a range containing %s to cidrBlocks",
 		src, c.Name, joinPrefixes(c.Authorized.CIDRBlocks), c.PrivateEndpoint, c.NodeRange, c.PodRange, src)}
+}
+
+// admitPSC judges a packet for a Private Service Connect control plane endpoint. The endpoint
+// is a regional forwarding rule in the cluster's VPC that leads to the control plane in
+// Google's producer VPC: the consumer VPC's ingress firewall rules do not apply to it (no
+// instance of the VPC receives the packet). It admits only clients that enter the VPC in its
+// region — a VPN tunnel's or VLAN attachment's region for traffic from another cloud —
+// unless the cluster's control plane global access is on; then master authorized networks
+// apply as they do to any private endpoint.
+func (m *Model) admitPSC(src, dst netip.Addr, h *topology.Machine) Admission {
+	c := m.topo.Cluster
+	if ok, why := m.PSCAdmits(src); !ok {
+		return Admission{Rule: "psc-global-access", Reason: why}
+	}
+	if auth := m.authorized(src, dst, h); !auth.Allowed || auth.Rule != "" {
+		return auth
+	}
+	return Admission{Allowed: true, Rule: "psc-endpoint", Reason: fmt.Sprintf("%s is cluster %s's Private Service Connect endpoint, which takes %s (VPC firewall rules do not apply to it)",
+		dst, c.Name, src)}
+}
+
+// PSCAdmits reports whether the cluster's Private Service Connect endpoint accepts a client at
+// src: one entering the cluster's VPC in the endpoint's region, or any with global access on.
+func (m *Model) PSCAdmits(src netip.Addr) (bool, string) {
+	c := m.topo.Cluster
+	if c == nil || !c.PSC || c.GlobalAccess {
+		return true, ""
+	}
+	entered, ok := m.EntryRegion(src, c.VPC)
+	switch {
+	case !ok:
+		return false, src.String() + "'s traffic does not reach vpc " + c.VPC
+	case entered == c.EndpointRegion:
+		return true, ""
+	}
+	where := "in " + entered
+	if entered == "" {
+		where = "with no region"
+	}
+	return false, fmt.Sprintf("%s enters vpc %s %s, and cluster %s's Private Service Connect endpoint %s is regional (%s) while control plane global access is off "+
+		"(gcloud container clusters update %s --enable-master-global-access)", src, c.VPC, where, c.Name, c.PrivateEndpoint, c.EndpointRegion, c.Name)
+}
+
+// PSCSources returns the source ranges the cluster's Private Service Connect endpoint admits
+// by region (every range that reaches the VPC, with global access), and whether the endpoint
+// limits them at all.
+func (m *Model) PSCSources() ([]netip.Prefix, bool) {
+	c := m.topo.Cluster
+	if c == nil || !c.PSC || c.GlobalAccess {
+		return nil, false
+	}
+	return m.ILBSources(c.VPC, c.EndpointRegion, false), true
 }

@@ -45,10 +45,77 @@ func (c *checker) cluster() {
 			c.add(ap+".enabled", "is false, so cidrBlocks and privateEndpointEnforcement have no effect (set enabled: true, or remove them)")
 		}
 	}
+	switch c.endpointMode(cl) {
+	case "":
+		return
+	case EndpointPSC:
+		c.pscEndpoint(cl, g, vpc)
+		c.roles(g, vpc, sub, vpc)
+		return
+	}
 	master := c.masterVPC(cl, vpc)
 	c.masterRange(cl, g, master)
 	c.clusterPeering(cl, vpc, master)
 	c.roles(g, vpc, sub, master)
+}
+
+// endpointMode checks cluster.endpoint and returns its mode (peering when left out).
+func (c *checker) endpointMode(cl *Cluster) string {
+	e := cl.Endpoint
+	if e == nil || e.Mode == "" {
+		if e != nil && (e.Subnet != "" || e.GlobalAccess) {
+			c.add("spec.cluster.endpoint.mode", "is required with subnet or globalAccess (write mode: %s; mode %s has neither)", EndpointPSC, EndpointPeering)
+		}
+		return EndpointPeering
+	}
+	if e.Mode != EndpointPeering && e.Mode != EndpointPSC {
+		c.oneOf("spec.cluster.endpoint.mode", "endpoint mode", e.Mode, false, EndpointPeering, EndpointPSC)
+		return "" // the rest depends on the mode
+	}
+	if e.Mode == EndpointPeering {
+		if e.Subnet != "" {
+			c.add("spec.cluster.endpoint.subnet", "is for mode %s: a peering cluster's endpoint is in masterCIDR (remove subnet, or set mode: %s)", EndpointPSC, EndpointPSC)
+		}
+		if e.GlobalAccess {
+			c.add("spec.cluster.endpoint.globalAccess", "is modelled for mode %s only (remove it, or set mode: %s)", EndpointPSC, EndpointPSC)
+		}
+	}
+	return e.Mode
+}
+
+// pscEndpoint checks a Private Service Connect cluster: no master VPC, range or peering (GKE
+// makes none), and a private endpoint that is a usable address of the endpoint subnet.
+func (c *checker) pscEndpoint(cl *Cluster, g *GKECluster, vpc *Network) {
+	const p = "spec.cluster"
+	for _, f := range []struct{ field, value string }{{"masterVPC", cl.MasterVPC}, {"masterCIDR", cl.MasterCIDR}, {"peering", cl.Peering}} {
+		if f.value != "" {
+			c.add(p+"."+f.field, "is for endpoint mode %s; a Private Service Connect cluster has no master VPC, master range or GKE peering (remove %s)", EndpointPeering, f.field)
+		}
+	}
+	var sub *Subnetwork
+	if vpc != nil {
+		path := p + ".subnet"
+		if cl.Endpoint.Subnet != "" {
+			path = p + ".endpoint.subnet"
+		}
+		sub = c.subnetOf(path, vpc, g.EndpointSubnet)
+	}
+	example := "10.128.0.2"
+	if sub != nil && sub.CIDR.IsValid() {
+		example = sub.CIDR.Addr().Next().Next().String()
+	}
+	if msg := addrProblem(cl.PrivateEndpoint, example); msg != "" {
+		c.add(p+".privateEndpoint", "%s", msg)
+		return
+	}
+	if sub == nil || !sub.CIDR.IsValid() {
+		return
+	}
+	ep := g.PrivateEndpoint
+	if !sub.CIDR.Contains(ep) || ep == sub.CIDR.Addr() || ep == sub.CIDR.Addr().Next() || ep == lastAddr(sub.CIDR) {
+		c.add(p+".privateEndpoint", "%s is not a usable address of subnet %q %s, where the Private Service Connect endpoint's address comes from (pick one from %s)",
+			ep, sub.Name, sub.CIDR, usable(sub.CIDR))
+	}
 }
 
 // maxAuthorizedNetworks is GKE's limit on master authorized networks for a private cluster.
@@ -134,9 +201,14 @@ func joins(l *Connection, x, y string) bool {
 	return (l.A.VPC == x && l.B.VPC == y) || (l.A.VPC == y && l.B.VPC == x)
 }
 
-// roles checks the cluster's hosts: nodes in the cluster's VPC (at least one in
-// its subnet), and exactly one control plane, in the master VPC at the private endpoint.
+// roles checks the cluster's hosts: nodes in the cluster's VPC (at least one in its subnet),
+// and exactly one control plane at the private endpoint, in master: the master VPC, or the
+// cluster's VPC for a psc endpoint (in the endpoint subnet).
 func (c *checker) roles(g *GKECluster, vpc *Network, sub *Subnetwork, master *Network) {
+	where := "the master VPC"
+	if g.PSC {
+		where = "the cluster's VPC (endpoint mode psc)"
+	}
 	nodes, plane := 0, -1
 	for i, h := range c.t.Hosts {
 		p := at("spec.hosts", i)
@@ -152,7 +224,9 @@ func (c *checker) roles(g *GKECluster, vpc *Network, sub *Subnetwork, master *Ne
 			switch {
 			case master == nil:
 			case h.VPC != master.Name:
-				c.add(p+".vpc", "%q is not the master VPC %q, where the control-plane host must be (move the host there, or use role: vm)", h.VPC, master.Name)
+				c.add(p+".vpc", "%q is not %s %q, where the control-plane host must be (move the host there, or use role: vm)", h.VPC, where, master.Name)
+			case g.PSC && h.Subnet != g.EndpointSubnet:
+				c.add(p+".subnet", "%q is not the endpoint subnet %q, where the control-plane host of a psc endpoint must be (set subnet: %s)", h.Subnet, g.EndpointSubnet, g.EndpointSubnet)
 			case plane >= 0:
 				c.add(p+".role", "host %q (line %d) is already the control plane, and a cluster has exactly one (use role: vm)", c.t.Hosts[plane].Name, c.loc.line(at("spec.hosts", plane)+".role"))
 			default:
@@ -168,10 +242,17 @@ func (c *checker) roles(g *GKECluster, vpc *Network, sub *Subnetwork, master *Ne
 	}
 	if plane < 0 {
 		ip := "an address in masterCIDR"
+		if g.PSC {
+			ip = "an address of subnet " + g.EndpointSubnet
+		}
 		if g.PrivateEndpoint.IsValid() {
 			ip = "ip: " + g.PrivateEndpoint.String()
 		}
-		c.add("spec.cluster.masterVPC", "no host has role control-plane in VPC %q (add one there with role: control-plane and %s)", master.Name, ip)
+		path := "spec.cluster.masterVPC"
+		if g.PSC {
+			path = "spec.cluster.endpoint"
+		}
+		c.add(path, "no host has role control-plane in VPC %q (add one there with role: control-plane and %s)", master.Name, ip)
 		return
 	}
 	h := c.t.Hosts[plane]

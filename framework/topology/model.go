@@ -244,6 +244,13 @@ type GKECluster struct {
 	PrivateEndpoint   netip.Addr
 	Peering           string
 	KubernetesVersion string
+	// PSC is true for a Private Service Connect endpoint: PrivateEndpoint is an address of
+	// EndpointSubnet in VPC (region EndpointRegion), and there is no master VPC or peering.
+	PSC            bool
+	EndpointSubnet string
+	EndpointRegion string
+	// GlobalAccess opens a PSC endpoint to clients entering VPC in other regions.
+	GlobalAccess bool
 	// ControlPlane is the host at PrivateEndpoint; Nodes are the hosts with role node, in file order.
 	ControlPlane string
 	Nodes        []string

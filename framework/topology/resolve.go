@@ -144,6 +144,16 @@ func resolveCluster(t *Topology, c *Cluster) *GKECluster {
 	if g.KubernetesVersion == "" {
 		g.KubernetesVersion = DefaultK8sVersion
 	}
+	cpVPC := c.MasterVPC
+	if e := c.Endpoint; e != nil && e.Mode == EndpointPSC {
+		g.PSC, g.EndpointSubnet, g.GlobalAccess, cpVPC = true, c.Subnet, e.GlobalAccess, c.VPC
+		if e.Subnet != "" {
+			g.EndpointSubnet = e.Subnet
+		}
+		if s := t.subnet(c.VPC, g.EndpointSubnet); s != nil {
+			g.EndpointRegion = s.Region
+		}
+	}
 	if a := c.AuthorizedNetworks; a != nil && a.Enabled {
 		g.Authorized = &Authorized{PrivateEndpointEnforcement: a.PrivateEndpointEnforcement}
 		for _, b := range a.CIDRBlocks {
@@ -159,7 +169,7 @@ func resolveCluster(t *Topology, c *Cluster) *GKECluster {
 		switch {
 		case h.Role == RoleNode:
 			g.Nodes = append(g.Nodes, h.Name)
-		case h.Role == RoleControlPlane && h.VPC == c.MasterVPC && g.ControlPlane == "":
+		case h.Role == RoleControlPlane && h.VPC == cpVPC && g.ControlPlane == "":
 			g.ControlPlane = h.Name
 		}
 	}

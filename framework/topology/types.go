@@ -190,16 +190,39 @@ type Cluster struct {
 	Subnet       string `yaml:"subnet" json:"subnet"`
 	PodRange     string `yaml:"podRange" json:"podRange"`
 	ServiceRange string `yaml:"serviceRange" json:"serviceRange"`
-	// MasterVPC is the Google-owned VPC of the control plane, joined to VPC by Peering.
-	MasterVPC       string `yaml:"masterVPC" json:"masterVPC"`
-	MasterCIDR      string `yaml:"masterCIDR" json:"masterCIDR"`
+	// Endpoint says how the control plane's internal endpoint is reached; left out, mode peering.
+	Endpoint *ClusterEndpoint `yaml:"endpoint,omitempty" json:"endpoint,omitempty"`
+	// MasterVPC is the Google-owned VPC of the control plane, joined to VPC by Peering
+	// (mode peering only, as MasterCIDR and Peering).
+	MasterVPC       string `yaml:"masterVPC,omitempty" json:"masterVPC,omitempty"`
+	MasterCIDR      string `yaml:"masterCIDR,omitempty" json:"masterCIDR,omitempty"`
 	PrivateEndpoint string `yaml:"privateEndpoint" json:"privateEndpoint"`
-	Peering         string `yaml:"peering" json:"peering"`
+	Peering         string `yaml:"peering,omitempty" json:"peering,omitempty"`
 	// KubernetesVersion is what the lab's kubelets report (the apiserver reports its own build).
 	KubernetesVersion string `yaml:"kubernetesVersion,omitempty" json:"kubernetesVersion,omitempty"`
 	// AuthorizedNetworks is the master authorized networks configuration; left out, disabled.
 	AuthorizedNetworks *AuthorizedNetworks `yaml:"authorizedNetworks,omitempty" json:"authorizedNetworks,omitempty"`
 }
+
+// ClusterEndpoint is the control plane's internal endpoint. Mode peering (GKE's clusters
+// before 1.29): the endpoint is in masterCIDR, in a Google-owned VPC joined by the GKE peering.
+// Mode psc (Private Service Connect, GKE's clusters since 1.29): the endpoint is an address of
+// a subnet of the cluster's own VPC, a regional forwarding rule that global access opens to
+// clients entering the VPC in other regions.
+type ClusterEndpoint struct {
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// Subnet is the subnet of the cluster's VPC the psc endpoint's address is from
+	// (privateEndpointSubnetwork); default the cluster's node subnet.
+	Subnet string `yaml:"subnet,omitempty" json:"subnet,omitempty"`
+	// GlobalAccess is privateClusterConfig.masterGlobalAccessConfig.enabled (psc only here).
+	GlobalAccess bool `yaml:"globalAccess,omitempty" json:"globalAccess,omitempty"`
+}
+
+// Endpoint modes.
+const (
+	EndpointPeering = "peering"
+	EndpointPSC     = "psc"
+)
 
 // AuthorizedNetworks limits who may reach the control plane.
 type AuthorizedNetworks struct {

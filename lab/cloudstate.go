@@ -36,6 +36,8 @@ type CloudState struct {
 	Firewalls map[string]FirewallChange `json:"firewalls,omitempty"`
 	// Authorized overrides the cluster's master authorized networks when set.
 	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
+	// GlobalAccess overrides the cluster's control plane global access when set.
+	GlobalAccess *bool `json:"masterGlobalAccess,omitempty"`
 }
 
 // ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
@@ -217,7 +219,8 @@ func effectiveFirewall(n *topology.Network, changes map[string]FirewallChange) (
 
 // Effective returns the topology as the cloud state changed it: a solution's link exists
 // once one of its tunnels has a BGP peer; routers announce their overridden advertisement;
-// peerings carry their overridden flags; the cluster has its overridden authorized networks.
+// peerings carry their overridden flags; the cluster has its overridden authorized networks
+// and control plane global access.
 // t is not modified.
 func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 	up := map[string]bool{}
@@ -264,12 +267,17 @@ func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 		}
 		eff.Links[i] = &c
 	}
-	if cs.Authorized != nil && eff.Cluster != nil {
+	if (cs.Authorized != nil || cs.GlobalAccess != nil) && eff.Cluster != nil {
 		c := *eff.Cluster
-		c.Authorized = nil
-		if cs.Authorized.Enabled {
-			c.Authorized = &topology.Authorized{CIDRBlocks: cs.Authorized.CIDRBlocks,
-				PrivateEndpointEnforcement: cs.Authorized.PrivateEndpointEnforcement}
+		if cs.Authorized != nil {
+			c.Authorized = nil
+			if cs.Authorized.Enabled {
+				c.Authorized = &topology.Authorized{CIDRBlocks: cs.Authorized.CIDRBlocks,
+					PrivateEndpointEnforcement: cs.Authorized.PrivateEndpointEnforcement}
+			}
+		}
+		if cs.GlobalAccess != nil {
+			c.GlobalAccess = *cs.GlobalAccess
 		}
 		eff.Cluster = &c
 	}

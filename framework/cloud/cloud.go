@@ -25,6 +25,12 @@ type ClusterDescription struct {
 	MasterCIDR netip.Prefix `json:"masterIpv4CidrBlock"`
 	// PeeringName is privateClusterConfig.peeringName: the peering to the Google-managed VPC.
 	PeeringName string `json:"peeringName"`
+	// PrivateEndpointSubnetwork is privateClusterConfig.privateEndpointSubnetwork: set for a
+	// Private Service Connect cluster (no MasterCIDR, no PeeringName), whose endpoint is an
+	// address of this subnet of Network.
+	PrivateEndpointSubnetwork string `json:"privateEndpointSubnetwork,omitempty"`
+	// MasterGlobalAccess is privateClusterConfig.masterGlobalAccessConfig.enabled.
+	MasterGlobalAccess bool `json:"masterGlobalAccess,omitempty"`
 	// CAPEM is masterAuth.clusterCaCertificate, decoded.
 	CAPEM []byte `json:"clusterCaCertificate"`
 	// CurrentMasterVersion is the version the API server reports.

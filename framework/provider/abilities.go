@@ -31,6 +31,16 @@ type VPNCloud interface {
 	GetVpnGatewayStatus(ctx context.Context, name string) (cloud.VpnGatewayStatus, error)
 }
 
+// EndpointCloud is the control plane endpoint side of the cloud that psc-endpoint drives:
+// who may reach the cluster's internal endpoint, by source range and by region.
+type EndpointCloud interface {
+	GetAuthorizedNetworks(ctx context.Context) (cloud.AuthorizedNetworks, error)
+	SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error
+	SetMasterGlobalAccess(ctx context.Context, enabled bool) error
+	GetRouter(ctx context.Context, network, router string) (cloud.Router, error)
+	PatchRouter(ctx context.Context, p cloud.RouterPatch) error
+}
+
 // WANEmulator is the ability to emulate a WAN profile on a link between the clouds
 // ("none" removes it); overrides are "key=value" (delay, jitter, loss, rate, rtt).
 type WANEmulator interface {

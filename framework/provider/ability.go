@@ -12,6 +12,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[Listener]():        "listen at a host",
 	reflect.TypeFor[CloudAccess]():     "hand out its cloud API",
 	reflect.TypeFor[VPNCloud]():        "manage HA VPN, Cloud Router, peering and authorized networks",
+	reflect.TypeFor[EndpointCloud]():   "change who may reach the control plane endpoint (authorized networks, global access, router advertisements)",
 	reflect.TypeFor[WANEmulator]():     "emulate a WAN profile on a link",
 	reflect.TypeFor[TunnelFaults]():    "cut and restore a VPN tunnel's underlay",
 	reflect.TypeFor[KubeAdmin]():       "reach the cluster's API server as an administrator",

@@ -44,9 +44,17 @@ func (c Lab) Cluster(_ context.Context) (cloud.ClusterDescription, error) {
 	if sn := t.Network(cl.VPC).Subnet(cl.Subnet); sn != nil {
 		region = sn.Region
 	}
-	return cloud.ClusterDescription{Name: cl.Name, Location: cl.Location, Region: region, Network: cl.VPC, Subnetwork: cl.Subnet,
+	d := cloud.ClusterDescription{Name: cl.Name, Location: cl.Location, Region: region, Network: cl.VPC, Subnetwork: cl.Subnet,
 		PrivateEndpoint: cl.PrivateEndpoint, MasterCIDR: cl.MasterCIDR, PeeringName: cl.Peering, CAPEM: c.L.CP.CA.CertPEM,
-		Nodes: slices.Clone(cl.Nodes)}, nil
+		Nodes: slices.Clone(cl.Nodes)}
+	if cl.PSC {
+		d.PrivateEndpointSubnetwork = cl.EndpointSubnet
+		if err := c.L.Refresh(); err != nil {
+			return d, err
+		}
+		d.MasterGlobalAccess = c.L.Current.Cluster.GlobalAccess
+	}
+	return d, nil
 }
 
 func (c Lab) addressesPath() string { return c.L.State.Path("addresses.json") }

@@ -318,6 +318,18 @@ func (c Lab) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetwor
 	})
 }
 
+// SetMasterGlobalAccess turns the cluster's control plane global access on or off
+// (Clusters.Update): what a Private Service Connect endpoint's region check follows.
+func (c Lab) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
+	if cl := c.L.Topology.Cluster; cl == nil || !cl.PSC {
+		return fmt.Errorf("control plane global access: the lab models it for a Private Service Connect cluster (endpoint mode psc), and this cluster's endpoint is in a master VPC")
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		cs.GlobalAccess = &enabled
+		return nil
+	})
+}
+
 // GetRouterStatus reads the router's BGP speaker status (bgpPeerStatus, bestRoutes). A router
 // without sessions has an empty status.
 func (c Lab) GetRouterStatus(_ context.Context, network, router string) (cloud.RouterStatus, error) {

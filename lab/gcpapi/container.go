@@ -116,11 +116,21 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 		// VPC-native: the pods and services are the node subnet's secondary ranges.
 		IpAllocationPolicy: policy,
 		PrivateClusterConfig: &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, EnablePrivateEndpoint: true,
-			MasterIpv4CidrBlock: d.MasterCIDR.String(), PrivateEndpoint: ep, PeeringName: d.PeeringName},
+			PrivateEndpoint: ep, MasterGlobalAccessConfig: &containerpb.PrivateClusterMasterGlobalAccessConfig{Enabled: d.MasterGlobalAccess}},
 		// GKE keeps the two authorized-networks fields in sync; both are served.
 		MasterAuthorizedNetworksConfig: authorized,
 		ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
-			Enabled: proto.Bool(true), EnablePublicEndpoint: proto.Bool(false), PrivateEndpoint: ep, AuthorizedNetworksConfig: authorized}},
+			Enabled: proto.Bool(true), EnablePublicEndpoint: proto.Bool(false), PrivateEndpoint: ep, AuthorizedNetworksConfig: authorized,
+			GlobalAccess: proto.Bool(d.MasterGlobalAccess)}},
+	}
+	if d.PrivateEndpointSubnetwork != "" {
+		// Private Service Connect: the endpoint is an address of a subnet of the cluster's
+		// VPC; there is no master range and no GKE peering.
+		sub := "projects/" + s.project + "/regions/" + d.Region + "/subnetworks/" + d.PrivateEndpointSubnetwork
+		out.PrivateClusterConfig.PrivateEndpointSubnetwork = sub
+		out.ControlPlaneEndpointsConfig.IpEndpointsConfig.PrivateEndpointSubnetwork = sub
+	} else {
+		out.PrivateClusterConfig.MasterIpv4CidrBlock, out.PrivateClusterConfig.PeeringName = d.MasterCIDR.String(), d.PeeringName
 	}
 	return out, nil
 }
@@ -130,8 +140,10 @@ func encodeCA(pem []byte) string { return base64.StdEncoding.EncodeToString(pem)
 
 // updateCluster applies clusters.update: the master authorized networks, from either
 // desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig (what gcloud
-// sends); both fields of the cluster then show the result, as GKE keeps them in sync. Any other
-// desired field is refused, so nothing is silently ignored.
+// sends); both fields of the cluster then show the result, as GKE keeps them in sync. And
+// control plane global access, from desiredPrivateClusterConfig.masterGlobalAccessConfig or
+// desiredControlPlaneEndpointsConfig.ipEndpointsConfig.globalAccess. Any other desired field
+// is refused, so nothing is silently ignored.
 func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location, name string) {
 	var in containerpb.UpdateClusterRequest
 	if !decode(w, r, &in) {
@@ -142,30 +154,32 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 	if cp := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetAuthorizedNetworksConfig(); cp != nil {
 		an = cp
 	}
+	var global *bool
+	if g := u.GetDesiredPrivateClusterConfig().GetMasterGlobalAccessConfig(); g != nil {
+		global = proto.Bool(g.GetEnabled())
+	}
+	if g := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig().GlobalAccess; g != nil {
+		global = g
+	}
 	rest := proto.Clone(u).(*containerpb.ClusterUpdate)
 	rest.DesiredMasterAuthorizedNetworksConfig, rest.DesiredControlPlaneEndpointsConfig = nil, nil
-	if an == nil || proto.Size(rest) != 0 {
-		writeError(w, http.StatusBadRequest, "invalid", "The lab's clusters.update takes the master authorized networks only (desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig).")
-		return
-	}
-	cur, err := s.cloud.GetAuthorizedNetworks(r.Context())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internalError", err.Error())
-		return
-	}
-	want := cloud.AuthorizedNetworks{Enabled: an.GetEnabled(), PrivateEndpointEnforcement: cur.PrivateEndpointEnforcement}
-	if an.PrivateEndpointEnforcementEnabled != nil {
-		want.PrivateEndpointEnforcement = an.GetPrivateEndpointEnforcementEnabled()
-	}
-	for _, b := range an.GetCidrBlocks() {
-		p, err := netip.ParsePrefix(b.GetCidrBlock())
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid master authorized networks CIDR block %q.", b.GetCidrBlock()))
-			return
+	if pc := rest.DesiredPrivateClusterConfig; pc != nil {
+		pc.MasterGlobalAccessConfig = nil
+		if proto.Size(pc) == 0 {
+			rest.DesiredPrivateClusterConfig = nil
 		}
-		want.CIDRBlocks = append(want.CIDRBlocks, p)
 	}
-	err = s.cloud.SetAuthorizedNetworks(r.Context(), want)
+	if (an == nil && global == nil) || proto.Size(rest) != 0 {
+		writeError(w, http.StatusBadRequest, "invalid", "The lab's clusters.update takes the master authorized networks (desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig) and control plane global access (desiredPrivateClusterConfig.masterGlobalAccessConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.globalAccess) only.")
+		return
+	}
+	var err error
+	if an != nil {
+		err = s.setAuthorized(r.Context(), an)
+	}
+	if err == nil && global != nil {
+		err = s.cloud.SetMasterGlobalAccess(r.Context(), *global)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
@@ -192,4 +206,25 @@ func (s *Server) containerOperation(w http.ResponseWriter, p []string) {
 		return
 	}
 	writeProto(w, http.StatusOK, op)
+}
+
+// setAuthorized replaces the master authorized networks with an; a field an leaves out keeps
+// its value.
+func (s *Server) setAuthorized(ctx context.Context, an *containerpb.MasterAuthorizedNetworksConfig) error {
+	cur, err := s.cloud.GetAuthorizedNetworks(ctx)
+	if err != nil {
+		return err
+	}
+	want := cloud.AuthorizedNetworks{Enabled: an.GetEnabled(), PrivateEndpointEnforcement: cur.PrivateEndpointEnforcement}
+	if an.PrivateEndpointEnforcementEnabled != nil {
+		want.PrivateEndpointEnforcement = an.GetPrivateEndpointEnforcementEnabled()
+	}
+	for _, b := range an.GetCidrBlocks() {
+		p, err := netip.ParsePrefix(b.GetCidrBlock())
+		if err != nil {
+			return fmt.Errorf("invalid master authorized networks CIDR block %q", b.GetCidrBlock())
+		}
+		want.CIDRBlocks = append(want.CIDRBlocks, p)
+	}
+	return s.cloud.SetAuthorizedNetworks(ctx, want)
 }

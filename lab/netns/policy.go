@@ -169,7 +169,8 @@ func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmode
 
 // filterScript renders vpc's forward filter: per instance interface, the ingress firewall
 // rules in evaluation order (first match decides, as GCP's priority order does) ending in the
-// implied deny; and at the control plane's interface, the authorized networks. Replies pass
+// implied deny; and at the control plane's interface, the authorized networks (and for a
+// Private Service Connect endpoint, its region's sources instead of the firewall). Replies pass
 // (GCP firewalls are stateful), and connections the internal load balancer forwarded pass
 // too: GKE creates a k8s-fw rule for each LoadBalancer Service that allows its
 // loadBalancerSourceRanges (default all) on the Service's ports.
@@ -184,6 +185,16 @@ func filterScript(t *topology.Topology, m *netmodel.Model, vpc string) string {
 		}
 		var body []string
 		switch {
+		case h.Role == topology.RoleControlPlane && t.Cluster != nil && t.Cluster.PSC && h.IP == t.Cluster.PrivateEndpoint:
+			// A Private Service Connect endpoint: no VPC firewall; the region's clients only,
+			// unless global access is on; then the authorized networks.
+			if regional, limited := m.PSCSources(); limited {
+				body = append(body, fmt.Sprintf("ip saddr != %s drop comment \"psc-global-access\"", nftSet(regional)))
+			}
+			if enforced {
+				body = append(body, fmt.Sprintf("ip saddr != %s drop comment \"authorized-networks\"", nftSet(authorized)))
+			}
+			body = append(body, "accept")
 		case h.Role == topology.RoleControlPlane && enforced && t.Cluster != nil && h.IP == t.Cluster.PrivateEndpoint:
 			body = append(body, fmt.Sprintf("ip saddr %s accept", nftSet(authorized)), "drop")
 		case firewalledVPC(t, vpc):

@@ -165,7 +165,11 @@ func describe(cl *containerpb.Cluster) (cloud.ClusterDescription, error) {
 	if d.PrivateEndpoint, err = netip.ParseAddr(pc.GetPrivateEndpoint()); err != nil {
 		return d, fmt.Errorf("cluster %s: privateClusterConfig.privateEndpoint %q: %w", d.Name, pc.GetPrivateEndpoint(), err)
 	}
-	if d.MasterCIDR, err = netip.ParsePrefix(pc.GetMasterIpv4CidrBlock()); err != nil {
+	d.MasterGlobalAccess = pc.GetMasterGlobalAccessConfig().GetEnabled()
+	if sub := pc.GetPrivateEndpointSubnetwork(); sub != "" {
+		// Private Service Connect: no master range, no peering.
+		d.PrivateEndpointSubnetwork = lastSegment(sub)
+	} else if d.MasterCIDR, err = netip.ParsePrefix(pc.GetMasterIpv4CidrBlock()); err != nil {
 		return d, fmt.Errorf("cluster %s: privateClusterConfig.masterIpv4CidrBlock %q: %w", d.Name, pc.GetMasterIpv4CidrBlock(), err)
 	}
 	if d.CAPEM, err = base64.StdEncoding.DecodeString(cl.GetMasterAuth().GetClusterCaCertificate()); err != nil {
@@ -319,10 +323,23 @@ func (c *Cloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNet
 	for _, p := range a.CIDRBlocks {
 		cfg.CidrBlocks = append(cfg.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: p.String()})
 	}
+	return c.updateCluster(ctx, &containerpb.ClusterUpdate{DesiredMasterAuthorizedNetworksConfig: cfg})
+}
+
+// SetMasterGlobalAccess turns the control plane's global access on or off with clusters.update
+// (desiredPrivateClusterConfig.masterGlobalAccessConfig), waiting for the operation.
+func (c *Cloud) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return c.updateCluster(ctx, &containerpb.ClusterUpdate{DesiredPrivateClusterConfig: &containerpb.PrivateClusterConfig{
+		MasterGlobalAccessConfig: &containerpb.PrivateClusterMasterGlobalAccessConfig{Enabled: enabled}}})
+}
+
+// updateCluster sends clusters.update and polls operations.get until the operation is DONE.
+func (c *Cloud) updateCluster(ctx context.Context, u *containerpb.ClusterUpdate) error {
 	var op *containerpb.Operation
 	if err := retry(ctx, func() (err error) {
-		op, err = c.clusters.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: c.clusterName(),
-			Update: &containerpb.ClusterUpdate{DesiredMasterAuthorizedNetworksConfig: cfg}})
+		op, err = c.clusters.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: c.clusterName(), Update: u})
 		return err
 	}); err != nil {
 		return wrap("update cluster "+c.clusterName(), err)

@@ -45,7 +45,10 @@ type apiCloud struct {
 	gcp *gcp.Cloud
 }
 
-var _ provider.VPNCloud = apiCloud{}
+var (
+	_ provider.VPNCloud      = apiCloud{}
+	_ provider.EndpointCloud = apiCloud{}
+)
 
 func (c apiCloud) Cluster(ctx context.Context) (cloud.ClusterDescription, error) {
 	return c.gcp.Cluster(ctx)
@@ -138,6 +141,10 @@ func (c apiCloud) GetAuthorizedNetworks(ctx context.Context) (cloud.AuthorizedNe
 
 func (c apiCloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetworks) error {
 	return c.gcp.SetAuthorizedNetworks(ctx, a)
+}
+
+func (c apiCloud) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
+	return c.gcp.SetMasterGlobalAccess(ctx, enabled)
 }
 
 // startAPI opens the official clients on the lab's GCP API, once: the API `lab up` started in

@@ -328,5 +328,6 @@ var (
 	_ provider.Listener        = (*Host)(nil)
 	_ provider.FilePlacer      = (*Host)(nil)
 	_ provider.VPNCloud        = labcloud.Lab{}
+	_ provider.EndpointCloud   = labcloud.Lab{}
 	_ provider.Cloud           = labcloud.Lab{}
 )

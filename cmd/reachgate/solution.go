@@ -11,16 +11,17 @@ import (
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/solution/pscendpoint"
 )
 
 func newSolutionCommand() *cobra.Command {
-	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy, bgp-export)"}
+	c := &cobra.Command{Use: "solution", Short: "Apply or remove a solution on a lab (ilb-proxy, bgp-export, psc-endpoint)"}
 	var ef envFlags
 	var variant, proxyName, address, host string
 	var ttl time.Duration
 	var service string
 	apply := &cobra.Command{
-		Use:   "apply ilb-proxy|bgp-export",
+		Use:   "apply ilb-proxy|bgp-export|psc-endpoint",
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,6 +34,9 @@ func newSolutionCommand() *cobra.Command {
 			}
 			if service != "" && args[0] != "bgp-export" {
 				return fmt.Errorf("--service applies to bgp-export (the route export reaches managed services over Private Service Access)")
+			}
+			if args[0] == pscendpoint.Name {
+				return applyPSCEndpoint(cmd, ef.provider, env, pscendpoint.Options{TokenTTL: ttl}, host)
 			}
 			if args[0] == "bgp-export" {
 				return applyBGPExport(cmd, ef.provider, env, bgpexport.Options{Variant: bgpexport.Variant(variant), TokenTTL: ttl, Service: service}, host)
@@ -71,7 +75,7 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
 	apply.Flags().StringVar(&service, "service", "", "bgp-export: also reach the VPC's managed service over Private Service Access (redis)")
 	remove := &cobra.Command{
-		Use:   "remove ilb-proxy|bgp-export",
+		Use:   "remove ilb-proxy|bgp-export|psc-endpoint",
 		Short: "Remove everything apply created",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,8 +83,11 @@ func newSolutionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if args[0] == "bgp-export" {
+			switch args[0] {
+			case "bgp-export":
 				return bgpexport.Remove(cmd.Context(), env, bgpexport.Options{Log: slog.Default()})
+			case pscendpoint.Name:
+				return pscendpoint.Remove(cmd.Context(), env, pscendpoint.Options{Log: slog.Default()})
 			}
 			return ilbproxy.Remove(cmd.Context(), env, ilbproxy.Options{Log: slog.Default()})
 		},
@@ -111,10 +118,26 @@ func applyBGPExport(cmd *cobra.Command, providerName string, env provider.Enviro
 	return nil
 }
 
+func applyPSCEndpoint(cmd *cobra.Command, providerName string, env provider.Environment, o pscendpoint.Options, host string) error {
+	o.Log = slog.Default()
+	res, err := pscendpoint.Apply(cmd.Context(), env, o)
+	if err != nil {
+		return err
+	}
+	path, err := placeFile(cmd, providerName, env, host, "psc-endpoint.kubeconfig", res.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("psc-endpoint: control plane at %s (Private Service Connect endpoint in %s); %d cloud settings changed in %.1f s\n",
+		res.Server, res.Plan.EndpointRange, res.Plan.Changes.Count(), res.Seconds)
+	fmt.Printf("kubeconfig for %s: %s\ntry: reachgate lab exec %s -- reachgate kubectl --kubeconfig %s get nodes\n", host, path, host, path)
+	return nil
+}
+
 // solutionEnv checks the solution's name and attaches to the environment it applies to.
 func solutionEnv(cmd *cobra.Command, solution string, ef envFlags) (provider.Environment, error) {
-	if solution != "ilb-proxy" && solution != "bgp-export" {
-		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export", solution)
+	if solution != "ilb-proxy" && solution != "bgp-export" && solution != pscendpoint.Name {
+		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export, %s", solution, pscendpoint.Name)
 	}
 	return ef.attach(cmd.Context())
 }

@@ -31,6 +31,10 @@ var ClusterInfoRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list"}},
 }
 
+// ClusterInfoAccess is Request.NamespaceRules for `kubectl cluster-info`: ClusterInfoRules in
+// kube-system.
+var ClusterInfoAccess = map[string][]rbacv1.PolicyRule{"kube-system": ClusterInfoRules}
+
 // Request describes the access to create.
 type Request struct {
 	Namespace      string // of the ServiceAccount, default "default"

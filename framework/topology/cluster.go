@@ -111,6 +111,10 @@ func (c *checker) pscEndpoint(cl *Cluster, g *GKECluster, vpc *Network) {
 	if sub == nil || !sub.CIDR.IsValid() {
 		return
 	}
+	if r := RegionOf(cl.Location); sub.Region != "" && r != "" && sub.Region != r {
+		c.add(p+".endpoint.subnet", "subnet %q is in %s and cluster %s in %s; GKE takes the Private Service Connect endpoint's address from a subnet of the cluster's region (name one in %s)",
+			sub.Name, sub.Region, cl.Name, r, r)
+	}
 	ep := g.PrivateEndpoint
 	if !sub.CIDR.Contains(ep) || ep == sub.CIDR.Addr() || ep == sub.CIDR.Addr().Next() || ep == lastAddr(sub.CIDR) {
 		c.add(p+".privateEndpoint", "%s is not a usable address of subnet %q %s, where the Private Service Connect endpoint's address comes from (pick one from %s)",

@@ -158,8 +158,8 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 	if g := u.GetDesiredPrivateClusterConfig().GetMasterGlobalAccessConfig(); g != nil {
 		global = proto.Bool(g.GetEnabled())
 	}
-	if g := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig().GlobalAccess; g != nil {
-		global = g
+	if ip := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig(); ip != nil && ip.GlobalAccess != nil {
+		global = ip.GlobalAccess
 	}
 	rest := proto.Clone(u).(*containerpb.ClusterUpdate)
 	rest.DesiredMasterAuthorizedNetworksConfig, rest.DesiredControlPlaneEndpointsConfig = nil, nil

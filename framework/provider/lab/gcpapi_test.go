@@ -33,7 +33,13 @@ import (
 // seed topology's cloud with its state in a temporary directory; nothing is provisioned.
 func newAPI(t *testing.T) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
 	t.Helper()
-	topo, err := topology.ParseFile("../../../fixtures/topologies/seed.yaml")
+	return newAPIOn(t, "seed")
+}
+
+// newAPIOn is newAPI on the named topology of fixtures/topologies.
+func newAPIOn(t *testing.T, name string) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
+	t.Helper()
+	topo, err := topology.ParseFile("../../../fixtures/topologies/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,7 @@ func newAPI(t *testing.T) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	c, err := gcp.New(ctx, gcp.Config{Project: "test-project", Location: "us-central1-c", Cluster: "private-cluster",
+	c, err := gcp.New(ctx, gcp.Config{Project: "test-project", Location: topo.Cluster.Location, Cluster: topo.Cluster.Name,
 		Endpoint: srv.URL, Options: []option.ClientOption{option.WithoutAuthentication()}, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -245,4 +251,26 @@ func httpStatus(err error) int {
 		return ae.HTTPCode()
 	}
 	return 0
+}
+
+// A Private Service Connect cluster through the official client: the endpoint's subnet, no
+// master range or peering, global access as the lab's cloud state says.
+func TestGCPClusterPSC(t *testing.T) {
+	lc, c, _, _ := newAPIOn(t, "alt-psc")
+	ctx := context.Background()
+	got, err := c.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PrivateEndpoint != netip.MustParseAddr("10.61.0.2") || got.PrivateEndpointSubnetwork != "cp-endpoints" ||
+		got.MasterCIDR.IsValid() || got.PeeringName != "" || got.MasterGlobalAccess || got.Region != "europe-west1" {
+		t.Errorf("PSC cluster through the API: %+v", got)
+	}
+	on := true
+	if err := lc.L.UpdateCloud(func(cs *lab.CloudState) error { cs.GlobalAccess = &on; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Cluster(ctx); err != nil || !got.MasterGlobalAccess {
+		t.Errorf("after global access on: %+v, %v; want masterGlobalAccess true", got, err)
+	}
 }

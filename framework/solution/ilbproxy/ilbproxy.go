@@ -22,7 +22,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -64,7 +63,7 @@ func ParseProxy(s string) (Proxy, error) {
 }
 
 // clusterInfoAccess lets the VM run `kubectl cluster-info` (it lists kube-system services).
-var clusterInfoAccess = map[string][]rbacv1.PolicyRule{"kube-system": kubeconfig.ClusterInfoRules}
+var clusterInfoAccess = kubeconfig.ClusterInfoAccess
 
 // DefaultAddress is the ILB address Apply reserves when none is given: the 28th address of the
 // cluster's node subnet, as the article's 10.128.0.28 is of 10.128.0.0/20.

@@ -1,0 +1,361 @@
+// Package pscendpoint is solution 3 for a cluster whose control plane has a Private Service
+// Connect endpoint (GKE 1.29 and later): the endpoint is an address of a subnet of the
+// cluster's own VPC, so no non-transitive peering stands between it and the third-party cloud,
+// and the access path needs only what a subnet address needs:
+//   - the Cloud Router of the interconnect or VPN announces the endpoint's subnet (a CUSTOM
+//     range when the subnet is not one of the router's own VPC's);
+//   - the cluster's control plane global access is on when the third-party traffic enters
+//     GCP in another region than the endpoint's (the attachment's or tunnel's region);
+//   - the master authorized networks hold the third-party range when they apply to the
+//     private endpoint;
+//   - a ServiceAccount-token kubeconfig for the third-party VM, against the endpoint address,
+//     trusting the cluster CA.
+//
+// Apply changes only what is missing and records what it changed in a ConfigMap of the
+// cluster, so Remove restores exactly that. Every cloud call goes through
+// provider.EndpointCloud: the same on the lab (through its GCP API) and on GCP.
+package pscendpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/kubeconfig"
+	"reachgate/framework/provider"
+	"reachgate/framework/topology"
+)
+
+const (
+	// Name is the solution's name on the command line and in reports.
+	Name = "psc-endpoint"
+	// ServiceAccount and ClusterRoleName are the third-party VM's identity in the cluster.
+	ServiceAccount  = "psc-endpoint-reader"
+	ClusterRoleName = "reachgate-psc-endpoint-reader"
+	// RecordName is the ConfigMap (in kube-system) holding what Apply changed.
+	RecordName = "reachgate-psc-endpoint"
+	recordKey  = "changes.json"
+)
+
+// Options for Apply and Remove.
+type Options struct {
+	TokenTTL  time.Duration // default 24h
+	Namespace string        // of the ServiceAccount; default "default"
+	Log       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Plan is what the access path needs, as Apply found it, and what it changed.
+type Plan struct {
+	Client   string     `json:"client"`   // the third-party client host
+	Source   string     `json:"source"`   // its subnet range
+	Endpoint netip.Addr `json:"endpoint"` // the control plane's internal endpoint
+	// EndpointRange is the endpoint subnet's range, EndpointRegion its (the cluster's) region.
+	EndpointRange  string `json:"endpointRange"`
+	EndpointRegion string `json:"endpointRegion"`
+	// Network, Router and RouterRegion are the GCP side of the third-party cloud's uplink.
+	Network      string `json:"network"`
+	Router       string `json:"router"`
+	RouterRegion string `json:"routerRegion"`
+	// Changes are what Apply changed, with the values before, for Remove.
+	Changes Changes `json:"changes"`
+}
+
+// Changes records the cloud settings Apply changed, each with its value before.
+type Changes struct {
+	Advertisement *topology.Advertisement   `json:"advertisement,omitempty"`
+	GlobalAccess  *bool                     `json:"globalAccess,omitempty"`
+	Authorized    *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
+}
+
+// Count is how many cloud settings Apply changed.
+func (c Changes) Count() int {
+	n := 0
+	for _, set := range []bool{c.Advertisement != nil, c.GlobalAccess != nil, c.Authorized != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// Result is what the third-party VM needs. Token is a secret: never log it.
+type Result struct {
+	Server     string // https://<endpoint>
+	Endpoint   netip.Addr
+	CAPEM      []byte // the cluster CA, which signed the endpoint's certificate
+	Kubeconfig []byte
+	Token      string
+	Expires    time.Time
+	Plan       Plan
+	Seconds    float64
+}
+
+// clients returns the admin clientset and the endpoint side of the environment's cloud.
+func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, provider.EndpointCloud, error) {
+	ka, ok := env.(provider.KubeAdmin)
+	if !ok {
+		return nil, nil, nil, errors.New("the provider gives no admin access to the cluster")
+	}
+	ca, ok := env.(provider.CloudAccess)
+	if !ok {
+		return nil, nil, nil, errors.New("the provider has no cloud API")
+	}
+	ec, ok := ca.Cloud().(provider.EndpointCloud)
+	if !ok {
+		return nil, nil, nil, errors.New(provider.AbilityText[provider.EndpointCloud]())
+	}
+	cfg, err := ka.AdminConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	return cs, ca.Cloud(), ec, err
+}
+
+// Survey finds the access path's parts: the cluster's endpoint and its subnet, the
+// third-party client and the Cloud Router its traffic enters GCP by. It changes nothing.
+func Survey(ctx context.Context, t *topology.Topology, cl provider.Cloud, ec provider.EndpointCloud) (Plan, cloud.ClusterDescription, error) {
+	info, err := cl.Cluster(ctx)
+	if err != nil {
+		return Plan{}, info, fmt.Errorf("describe cluster: %w", err)
+	}
+	if info.PrivateEndpointSubnetwork == "" {
+		return Plan{}, info, fmt.Errorf("cluster %s has its endpoint %s in master range %s, joined by peering %s: %s needs a Private Service Connect cluster "+
+			"(endpoint mode psc); for this one apply ilb-proxy or bgp-export", info.Name, info.PrivateEndpoint, info.MasterCIDR, info.PeeringName, Name)
+	}
+	p := Plan{Endpoint: info.PrivateEndpoint, EndpointRegion: info.Region}
+	if n := t.Network(info.Network); n != nil {
+		if s := n.Subnet(info.PrivateEndpointSubnetwork); s != nil {
+			p.EndpointRange = s.CIDR.String()
+		}
+	}
+	if p.EndpointRange == "" {
+		return p, info, fmt.Errorf("%s: the topology has no subnet %s in VPC %s, the cluster's endpoint subnet (import the project again: reachgate gcp import)",
+			t.Source, info.PrivateEndpointSubnetwork, info.Network)
+	}
+	clients := t.HostsWithRole(topology.RoleThirdPartyClient)
+	if len(clients) == 0 {
+		return p, info, t.RequireRoles(Name, topology.RoleThirdPartyClient)
+	}
+	h := clients[0]
+	p.Client = h.Name
+	if n := t.Network(h.VPC); n != nil {
+		if s := n.Subnet(h.Subnet); s != nil {
+			p.Source = s.CIDR.String()
+		}
+	}
+	up := t.Uplink(h.VPC)
+	if up == nil {
+		return p, info, fmt.Errorf("%s: no interconnect or VPN joins %s's VPC %s to GCP (add a link of type interconnect or vpn)", t.Source, h.Name, h.VPC)
+	}
+	side := up.B
+	if t.Network(up.A.VPC).GCP() {
+		side = up.A
+	}
+	p.Network, p.Router = side.VPC, side.Router
+	r, err := ec.GetRouter(ctx, p.Network, p.Router)
+	if err != nil {
+		return p, info, fmt.Errorf("get router %s: %w", p.Router, err)
+	}
+	p.RouterRegion = r.Region
+	return p, info, nil
+}
+
+// announces reports whether a router of network with advertisement a announces subnet range
+// r of VPC vpc: by DEFAULT (or the ALL_SUBNETS group) only its own VPC's subnets, otherwise a
+// custom range holding r.
+func announces(a topology.Advertisement, network, vpc string, r netip.Prefix) bool {
+	if a.Mode != topology.AdvertiseCustom {
+		return network == vpc
+	}
+	if network == vpc && slices.Contains(a.Groups, topology.GroupAllSubnets) {
+		return true
+	}
+	return slices.ContainsFunc(a.Ranges, func(p netip.Prefix) bool { return p.Bits() <= r.Bits() && p.Contains(r.Addr()) })
+}
+
+// Apply makes the endpoint reachable from the third-party client and hands it a kubeconfig.
+// It is idempotent: a second Apply changes nothing more and keeps the first record.
+func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, error) {
+	o.defaults()
+	start := time.Now()
+	cs, cl, ec, err := clients(env)
+	if err != nil {
+		return nil, err
+	}
+	p, info, err := Survey(ctx, env.Topology(), cl, ec)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := readRecord(ctx, cs)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		p.Changes = prev.Changes
+	}
+	endpointRange, source := netip.MustParsePrefix(p.EndpointRange), netip.MustParsePrefix(p.Source)
+
+	r, err := ec.GetRouter(ctx, p.Network, p.Router)
+	if err != nil {
+		return nil, fmt.Errorf("get router %s: %w", p.Router, err)
+	}
+	if !announces(r.Advertise, p.Network, info.Network, endpointRange) {
+		before := r.Advertise
+		a := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}}
+		if before.Mode == topology.AdvertiseCustom {
+			a = topology.Advertisement{Mode: before.Mode, Groups: slices.Clone(before.Groups), Ranges: slices.Clone(before.Ranges)}
+		}
+		a.Ranges = append(a.Ranges, endpointRange)
+		if err := ec.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: &a}); err != nil {
+			return nil, fmt.Errorf("patch router %s: %w", p.Router, err)
+		}
+		if p.Changes.Advertisement == nil {
+			p.Changes.Advertisement = &before
+		}
+		o.Log.Info("router announces the endpoint subnet", "router", p.Router, "range", endpointRange)
+	}
+	if !info.MasterGlobalAccess && p.RouterRegion != p.EndpointRegion {
+		if err := ec.SetMasterGlobalAccess(ctx, true); err != nil {
+			return nil, fmt.Errorf("control plane global access: %w", err)
+		}
+		if p.Changes.GlobalAccess == nil {
+			p.Changes.GlobalAccess = new(bool)
+		}
+		o.Log.Info("control plane global access on", "because", fmt.Sprintf("traffic enters in %s, the endpoint is in %s", p.RouterRegion, p.EndpointRegion))
+	}
+	an, err := ec.GetAuthorizedNetworks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get authorized networks: %w", err)
+	}
+	if an.Enabled && an.PrivateEndpointEnforcement && !slices.ContainsFunc(an.CIDRBlocks, func(b netip.Prefix) bool {
+		return b.Bits() <= source.Bits() && b.Contains(source.Addr())
+	}) {
+		before := an
+		an.CIDRBlocks = append(slices.Clone(an.CIDRBlocks), source)
+		if err := ec.SetAuthorizedNetworks(ctx, an); err != nil {
+			return nil, fmt.Errorf("set authorized networks: %w", err)
+		}
+		if p.Changes.Authorized == nil {
+			p.Changes.Authorized = &before
+		}
+		o.Log.Info("authorized networks hold the third-party range", "range", source)
+	}
+	if err := writeRecord(ctx, cs, p); err != nil {
+		return nil, err
+	}
+	res := &Result{Server: "https://" + info.PrivateEndpoint.String(), Endpoint: info.PrivateEndpoint, CAPEM: info.CAPEM, Plan: p}
+	kc, err := kubeconfig.Create(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount,
+		ClusterRole: ClusterRoleName, Rules: kubeconfig.NodeReader,
+		NamespaceRules: kubeconfig.ClusterInfoAccess,
+		TokenTTL:       o.TokenTTL, ClusterName: info.Name, Server: res.Server, CAPEM: res.CAPEM})
+	if err != nil {
+		return nil, err
+	}
+	res.Kubeconfig, res.Token, res.Expires = kc.Kubeconfig, kc.Token, kc.Expires
+	res.Seconds = time.Since(start).Seconds()
+	o.Log.Info("psc-endpoint applied", "server", res.Server, "cloud changes", p.Changes.Count(), "seconds", fmt.Sprintf("%.1f", res.Seconds))
+	return res, nil
+}
+
+// Remove restores what Apply changed and deletes the third-party VM's access. Without a
+// record (nothing applied) it only deletes the access objects.
+func Remove(ctx context.Context, env provider.Environment, o Options) error {
+	o.defaults()
+	cs, _, ec, err := clients(env)
+	if err != nil {
+		return err
+	}
+	p, err := readRecord(ctx, cs)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if p != nil {
+		c := p.Changes
+		if c.Authorized != nil {
+			errs = append(errs, wrap("restore authorized networks", ec.SetAuthorizedNetworks(ctx, *c.Authorized)))
+		}
+		if c.GlobalAccess != nil {
+			errs = append(errs, wrap("restore control plane global access", ec.SetMasterGlobalAccess(ctx, *c.GlobalAccess)))
+		}
+		if c.Advertisement != nil {
+			errs = append(errs, wrap("restore router "+p.Router, ec.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: c.Advertisement})))
+		}
+		o.Log.Info("psc-endpoint cloud changes restored", "count", c.Count())
+	}
+	errs = append(errs, kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
+		NamespaceRules: kubeconfig.ClusterInfoAccess}))
+	if err := errors.Join(errs...); err != nil {
+		return err // keep the record: a second Remove retries
+	}
+	err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Delete(ctx, RecordName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete configmap %s: %w", RecordName, err)
+	}
+	return nil
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// readRecord returns the plan Apply recorded, or nil when there is none.
+func readRecord(ctx context.Context, cs kubernetes.Interface) (*Plan, error) {
+	cm, err := cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, RecordName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read configmap %s: %w", RecordName, err)
+	}
+	var p Plan
+	if err := json.Unmarshal([]byte(cm.Data[recordKey]), &p); err != nil {
+		return nil, fmt.Errorf("configmap %s/%s key %s: %w (delete it if it was edited by hand)", metav1.NamespaceSystem, RecordName, recordKey, err)
+	}
+	return &p, nil
+}
+
+// writeRecord stores p in the ConfigMap RecordName.
+func writeRecord(ctx context.Context, cs kubernetes.Interface, p Plan) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: metav1.NamespaceSystem,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "reachgate"}}, Data: map[string]string{recordKey: string(data)}}
+	_, err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Update(ctx, cm, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, cm, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("record changes in configmap %s: %w", RecordName, err)
+	}
+	return nil
+}

@@ -184,10 +184,10 @@ func Survey(ctx context.Context, t *topology.Topology, cl provider.Cloud, ec pro
 	return p, info, nil
 }
 
-// announces reports whether a router of network with advertisement a announces subnet range
+// Announces reports whether a router of network with advertisement a announces subnet range
 // r of VPC vpc: by DEFAULT (or the ALL_SUBNETS group) only its own VPC's subnets, otherwise a
 // custom range holding r.
-func announces(a topology.Advertisement, network, vpc string, r netip.Prefix) bool {
+func Announces(a topology.Advertisement, network, vpc string, r netip.Prefix) bool {
 	if a.Mode != topology.AdvertiseCustom {
 		return network == vpc
 	}
@@ -223,7 +223,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	if err != nil {
 		return nil, fmt.Errorf("get router %s: %w", p.Router, err)
 	}
-	if !announces(r.Advertise, p.Network, info.Network, endpointRange) {
+	if !Announces(r.Advertise, p.Network, info.Network, endpointRange) {
 		before := r.Advertise
 		a := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}}
 		if before.Mode == topology.AdvertiseCustom {

@@ -225,8 +225,13 @@ func read(ctx context.Context, cfg Config) (*project, error) {
 	}
 	regions := cfg.Regions
 	if len(regions) == 0 {
+		// Every region with a subnet or a Cloud Router: a VLAN attachment or tunnel lands on
+		// a router, which may be in a region without subnets.
 		for _, s := range p.subnets {
 			regions = append(regions, last(s.GetRegion()))
+		}
+		for _, r := range p.routers {
+			regions = append(regions, last(r.GetRegion()))
 		}
 		slices.Sort(regions)
 		regions = slices.Compact(regions)
@@ -518,9 +523,9 @@ func importPeerings(spec *topology.Spec, networks []*computepb.Network, vpcIndex
 	}
 }
 
-// importCluster adds the private cluster, its Google-owned control plane VPC (named after the
-// peered network), the host at its private endpoint and its peering. Only peering-based private
-// clusters are modelled.
+// importCluster adds the private cluster and the host at its private endpoint: for a
+// peering-based cluster also its Google-owned control plane VPC (named after the peered
+// network) and its peering; for a Private Service Connect cluster the endpoint's subnet.
 func importCluster(spec *topology.Spec, p *project, vpcIndex map[string]int, hosts map[string]bool, note func(string, ...any)) error {
 	if len(p.clusters) == 0 {
 		return nil
@@ -530,15 +535,19 @@ func importCluster(spec *topology.Spec, p *project, vpcIndex map[string]int, hos
 		note("cluster %s (%s) is not modelled: a topology holds one cluster", other.GetName(), other.GetLocation())
 	}
 	pc := cl.GetPrivateClusterConfig()
-	if pc.GetPeeringName() == "" || pc.GetMasterIpv4CidrBlock() == "" {
-		note("cluster %s has no peering to a Google-owned VPC (a PSC-based control plane): not modelled", cl.GetName())
-		return nil
-	}
 	i, ok := vpcIndex[last(cl.GetNetwork())]
 	if !ok {
 		return fmt.Errorf("gcp import: cluster %s is in network %s, which networks.list did not return", cl.GetName(), cl.GetNetwork())
 	}
 	nodeVPC := spec.VPCs[i].Name
+	if sub := pc.GetPrivateEndpointSubnetwork(); sub != "" {
+		importPSCCluster(spec, cl, nodeVPC, hosts)
+		return nil
+	}
+	if pc.GetPeeringName() == "" || pc.GetMasterIpv4CidrBlock() == "" {
+		note("cluster %s has neither a peering to a Google-owned VPC nor a privateEndpointSubnetwork: not modelled", cl.GetName())
+		return nil
+	}
 	var peering *computepb.NetworkPeering
 	for _, n := range p.networks {
 		if n.GetName() != nodeVPC {
@@ -570,10 +579,37 @@ func importCluster(spec *topology.Spec, p *project, vpcIndex map[string]int, hos
 	spec.Links = append(spec.Links, topology.Link{Name: pc.GetPeeringName(), Type: topology.LinkPeering,
 		A: topology.LinkEnd{VPC: nodeVPC, ExportCustomRoutes: peering.GetExportCustomRoutes(), ImportCustomRoutes: peering.GetImportCustomRoutes()},
 		B: topology.LinkEnd{VPC: masterVPC, ImportCustomRoutes: true}})
-	policy := cl.GetIpAllocationPolicy()
+	c := clusterOf(cl, nodeVPC)
+	c.MasterVPC, c.MasterCIDR, c.Peering = masterVPC, pc.GetMasterIpv4CidrBlock(), pc.GetPeeringName()
+	spec.Cluster = c
+	return nil
+}
+
+// importPSCCluster adds a Private Service Connect cluster: the host at its endpoint, in the
+// endpoint's subnet of the cluster's VPC, and endpoint mode psc with its global access.
+func importPSCCluster(spec *topology.Spec, cl *containerpb.Cluster, nodeVPC string, hosts map[string]bool) {
+	pc := cl.GetPrivateClusterConfig()
+	host := MasterHost
+	for hosts[host] {
+		host += "-cp"
+	}
+	sub := last(pc.GetPrivateEndpointSubnetwork())
+	spec.Hosts = append(spec.Hosts, topology.Host{Name: host, VPC: nodeVPC, Subnet: sub, IP: pc.GetPrivateEndpoint(), Role: topology.RoleControlPlane})
+	c := clusterOf(cl, nodeVPC)
+	c.Endpoint = &topology.ClusterEndpoint{Mode: topology.EndpointPSC, GlobalAccess: pc.GetMasterGlobalAccessConfig().GetEnabled()}
+	if sub != c.Subnet {
+		c.Endpoint.Subnet = sub
+	}
+	spec.Cluster = c
+}
+
+// clusterOf is what a cluster's topology entry says whatever its endpoint mode: location,
+// node subnet and ranges, endpoint address, version and authorized networks.
+func clusterOf(cl *containerpb.Cluster, nodeVPC string) *topology.Cluster {
+	pc, policy := cl.GetPrivateClusterConfig(), cl.GetIpAllocationPolicy()
 	c := &topology.Cluster{Name: cl.GetName(), Location: cl.GetLocation(), VPC: nodeVPC, Subnet: last(cl.GetSubnetwork()),
 		PodRange: policy.GetClusterSecondaryRangeName(), ServiceRange: policy.GetServicesSecondaryRangeName(),
-		MasterVPC: masterVPC, MasterCIDR: pc.GetMasterIpv4CidrBlock(), PrivateEndpoint: pc.GetPrivateEndpoint(), Peering: pc.GetPeeringName()}
+		PrivateEndpoint: pc.GetPrivateEndpoint()}
 	if core, ok := versionCore(cl.GetCurrentMasterVersion()); ok {
 		c.KubernetesVersion = "v" + core
 	}
@@ -583,8 +619,7 @@ func importCluster(spec *topology.Spec, p *project, vpcIndex map[string]int, hos
 			c.AuthorizedNetworks.CIDRBlocks = append(c.AuthorizedNetworks.CIDRBlocks, b.GetCidrBlock())
 		}
 	}
-	spec.Cluster = c
-	return nil
+	return c
 }
 
 // versionCore is x.y.z of what GKE reports ("1.37.2-gke.1200"), when it has that form.

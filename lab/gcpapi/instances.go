@@ -80,10 +80,11 @@ func (s *Server) hostLabels(h *topology.Machine) map[string]string {
 
 // hostZone places a host of a customer GCP VPC in a zone: the cluster's zone for its nodes
 // when the cluster is zonal and in the node's region, else zone "a" of the host's region. The
-// topology places hosts in regions only; false for hosts outside the customer VPCs.
+// topology places hosts in regions only; false for hosts outside the customer VPCs, and for a
+// Private Service Connect control plane (its endpoint is a forwarding rule, not an instance).
 func (s *Server) hostZone(h *topology.Machine) (string, bool) {
 	n := s.cloud.L.Current.Network(h.VPC)
-	if n == nil || !n.GCP() || n.ManagedBy != "" {
+	if n == nil || !n.GCP() || n.ManagedBy != "" || h.Role == topology.RoleControlPlane {
 		return "", false
 	}
 	if cl := s.cloud.L.Current.Cluster; cl != nil && h.Role == topology.RoleNode && strings.HasPrefix(cl.Location, h.Region+"-") {

@@ -56,6 +56,8 @@ func TestImportRoundTrip(t *testing.T) {
 		{"bgp-export.yaml", &lab.CloudState{}},
 		{"bgp-export.yaml", appliedBGPExport()},
 		{"alt-bgp-export.yaml", &lab.CloudState{}},
+		{"psc.yaml", &lab.CloudState{}},
+		{"alt-psc.yaml", &lab.CloudState{}},
 	} {
 		name := tc.file
 		if len(tc.cs.BGPPeers) > 0 {

@@ -26,9 +26,10 @@ const (
 	EntryLabels  = "reachgate.labels"  // a Labels: overrides what the spec's labels say
 )
 
-// ResultsSchema names the results.json format. v1.1 adds "timing" to v1 and changes nothing
-// else: a reader of v1 can read v1.1.
-const ResultsSchema = "reachgate.dev/results/v1.1"
+// ResultsSchema names the results.json format. v1.1 adds "timing" to v1; v1.2 adds
+// "footprints" and "compare", and "expected" to checks; each changes nothing else: a reader of
+// v1 can read v1.2.
+const ResultsSchema = "reachgate.dev/results/v1.2"
 
 // Results is results.json.
 type Results struct {
@@ -43,6 +44,10 @@ type Results struct {
 	Timing *Timing `json:"timing,omitempty"`
 	// Gate holds the gate checks and predictions recorded in the report directory.
 	Gate []GateRun `json:"gate,omitempty"`
+	// Footprints are what each solution's Apply made (EntryFootprint); Compare puts the
+	// solutions side by side (see Compare).
+	Footprints []Footprint  `json:"footprints,omitempty"`
+	Compare    []CompareRow `json:"compare,omitempty"`
 }
 
 // Meta describes the run.
@@ -247,6 +252,14 @@ func FromGinkgoReports(rs []types.Report) *Results {
 					if json.Unmarshal(raw, &vs) == nil {
 						s.Budget = append(s.Budget, vs...)
 					}
+				case EntryFootprint:
+					var fp Footprint
+					if json.Unmarshal(raw, &fp) == nil {
+						if fp.Labels == (Labels{}) {
+							fp.Labels = s.Matrix
+						}
+						res.Footprints = append(res.Footprints, fp)
+					}
 				case EntryFinding:
 					var f Finding
 					if json.Unmarshal(raw, &f) == nil {
@@ -332,6 +345,7 @@ func (res *Results) finish() {
 			}
 		}
 	}
+	res.Compare = Compare(res)
 	if !res.Meta.Finished.IsZero() {
 		res.Meta.DurationS = res.Meta.Finished.Sub(res.Meta.Started).Seconds()
 	}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +17,7 @@ import (
 	"reachgate/framework/solution/bgpexport"
 	"reachgate/framework/solution/ilbproxy"
 	"reachgate/framework/solution/pscendpoint"
+	"reachgate/reports"
 )
 
 func newSolutionCommand() *cobra.Command {
@@ -96,6 +102,31 @@ func newSolutionCommand() *cobra.Command {
 		ef.register(sub)
 		c.AddCommand(sub)
 	}
+	var in string
+	compare := &cobra.Command{
+		Use:   "compare [--in DIR]",
+		Short: "Put the solutions of the last run side by side: verdict, GET /version p50/p95, cloud and Kubernetes footprint, failure modes, findings",
+		Long: "Reads DIR/results.json (written by make e2e-local or reachgate report) and prints one row per solution\n" +
+			"(and proxy) the run applied: the same table as report.html's \"Solutions compared\".",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := filepath.Join(in, reports.ResultsJSON)
+			data, err := os.ReadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%s does not exist: run make e2e-local (or the solution suites, then reachgate report --in %s) first", path, in)
+			}
+			if err != nil {
+				return err
+			}
+			var res reports.Results
+			if err := json.Unmarshal(data, &res); err != nil {
+				return fmt.Errorf("%s: %w (rebuild it with reachgate report --in %s)", path, err, in)
+			}
+			return reports.WriteCompare(cmd.OutOrStdout(), reports.Compare(&res))
+		},
+	}
+	compare.Flags().StringVar(&in, "in", "reports/out", "report directory")
+	c.AddCommand(compare)
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
 
 	"reachgate/fixtures"
 	"reachgate/framework/gate"
@@ -20,6 +21,7 @@ import (
 	"reachgate/framework/topology"
 	"reachgate/reports"
 	"reachgate/suites/harness"
+	"reachgate/suites/internal/footprint"
 )
 
 // The article's Solution 2: the third-party VM reaches the private endpoint directly, over an
@@ -48,10 +50,16 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		tpVM = harness.Actor(topology.RoleThirdPartyClient)
 		// The baseline first: nothing joins the clouds yet.
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
+		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		objects := footprint.KubeObjects(ctx, cs)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		res, err = bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Hardened, Log: log})
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
+		footprint.Record(reports.Labels{}, res.CloudFootprint(), objects, footprint.KubeObjects(ctx, cs))
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{Log: log})).To(Succeed())
 			// Nothing of the sessions stays on the Cloud Router (a PATCH cannot clear a list).
@@ -185,7 +193,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Eventually(get).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, the client must be answered again")
 	}
 
-	It("times out when the GKE peering does not export custom routes (the master VPC cannot answer)", func(ctx SpecContext) {
+	It("times out when the GKE peering does not export custom routes (the master VPC cannot answer)", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		set := func(export bool) func(context.Context) error {
 			return func(ctx context.Context) error {
 				p, err := vc.GetPeering(ctx, res.Plan.Network, info.PeeringName)
@@ -253,7 +261,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		checkPredictions(ctx, env, tpVM, res, info, vc)
 	}, NodeTimeout(5*time.Minute))
 
-	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", func(ctx SpecContext) {
+	It("times out when the Cloud Router advertisement is DEFAULT (the master range is not announced)", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		set := func(a topology.Advertisement) func(context.Context) error {
 			return func(ctx context.Context) error {
 				return vc.PatchRouter(ctx, cloud.RouterPatch{Network: res.Plan.Network, Router: res.Plan.Router, Advertise: &a})
@@ -263,7 +271,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		negative(ctx, set(topology.Advertisement{Mode: "DEFAULT"}), set(custom), "DEFAULT advertisement announces")
 	}, NodeTimeout(60*time.Second))
 
-	It("times out when the third-party range is not in the master authorized networks", func(ctx SpecContext) {
+	It("times out when the third-party range is not in the master authorized networks", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		before, err := vc.GetAuthorizedNetworks(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		without := before
@@ -346,7 +354,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		Expect(w.Failures).To(BeZero())
 	}, NodeTimeout(60*time.Second))
 
-	It("is unreachable with all four tunnels cut, and the model still explains the path it expects", func(ctx SpecContext) {
+	It("is unreachable with all four tunnels cut, and the model still explains the path it expects", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		for _, t := range res.Plan.Tunnels {
 			Expect(faults.SetTunnelUnderlay(ctx, t, false)).To(Succeed())
 		}

@@ -16,11 +16,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"reachgate/fixtures"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
 	"reachgate/framework/topology"
+	"reachgate/reports"
 	"reachgate/suites/harness"
+	"reachgate/suites/internal/footprint"
 )
 
 // The article's Solution 1, once per proxy implementation: the third-party VM reaches the
@@ -47,6 +50,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: proxy, Log: log})
 				Expect(err).NotTo(HaveOccurred())
 				AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
+				footprint.Record(reports.Labels{}, res.CloudFootprint(), before, footprint.KubeObjects(ctx, cs))
 				DeferCleanup(func(ctx SpecContext) {
 					Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
 					Eventually(func(ctx context.Context) string { return diff(before, snapshot(ctx, cs, env)) }).WithContext(ctx).
@@ -115,6 +119,21 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				AddReportEntry("certificate", fmt.Sprintf("subject=%s dns=%v ip=%v expires=%s", leaf.Subject, leaf.DNSNames, leaf.IPAddresses, leaf.NotAfter.Format(time.DateOnly)))
 			}, NodeTimeout(20*time.Second))
 
+			It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+				b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
+				Expect(err).NotTo(HaveOccurred())
+				rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
+					Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: "none", Samples: 200})
+				Expect(err).NotTo(HaveOccurred())
+				AddReportEntry(reports.EntryProbe, rep)
+				for _, c := range rep.Checks {
+					Expect(c.Pass).To(BeTrue(), "%s: %s", c.Name, c.Reason)
+				}
+				for _, v := range rep.Budget {
+					Expect(v.Pass).To(BeTrue(), v.Text)
+				}
+			}, NodeTimeout(2*time.Minute))
+
 			It("keeps answering when a proxy replica dies: failures stop within 5 s", func(ctx SpecContext) {
 				killer := harness.Require[provider.PodKiller](env)
 				pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app in (nginx,reachgate-proxy)"})
@@ -153,59 +172,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 // snapshot names what Apply may create: API objects in default and kube-system, cluster
 // RBAC, and (where the provider can tell) its own namespaces and processes.
 func snapshot(ctx context.Context, cs kubernetes.Interface, env provider.Environment) []string {
-	var out []string
-	add := func(kind string, names ...string) {
-		for _, n := range names {
-			out = append(out, kind+" "+n)
-		}
-	}
-	for _, ns := range []string{"default", "kube-system"} {
-		cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range cms.Items {
-			add("configmap", ns+"/"+o.Name)
-		}
-		secs, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range secs.Items {
-			add("secret", ns+"/"+o.Name)
-		}
-		sas, err := cs.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range sas.Items {
-			add("serviceaccount", ns+"/"+o.Name)
-		}
-		svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range svcs.Items {
-			add("service", ns+"/"+o.Name)
-		}
-		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range pods.Items {
-			add("pod", ns+"/"+o.Name)
-		}
-		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range deps.Items {
-			add("deployment", ns+"/"+o.Name)
-		}
-		roles, err := cs.RbacV1().Roles(ns).List(ctx, metav1.ListOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		for _, o := range roles.Items {
-			add("role", ns+"/"+o.Name)
-		}
-	}
-	crs, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	for _, o := range crs.Items {
-		add("clusterrole", o.Name)
-	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	for _, o := range crbs.Items {
-		add("clusterrolebinding", o.Name)
-	}
+	out := footprint.KubeObjects(ctx, cs)
 	if inv, ok := env.(provider.Inventory); ok {
 		items, err := inv.Inventory()
 		Expect(err).NotTo(HaveOccurred())

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
 
 	"reachgate/fixtures"
 	"reachgate/framework/cloud"
@@ -20,9 +21,11 @@ import (
 	"reachgate/framework/topology"
 	"reachgate/reports"
 	"reachgate/suites/harness"
+	"reachgate/suites/internal/footprint"
 )
 
-var _ = Describe("psc-endpoint: the control plane's Private Service Connect endpoint from the third-party VM", Label("solution", "psc-endpoint"), Ordered, func() {
+// The control plane's Private Service Connect endpoint, from the third-party VM.
+var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, func() {
 	var (
 		env      provider.Environment
 		cl       provider.Cloud
@@ -65,9 +68,15 @@ var _ = Describe("psc-endpoint: the control plane's Private Service Connect endp
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
 		harness.ModelSays(tpVM.Name(), endpoint, false, baselineReason())
 
+		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		objects := footprint.KubeObjects(ctx, cs)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		res, err = pscendpoint.Apply(ctx, env, pscendpoint.Options{Log: log})
 		Expect(err).NotTo(HaveOccurred())
+		footprint.Record(reports.Labels{}, res.CloudFootprint(), objects, footprint.KubeObjects(ctx, cs))
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
 		AddReportEntry("cloud changes", fmt.Sprintf("%d", res.Plan.Changes.Count()))
 		Expect(res.Plan.Changes.Count()).To(BeNumerically(">", 0), "the baseline is unreachable, so Apply must change something")
@@ -118,7 +127,7 @@ var _ = Describe("psc-endpoint: the control plane's Private Service Connect endp
 		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
 	}, NodeTimeout(30*time.Second))
 
-	It("fails the TLS handshake for a client that trusts another CA", func(ctx SpecContext) {
+	It("fails the TLS handshake for a client that trusts another CA", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		other, err := pki.NewCA("not the cluster CA", time.Hour)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: other.CertPEM, Timeout: 5 * time.Second})
@@ -158,7 +167,7 @@ var _ = Describe("psc-endpoint: the control plane's Private Service Connect endp
 		harness.ModelSays(tpVM.Name(), endpoint, true, "")
 	}
 
-	It("times out when control plane global access is off and the client enters GCP in another region", func(ctx SpecContext) {
+	It("times out when control plane global access is off and the client enters GCP in another region", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		if plan.RouterRegion == plan.EndpointRegion {
 			Skip(fmt.Sprintf("the third-party traffic enters GCP in %s, the endpoint's own region: global access does not matter on this topology", plan.RouterRegion))
 		}
@@ -168,7 +177,7 @@ var _ = Describe("psc-endpoint: the control plane's Private Service Connect endp
 		negative(ctx, set(false), set(true), "enters vpc "+info.Network+" in "+plan.RouterRegion+", and cluster "+info.Name+"'s Private Service Connect endpoint")
 	}, NodeTimeout(60*time.Second))
 
-	It("times out when the Cloud Router does not announce the endpoint's subnet", func(ctx SpecContext) {
+	It("times out when the Cloud Router does not announce the endpoint's subnet", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		rt, err := ec.GetRouter(ctx, plan.Network, plan.Router)
 		Expect(err).NotTo(HaveOccurred())
 		full := rt.Advertise
@@ -194,7 +203,7 @@ var _ = Describe("psc-endpoint: the control plane's Private Service Connect endp
 		negative(ctx, set(without), set(full), "does not announce it over")
 	}, NodeTimeout(60*time.Second))
 
-	It("times out when the authorized networks apply to the endpoint and lack the third-party range", func(ctx SpecContext) {
+	It("times out when the authorized networks apply to the endpoint and lack the third-party range", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 		was, err := ec.GetAuthorizedNetworks(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		source := netip.MustParsePrefix(plan.Source)

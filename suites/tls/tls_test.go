@@ -113,7 +113,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.LeafSHA256).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		}, NodeTimeout(20*time.Second))
 
-		It("accepts TLS 1.2 and 1.3 only: a handshake pinned to 1.0 or 1.1 is refused", func(ctx SpecContext) {
+		It("accepts TLS 1.2 and 1.3 only: a handshake pinned to 1.0 or 1.1 is refused", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 			vs, err := probe.ProbeVersions(ctx, tpVM, addr, "", 0)
 			Expect(err).NotTo(HaveOccurred())
 			c := probe.VersionsCheck(vs, b.TLS.MinVersion)
@@ -174,7 +174,7 @@ var _ = Describe("tls", Label("tls"), func() {
 				total.Seconds(), pl.Elapsed.Duration().Seconds(), pl.P50, pl.P95, pl.P99, pl.Max), ReportEntryVisibilityAlways)
 		}, NodeTimeout(2*time.Minute))
 
-		It("refuses an impostor upstream: a certificate from another CA gets 502, not the impostor's answer", func(ctx SpecContext) {
+		It("refuses an impostor upstream: a certificate from another CA gets 502, not the impostor's answer", Label(reports.LabelFailureMode), func(ctx SpecContext) {
 			other, err := newAuthority("impostor CA")
 			Expect(err).NotTo(HaveOccurred())
 			ep := env.Cluster().PrivateEndpoint
@@ -242,7 +242,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			status, body := seedGet(ctx, tpVM, res, "/version")
 			Expect(status).To(Equal(200))
 			Expect(body).To(ContainSubstring(`"impostor":true`))
-			AddReportEntry(reports.EntryChecks, probe.Checks{{Name: "upstream-verified", Pass: false,
+			AddReportEntry(reports.EntryChecks, probe.Checks{{Name: "upstream-verified", Pass: false, Expected: true,
 				Reason: "the proxy relayed the answer of a server holding a certificate from another CA (200 " + body + ")"}})
 			AddReportEntry(reports.EntryFinding, reports.Finding{ID: "RG-TLS-UPSTREAM-UNVERIFIED", Severity: "high",
 				Title:    "nginx does not verify the API server: any server at the private endpoint's address is trusted",

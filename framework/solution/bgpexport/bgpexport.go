@@ -156,6 +156,8 @@ type Result struct {
 	Seconds    float64
 	// Notes record what the variant did that is not needed or not enough.
 	Notes []string
+	// Authorized is true when Apply added the third-party ranges to the authorized networks.
+	Authorized bool
 }
 
 func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, provider.VPNCloud, error) {
@@ -281,6 +283,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 			if err := vc.SetAuthorizedNetworks(ctx, an); err != nil {
 				return nil, err
 			}
+			res.Authorized = true
 		}
 	} else {
 		res.Notes = append(res.Notes, "the article does not add the third-party range to master authorized networks; where they are enforced on the private endpoint, the VM is refused")
@@ -387,4 +390,22 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	keep(kubeconfig.Delete(ctx, cs, kubeconfig.Request{ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
 		NamespaceRules: map[string][]rbacv1.PolicyRule{"kube-system": kubeconfig.ClusterInfoRules}}))
 	return errors.Join(errs...)
+}
+
+// CloudFootprint lists the cloud resources Apply created and the settings it changed: the HA
+// VPN gateway and the peer gateway, the tunnels, the Cloud Router's BGP peers and
+// advertisement, the GKE peering's custom route export and (hardened) the authorized networks.
+func (r *Result) CloudFootprint() []string {
+	out := []string{"vpnGateway/" + r.Plan.Gateway, "externalVpnGateway/" + r.Plan.PeerGateway}
+	for _, t := range r.Plan.Tunnels {
+		out = append(out, "vpnTunnel/"+t)
+	}
+	for _, p := range r.Plan.Peers {
+		out = append(out, "router/"+r.Plan.Router+" bgpPeer "+p.Name)
+	}
+	out = append(out, "router/"+r.Plan.Router+" advertisement", "networkPeering exportCustomRoutes")
+	if r.Authorized {
+		out = append(out, "cluster masterAuthorizedNetworks")
+	}
+	return out
 }

@@ -388,3 +388,12 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	}
 	return errors.New("ilb-proxy pods still present 60s after removal")
 }
+
+// CloudFootprint lists the cloud resources the solution stands on: the static internal
+// address it reserves, and what GKE creates for an internal passthrough LoadBalancer Service
+// (forwarding rule, backend service, health check, and the firewall rules for the clients and
+// the health checks).
+func (r *Result) CloudFootprint() []string {
+	return []string{"address/" + AddressName, "forwardingRule (internal LB of the proxy Service)", "backendService (internal LB)",
+		"healthCheck (internal LB)", "firewall k8s-fw (clients to the proxies)", "firewall k8s health checks"}
+}

@@ -359,3 +359,20 @@ func writeRecord(ctx context.Context, cs kubernetes.Interface, p Plan) error {
 	}
 	return nil
 }
+
+// CloudFootprint lists the cloud settings Apply changed (it creates no cloud resource): the
+// router's advertisement, control plane global access, the authorized networks.
+func (r *Result) CloudFootprint() []string {
+	var out []string
+	c := r.Plan.Changes
+	if c.Advertisement != nil {
+		out = append(out, "router/"+r.Plan.Router+" advertisement")
+	}
+	if c.GlobalAccess != nil {
+		out = append(out, "cluster masterGlobalAccess")
+	}
+	if c.Authorized != nil {
+		out = append(out, "cluster masterAuthorizedNetworks")
+	}
+	return out
+}

@@ -76,7 +76,12 @@ func newLabUpCommand() *cobra.Command {
 			if l.CP != nil {
 				fmt.Printf("control plane: %s (admin kubeconfig %s)\n", l.CP.URL(), l.CP.AdminKubeconfig)
 			}
-			fmt.Printf("try: reachgate lab exec --name %s tp-vm -- reachgate kubectl get nodes\n", l.State.Name)
+			if c := l.Topology.Cluster; c != nil && len(c.Nodes) > 0 {
+				fmt.Printf("try: reachgate lab exec --name %s %s -- reachgate kubectl get nodes\n", l.State.Name, c.Nodes[0])
+				for _, h := range l.Topology.HostsWithRole(topology.RoleThirdPartyClient) {
+					fmt.Printf("     reachgate lab explain --name %s --from %s --to %s:443\n", l.State.Name, h.Name, c.PrivateEndpoint)
+				}
+			}
 			return nil
 		},
 	}

@@ -34,7 +34,9 @@ type Snapshot struct {
 	Routers    []Router                  `json:"routers"`
 	Peerings   []Peering                 `json:"peerings"`
 	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
-	Flows      []Flow                    `json:"flows"`
+	// GlobalAccess is a Private Service Connect cluster's control plane global access.
+	GlobalAccess *bool  `json:"masterGlobalAccess,omitempty"`
+	Flows        []Flow `json:"flows"`
 	// Model is the environment as its cloud API reads (reachgate gcp import, with the
 	// third-party side merged in): a topology that gate predict applies a plan to.
 	Model *topology.File `json:"model,omitempty"`
@@ -193,6 +195,9 @@ func Take(ctx context.Context, env provider.Environment, o Options) (*Snapshot, 
 	info, err := c.Cluster(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gate: cluster: %w", err)
+	}
+	if info.PrivateEndpointSubnetwork != "" {
+		s.GlobalAccess = &info.MasterGlobalAccess
 	}
 	endpoint := netip.AddrPortFrom(info.PrivateEndpoint, 443)
 	budget, err := versionBudget(&o)
@@ -426,6 +431,9 @@ func Compare(base, cur *Snapshot) (*Result, error) {
 	if base.Authorized != nil && cur.Authorized != nil {
 		add("master authorized networks: enabled", fmt.Sprint(base.Authorized.Enabled), fmt.Sprint(cur.Authorized.Enabled), false)
 		add("master authorized networks: cidrBlocks", prefixes(base.Authorized.CIDRBlocks), prefixes(cur.Authorized.CIDRBlocks), false)
+	}
+	if base.GlobalAccess != nil && cur.GlobalAccess != nil {
+		add("control plane global access", fmt.Sprint(*base.GlobalAccess), fmt.Sprint(*cur.GlobalAccess), false)
 	}
 	if base.Model != nil && cur.Model != nil {
 		compareModels(base.Model, cur.Model, add)

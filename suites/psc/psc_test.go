@@ -14,6 +14,7 @@ import (
 
 	"reachgate/fixtures"
 	"reachgate/framework/cloud"
+	"reachgate/framework/gate"
 	"reachgate/framework/pki"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
@@ -175,6 +176,35 @@ var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, fun
 			return func(ctx context.Context) error { return ec.SetMasterGlobalAccess(ctx, on) }
 		}
 		negative(ctx, set(false), set(true), "enters vpc "+info.Network+" in "+plan.RouterRegion+", and cluster "+info.Name+"'s Private Service Connect endpoint")
+	}, NodeTimeout(60*time.Second))
+
+	It("gate check names lost control plane global access and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel), func(ctx SpecContext) {
+		if plan.RouterRegion == plan.EndpointRegion {
+			Skip(fmt.Sprintf("the third-party traffic enters GCP in %s, the endpoint's own region: global access does not matter on this topology", plan.RouterRegion))
+		}
+		base, err := gate.Take(ctx, env, gate.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(base.GlobalAccess).To(HaveValue(BeTrue()))
+		Expect(ec.SetMasterGlobalAccess(ctx, false)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(ec.SetMasterGlobalAccess(ctx, true)).To(Succeed()) })
+		cur, err := gate.Take(ctx, env, gate.Options{Timeout: time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := gate.Compare(base, cur)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("gate check", r.Text())
+		Expect(r.Regression).To(BeTrue())
+		Expect(r.Changes).To(ContainElement(And(HaveField("What", "control plane global access"), HaveField("Before", "true"), HaveField("After", "false"))))
+		Expect(r.Flows).To(ContainElement(And(HaveField("Flow", HavePrefix(tpVM.Name()+" -> ")), HaveField("Before", probe.Connected), HaveField("After", probe.Timeout),
+			HaveField("Regression", true), HaveField("WhyAfter", ContainSubstring("control plane global access is off")))))
+		Expect(ec.SetMasterGlobalAccess(ctx, true)).To(Succeed())
+		Eventually(func(ctx context.Context) bool {
+			cur, err := gate.Take(ctx, env, gate.Options{Timeout: time.Second})
+			if err != nil {
+				return false
+			}
+			r, err := gate.Compare(base, cur)
+			return err == nil && !r.Regression
+		}).WithContext(ctx).WithTimeout(15*time.Second).Should(BeTrue(), "restored, the check passes")
 	}, NodeTimeout(60*time.Second))
 
 	It("times out when the Cloud Router does not announce the endpoint's subnet", Label(reports.LabelFailureMode), func(ctx SpecContext) {

@@ -19,6 +19,10 @@ func seed(name string) string     { return filepath.Join(seedDir, name) }
 func hardened(name string) string { return filepath.Join(hardenedDir, name) }
 func td(name string) string       { return filepath.Join("testdata", name) }
 
+// pscFixture is the shipped Private Service Connect topology: its interconnect lands in
+// us-east4, the endpoint is in us-central1, global access is off.
+const pscFixture = "../../fixtures/topologies/psc.yaml"
+
 // runDetector runs one named detector over files (all of the detector's kind).
 func runDetector(t *testing.T, name string, files []string) []findings.Finding {
 	t.Helper()
@@ -95,6 +99,7 @@ var detectorCases = []struct {
 	{"lint.topologyPeeringImport", "RG-PEER-001", []string{seed("bgp-export.topology.yaml")}, []string{"bgp-export.topology.yaml:68"}, []string{hardened("bgp-export.topology.yaml")}},
 	{"lint.topologyPSAExport", "RG-PEER-002", []string{td("psa-half-fix.topology.yaml")}, []string{"psa-half-fix.topology.yaml:41", "psa-half-fix.topology.yaml:113"},
 		[]string{td("psa-fixed.topology.yaml"), psaFixture, hardened("bgp-export.topology.yaml")}},
+	{"lint.topologyPSCGlobalAccess", "RG-NET-003", []string{pscFixture}, []string{"psc.yaml:103"}, []string{td("psc-global.topology.yaml"), psaFixture}},
 	{"lint.topologyCrossRegion", "RG-NET-001", []string{td("cross-region.topology.yaml")}, []string{"cross-region.topology.yaml:63"}, []string{td("cross-region-global.topology.yaml"), hardened("bgp-export.topology.yaml")}},
 }
 

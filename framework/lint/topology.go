@@ -40,9 +40,10 @@ func parseTopology(file string, data []byte) (*topologyFile, *InputError) {
 
 // topologyDetectors are the checks of topology files, by the name the catalog uses.
 var topologyDetectors = map[string]func(*topologyFile) []findings.Finding{
-	"lint.topologyPeeringImport": topologyPeeringImport,
-	"lint.topologyCrossRegion":   topologyCrossRegion,
-	"lint.topologyPSAExport":     topologyPSAExport,
+	"lint.topologyPeeringImport":   topologyPeeringImport,
+	"lint.topologyCrossRegion":     topologyCrossRegion,
+	"lint.topologyPSAExport":       topologyPSAExport,
+	"lint.topologyPSCGlobalAccess": topologyPSCGlobalAccess,
 }
 
 func runTopology(t *topologyFile) []findings.Finding {
@@ -192,4 +193,36 @@ func covered(ranges []netip.Prefix, p netip.Prefix) bool {
 	return slices.ContainsFunc(ranges, func(r netip.Prefix) bool {
 		return r.IsValid() && p.IsValid() && r.Bits() <= p.Bits() && r.Contains(p.Addr())
 	})
+}
+
+// topologyPSCGlobalAccess flags a Private Service Connect cluster without control plane global
+// access when an interconnect or VPN lands on a Cloud Router in another region than the
+// endpoint's: that side's clients enter the VPC there and time out (at the link's router).
+func topologyPSCGlobalAccess(f *topologyFile) []findings.Finding {
+	c := f.t.Cluster
+	if c == nil || !c.PSC || c.GlobalAccess {
+		return nil
+	}
+	var out []findings.Finding
+	for i, l := range f.t.Links {
+		if l.Type != topology.LinkVPN && l.Type != topology.LinkInterconnect {
+			continue
+		}
+		for _, side := range []string{"a", "b"} {
+			e := l.A
+			if side == "b" {
+				e = l.B
+			}
+			n := f.t.Network(e.VPC)
+			if n == nil || !n.GCP() || e.Router == "" {
+				continue
+			}
+			if r := n.Router(e.Router); r != nil && r.Region != c.EndpointRegion {
+				out = append(out, findings.New("RG-NET-003", f.doc.evidence("spec", "links", i, side, "router"),
+					"%s %s ends at router %s in %s, and cluster %s's Private Service Connect endpoint %s is in %s without control plane global access: clients across %s time out",
+					l.Type, l.Name, r.Name, r.Region, c.Name, c.PrivateEndpoint, c.EndpointRegion, l.Name))
+			}
+		}
+	}
+	return out
 }

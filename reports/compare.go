@@ -45,8 +45,10 @@ type CompareRow struct {
 	Kube  int `json:"kubeObjects"`
 	// FailureModes are the specs labelled failure-mode that passed.
 	FailureModes []string `json:"failureModes,omitempty"`
-	// Findings counts the findings recorded for the solution (any variant).
-	Findings int `json:"findings"`
+	// Findings counts the findings recorded for this form of the solution; SeedFindings those
+	// of its seed variant (the article's steps as written).
+	Findings     int `json:"findings"`
+	SeedFindings int `json:"seedFindings"`
 }
 
 // Key is "solution" or "solution (proxy)".
@@ -126,7 +128,11 @@ func Compare(res *Results) []CompareRow {
 			r.Verdict = "pass"
 		}
 		for _, f := range res.Findings {
-			if f.Solution == r.Solution && (r.Proxy == "" || f.Proxy == "" || f.Proxy == r.Proxy) {
+			switch {
+			case f.Solution != r.Solution:
+			case f.Variant == "seed":
+				r.SeedFindings++
+			case r.Proxy == "" || f.Proxy == "" || f.Proxy == r.Proxy:
 				r.Findings++
 			}
 		}
@@ -142,7 +148,7 @@ func WriteCompare(w io.Writer, rows []CompareRow) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOLUTION\tVERDICT\tSPECS\tGET /version p50/p95\tCLOUD\tKUBE\tFAILURE MODES\tFINDINGS")
+	fmt.Fprintln(tw, "SOLUTION\tVERDICT\tSPECS\tGET /version p50/p95\tCLOUD\tKUBE\tFAILURE MODES\tFINDINGS (THIS / SEED FORM)")
 	for _, r := range rows {
 		lat := "not measured"
 		if r.Measured > 0 {
@@ -154,7 +160,7 @@ func WriteCompare(w io.Writer, rows []CompareRow) error {
 			}
 			return fmt.Sprint(n)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%d\t%d\n", r.Key(), r.Verdict, r.Passed, r.Specs, lat, count(r.Cloud), count(r.Kube), len(r.FailureModes), r.Findings)
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%d\t%d / %d\n", r.Key(), r.Verdict, r.Passed, r.Specs, lat, count(r.Cloud), count(r.Kube), len(r.FailureModes), r.Findings, r.SeedFindings)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

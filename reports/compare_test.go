@@ -34,7 +34,7 @@ func TestCompare(t *testing.T) {
 			{Labels: bgp, Cloud: []string{"vpnGateway/g", "vpnTunnel/t1"}, Kube: []string{"serviceaccount default/b"}},
 			{Labels: l7, Cloud: []string{"address/a"}, Kube: []string{"deployment default/p"}},
 		},
-		Findings: []Finding{{ID: "RG-X", Solution: "ilb-proxy", Variant: "seed"}, {ID: "RG-Y", Solution: "bgp-export"}},
+		Findings: []Finding{{ID: "RG-X", Solution: "ilb-proxy", Variant: "seed", Proxy: "nginx"}, {ID: "RG-Y", Solution: "bgp-export"}},
 	}
 	rows := Compare(res)
 	if len(rows) != 3 {
@@ -48,7 +48,7 @@ func TestCompare(t *testing.T) {
 	if b.Verdict != "FAIL" || b.Passed != 1 || len(b.FailureModes) != 0 || b.Measured != 0 || b.Findings != 1 {
 		t.Errorf("bgp row %+v: a failed failure-mode spec proves nothing and fails the row", b)
 	}
-	if i.Key() != "ilb-proxy (go-l7)" || i.Verdict != "pass" || i.Findings != 1 {
+	if i.Key() != "ilb-proxy (go-l7)" || i.Verdict != "pass" || i.Findings != 0 || i.SeedFindings != 1 {
 		t.Errorf("ilb-proxy row %+v", i)
 	}
 	var out bytes.Buffer

@@ -93,26 +93,44 @@ func topologyCrossRegion(f *topologyFile) []findings.Finding {
 	}
 	want := region(c.Location)
 	var out []findings.Finding
-	for i, l := range f.t.Links {
+	for _, u := range uplinkRouters(f.t) {
+		if u.router.Region == want || u.network.RoutingMode == topology.RoutingGlobal {
+			continue
+		}
+		out = append(out, findings.New("RG-NET-001", f.doc.evidence("spec", "links", u.index, u.side, "router"),
+			"%s %s ends at router %s in %s, the cluster is in %s, and VPC %s routes %s: routes it learns never reach %s",
+			u.link.Type, u.link.Name, u.router.Name, u.router.Region, want, u.network.Name, u.network.RoutingMode, want))
+	}
+	return out
+}
+
+// uplinkRouter is the GCP side of an interconnect or VPN link: spec.links[index].<side>.
+type uplinkRouter struct {
+	index   int
+	side    string
+	link    *topology.Connection
+	network *topology.Network
+	router  *topology.CloudRouter
+}
+
+// uplinkRouters lists the Cloud Routers that interconnects and VPNs land on, in file order.
+func uplinkRouters(t *topology.Topology) []uplinkRouter {
+	var out []uplinkRouter
+	for i, l := range t.Links {
 		if l.Type != topology.LinkVPN && l.Type != topology.LinkInterconnect {
 			continue
 		}
-		for _, side := range []string{"a", "b"} {
-			e := l.A
-			if side == "b" {
-				e = l.B
-			}
-			n := f.t.Network(e.VPC)
-			if n == nil || !n.GCP() || e.Router == "" {
+		for _, end := range []struct {
+			side string
+			e    topology.Endpoint
+		}{{"a", l.A}, {"b", l.B}} {
+			n := t.Network(end.e.VPC)
+			if n == nil || !n.GCP() || end.e.Router == "" {
 				continue
 			}
-			r := n.Router(e.Router)
-			if r == nil || r.Region == want || n.RoutingMode == topology.RoutingGlobal {
-				continue
+			if r := n.Router(end.e.Router); r != nil {
+				out = append(out, uplinkRouter{index: i, side: end.side, link: l, network: n, router: r})
 			}
-			out = append(out, findings.New("RG-NET-001", f.doc.evidence("spec", "links", i, side, "router"),
-				"%s %s ends at router %s in %s, the cluster is in %s, and VPC %s routes %s: routes it learns never reach %s",
-				l.Type, l.Name, r.Name, r.Region, want, n.Name, n.RoutingMode, want))
 		}
 	}
 	return out
@@ -204,25 +222,13 @@ func topologyPSCGlobalAccess(f *topologyFile) []findings.Finding {
 		return nil
 	}
 	var out []findings.Finding
-	for i, l := range f.t.Links {
-		if l.Type != topology.LinkVPN && l.Type != topology.LinkInterconnect {
+	for _, u := range uplinkRouters(f.t) {
+		if u.router.Region == c.EndpointRegion {
 			continue
 		}
-		for _, side := range []string{"a", "b"} {
-			e := l.A
-			if side == "b" {
-				e = l.B
-			}
-			n := f.t.Network(e.VPC)
-			if n == nil || !n.GCP() || e.Router == "" {
-				continue
-			}
-			if r := n.Router(e.Router); r != nil && r.Region != c.EndpointRegion {
-				out = append(out, findings.New("RG-NET-003", f.doc.evidence("spec", "links", i, side, "router"),
-					"%s %s ends at router %s in %s, and cluster %s's Private Service Connect endpoint %s is in %s without control plane global access: clients across %s time out",
-					l.Type, l.Name, r.Name, r.Region, c.Name, c.PrivateEndpoint, c.EndpointRegion, l.Name))
-			}
-		}
+		out = append(out, findings.New("RG-NET-003", f.doc.evidence("spec", "links", u.index, u.side, "router"),
+			"%s %s ends at router %s in %s, and cluster %s's Private Service Connect endpoint %s is in %s without control plane global access: clients across %s time out",
+			u.link.Type, u.link.Name, u.router.Name, u.router.Region, c.Name, c.PrivateEndpoint, c.EndpointRegion, u.link.Name))
 	}
 	return out
 }

@@ -13,7 +13,6 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/kubernetes"
 
-	"reachgate/fixtures"
 	"reachgate/framework/gate"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
@@ -125,42 +124,19 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	}, NodeTimeout(10*time.Second))
 
 	It("answers GET /version at the private endpoint from the third-party client, verified with the cluster CA", func(ctx SpecContext) {
-		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM, Token: res.Token})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(r.Status).To(Equal(200))
-		Expect(string(r.Body)).To(ContainSubstring(`"gitVersion"`))
-		harness.ModelSays(tpVM.Name(), endpoint, true, "")
+		harness.ExpectVersion(ctx, tpVM, probe.HTTPSRequest{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token}, endpoint)
 	}, NodeTimeout(20*time.Second))
 
 	It("runs kubectl get nodes at the third-party client: every node Ready", func(ctx SpecContext) {
-		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "get", "nodes", "--request-timeout=10s")
-		Expect(err).NotTo(HaveOccurred(), out)
-		for _, n := range env.Topology().Cluster.Nodes {
-			Expect(out).To(MatchRegexp(`(?m)^`+n+`\s+Ready\s`), "node %s in:\n%s", n, out)
-		}
+		harness.ExpectNodesReady(ctx, tpVM, kc, env.Topology().Cluster.Nodes)
 	}, NodeTimeout(30*time.Second))
 
 	It("runs kubectl cluster-info at the third-party client: control plane at the private endpoint", func(ctx SpecContext) {
-		out, err := tpVM.Kubectl(ctx, "--kubeconfig", kc, "cluster-info", "--request-timeout=10s")
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("Kubernetes control plane is running at https://" + info.PrivateEndpoint.String()))
+		harness.ExpectClusterInfo(ctx, tpVM, kc, "https://"+info.PrivateEndpoint.String())
 	}, NodeTimeout(30*time.Second))
 
 	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
-		b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
-		Expect(err).NotTo(HaveOccurred())
-		rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token,
-			Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: "none", Samples: 200})
-		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry(reports.EntryProbe, rep)
-		for _, c := range rep.Checks {
-			Expect(c.Pass).To(BeTrue(), "%s: %s", c.Name, c.Reason)
-		}
-		Expect(rep.Budget).NotTo(BeEmpty())
-		for _, v := range rep.Budget {
-			AddReportEntry("budget", v.Text)
-			Expect(v.Pass).To(BeTrue(), v.Text)
-		}
+		rep := harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token, Kubeconfig: kc})
 		// The API server's own certificate: the private endpoint is a SAN, TLS 1.2+ only.
 		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
 	}, NodeTimeout(2*time.Minute))
@@ -183,14 +159,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	// Each negative spec changes one thing, checks that the third-party client times out and that the model names
 	// the reason, then puts it back and checks it is answered again.
 	negative := func(ctx context.Context, change, restore func(context.Context) error, reason string) {
-		Expect(change(ctx)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
-		Eventually(func(ctx context.Context) probe.Outcome {
-			return probe.TCP(ctx, tpVM, endpoint.String(), time.Second).Outcome
-		}).WithContext(ctx).WithTimeout(10*time.Second).Should(Equal(probe.Timeout), "the client must time out")
-		harness.ModelSays(tpVM.Name(), endpoint, false, reason)
-		Expect(restore(ctx)).To(Succeed())
-		Eventually(get).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, the client must be answered again")
+		harness.ProveFailureMode(ctx, tpVM, endpoint, change, restore, reason, get)
 	}
 
 	It("times out when the GKE peering does not export custom routes (the master VPC cannot answer)", Label(reports.LabelFailureMode), func(ctx SpecContext) {

@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"reachgate/fixtures"
 	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/ilbproxy"
@@ -120,18 +119,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 			}, NodeTimeout(20*time.Second))
 
 			It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
-				b, err := probe.ParseBudgets("embedded:fixtures/budgets.yaml", fixtures.Budgets())
-				Expect(err).NotTo(HaveOccurred())
-				rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
-					Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: "none", Samples: 200})
-				Expect(err).NotTo(HaveOccurred())
-				AddReportEntry(reports.EntryProbe, rep)
-				for _, c := range rep.Checks {
-					Expect(c.Pass).To(BeTrue(), "%s: %s", c.Name, c.Reason)
-				}
-				for _, v := range rep.Budget {
-					Expect(v.Pass).To(BeTrue(), v.Text)
-				}
+				harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token, Kubeconfig: kc})
 			}, NodeTimeout(2*time.Minute))
 
 			It("keeps answering when a proxy replica dies: failures stop within 5 s", func(ctx SpecContext) {

@@ -21,6 +21,7 @@ import (
 
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
+	"reachgate/framework/solution"
 	"reachgate/framework/topology"
 )
 
@@ -161,24 +162,7 @@ type Result struct {
 }
 
 func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, provider.VPNCloud, error) {
-	ka, ok := env.(provider.KubeAdmin)
-	if !ok {
-		return nil, nil, nil, errors.New("the provider gives no admin access to the cluster")
-	}
-	ca, ok := env.(provider.CloudAccess)
-	if !ok {
-		return nil, nil, nil, errors.New("the provider has no cloud API")
-	}
-	vc, ok := ca.Cloud().(provider.VPNCloud)
-	if !ok {
-		return nil, nil, nil, errors.New("the provider's cloud has no HA VPN and Cloud Router operations")
-	}
-	cfg, err := ka.AdminConfig()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	return cs, ca.Cloud(), vc, err
+	return solution.CloudWith[provider.VPNCloud](env, "the provider's cloud has no HA VPN and Cloud Router operations")
 }
 
 // Apply creates the HA VPN and BGP sessions, announces the master range, exports the GKE

@@ -29,6 +29,7 @@ import (
 	"reachgate/fixtures"
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
+	"reachgate/framework/solution"
 )
 
 // Variant is seed (the article as written) or hardened (what reachgate recommends).
@@ -129,20 +130,7 @@ type Result struct {
 }
 
 func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, error) {
-	ka, ok := env.(provider.KubeAdmin)
-	if !ok {
-		return nil, nil, errors.New("the provider gives no admin access to the cluster")
-	}
-	ca, ok := env.(provider.CloudAccess)
-	if !ok {
-		return nil, nil, errors.New("the provider has no cloud API")
-	}
-	cfg, err := ka.AdminConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	return cs, ca.Cloud(), err
+	return solution.Clients(env)
 }
 
 // Apply stands the solution up and waits until the load balancer has its address and the

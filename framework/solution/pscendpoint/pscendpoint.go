@@ -34,6 +34,7 @@ import (
 	"reachgate/framework/cloud"
 	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
+	"reachgate/framework/solution"
 	"reachgate/framework/topology"
 )
 
@@ -115,24 +116,7 @@ type Result struct {
 
 // clients returns the admin clientset and the endpoint side of the environment's cloud.
 func clients(env provider.Environment) (kubernetes.Interface, provider.Cloud, provider.EndpointCloud, error) {
-	ka, ok := env.(provider.KubeAdmin)
-	if !ok {
-		return nil, nil, nil, errors.New("the provider gives no admin access to the cluster")
-	}
-	ca, ok := env.(provider.CloudAccess)
-	if !ok {
-		return nil, nil, nil, errors.New("the provider has no cloud API")
-	}
-	ec, ok := ca.Cloud().(provider.EndpointCloud)
-	if !ok {
-		return nil, nil, nil, errors.New(provider.AbilityText[provider.EndpointCloud]())
-	}
-	cfg, err := ka.AdminConfig()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	return cs, ca.Cloud(), ec, err
+	return solution.CloudWith[provider.EndpointCloud](env, provider.AbilityText[provider.EndpointCloud]())
 }
 
 // Survey finds the access path's parts: the cluster's endpoint and its subnet, the

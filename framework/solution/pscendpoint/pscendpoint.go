@@ -151,6 +151,9 @@ func Survey(ctx context.Context, t *topology.Topology, cl provider.Cloud, ec pro
 			p.Source = s.CIDR.String()
 		}
 	}
+	if p.Source == "" {
+		return p, info, fmt.Errorf("%s: host %s's subnet %s is not in VPC %s", t.Source, h.Name, h.Subnet, h.VPC)
+	}
 	up := t.Uplink(h.VPC)
 	if up == nil {
 		return p, info, fmt.Errorf("%s: no interconnect or VPN joins %s's VPC %s to GCP (add a link of type interconnect or vpn)", t.Source, h.Name, h.VPC)

@@ -81,12 +81,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		return st
 	}
 	get := func(ctx context.Context) error {
-		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM,
-			Token: res.Token, Timeout: time.Second, NoKeepAlive: true})
-		if err == nil && r.Status != 200 {
-			err = fmt.Errorf("status %d", r.Status)
-		}
-		return err
+		return harness.VersionAnswered(ctx, tpVM, probe.HTTPSRequest{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token})
 	}
 
 	It("establishes 4 of 4 BGP sessions over 4 tunnels, with VPN redundancy met", func(ctx SpecContext) {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -89,4 +90,17 @@ func ProveFailureMode(ctx context.Context, host provider.Host, endpoint netip.Ad
 	Expect(restore(ctx)).To(Succeed())
 	Eventually(answers).WithContext(ctx).WithTimeout(15*time.Second).Should(Succeed(), "restored, the client must be answered again")
 	ModelSays(host.Name(), endpoint, true, "")
+}
+
+// VersionAnswered GETs /version of r.URL (the server's base) at host on a new connection with
+// a 1 s timeout, and returns an error unless the answer is 200: for Eventually and continuous
+// probes.
+func VersionAnswered(ctx context.Context, host provider.Host, r probe.HTTPSRequest) error {
+	r.URL += "/version"
+	r.Timeout, r.NoKeepAlive = time.Second, true
+	res, err := probe.HTTPSGet(ctx, host, r)
+	if err == nil && res.Status != 200 {
+		err = fmt.Errorf("status %d", res.Status)
+	}
+	return err
 }

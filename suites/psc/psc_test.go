@@ -97,12 +97,7 @@ var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, fun
 	}, NodeTimeout(2*time.Minute))
 
 	get := func(ctx context.Context) error {
-		r, err := probe.HTTPSGet(ctx, tpVM, probe.HTTPSRequest{URL: res.Server + "/version", CAPEM: res.CAPEM,
-			Token: res.Token, Timeout: time.Second, NoKeepAlive: true})
-		if err == nil && r.Status != 200 {
-			err = fmt.Errorf("status %d", r.Status)
-		}
-		return err
+		return harness.VersionAnswered(ctx, tpVM, probe.HTTPSRequest{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token})
 	}
 
 	It("answers GET /version at the endpoint from the third-party client, verified with the cluster CA", func(ctx SpecContext) {

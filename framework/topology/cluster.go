@@ -45,6 +45,10 @@ func (c *checker) cluster() {
 			c.add(ap+".enabled", "is false, so cidrBlocks and privateEndpointEnforcement have no effect (set enabled: true, or remove them)")
 		}
 	}
+	if d := cl.DNSEndpoint; d != nil && !d.Enabled && d.AllowExternalTraffic {
+		c.add(p+".dnsEndpoint.allowExternalTraffic", "is true but the DNS endpoint is not enabled (set enabled: true, or remove allowExternalTraffic)")
+	}
+	c.resolverAddrs()
 	switch c.endpointMode(cl) {
 	case "":
 		return
@@ -263,5 +267,14 @@ func (c *checker) roles(g *GKECluster, vpc *Network, sub *Subnetwork, master *Ne
 	if g.PrivateEndpoint.IsValid() && h.IP.IsValid() && h.IP != g.PrivateEndpoint {
 		c.add("spec.cluster.privateEndpoint", "%s is not the address of the control-plane host %q, which is %s at line %d (make them equal)",
 			g.PrivateEndpoint, h.Name, h.IP, c.loc.line(at("spec.hosts", plane)+".ip"))
+	}
+}
+
+// resolverAddrs checks that no host sits where the lab puts a third-party VPC's resolver.
+func (c *checker) resolverAddrs() {
+	for i, h := range c.t.Hosts {
+		if a, ok := c.t.ResolverAddr(h.VPC); ok && h.IP == a {
+			c.add(at("spec.hosts", i)+".ip", "is %s, where the lab puts vpc %s's DNS resolver for the cluster's DNS endpoint (its first range plus two, as AWS does); give host %s another address", a, h.VPC, h.Name)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -258,6 +259,22 @@ type GKECluster struct {
 	NodeRange netip.Prefix
 	// Authorized is nil when master authorized networks are disabled.
 	Authorized *Authorized
+	// DNS is nil when the cluster has no DNS-based endpoint.
+	DNS *ResolvedDNSEndpoint
+}
+
+// ResolvedDNSEndpoint is the resolved DNS-based endpoint.
+type ResolvedDNSEndpoint struct {
+	// Name is the endpoint's name, gke-<hash>.<region>.gke.goog, fixed for the cluster.
+	Name                 string
+	AllowExternalTraffic bool
+}
+
+// DNSEndpointName is the DNS-based endpoint name of a cluster: like GKE's, a hash that does
+// not change for the cluster's life, under its region's gke.goog domain.
+func DNSEndpointName(cluster, location string) string {
+	sum := sha256.Sum256([]byte(cluster + "/" + location))
+	return fmt.Sprintf("gke-%x.%s.gke.goog", sum[:16], RegionOf(location))
 }
 
 // Authorized is the resolved master authorized networks configuration.
@@ -396,4 +413,18 @@ func RegionOf(location string) string {
 		return parts[0] + "-" + parts[1]
 	}
 	return location
+}
+
+// ResolverAddr is the address of the DNS resolver the lab gives a third-party VPC when the
+// cluster has a DNS-based endpoint: the VPC's first range plus two, where AWS answers DNS.
+// ok is false for a GCP VPC, a VPC without subnets, or a cluster without a DNS endpoint.
+func (t *Topology) ResolverAddr(vpc string) (a netip.Addr, ok bool) {
+	if t.Cluster == nil || t.Cluster.DNS == nil {
+		return a, false
+	}
+	n := t.Network(vpc)
+	if n == nil || n.GCP() || len(n.Subnets) == 0 {
+		return a, false
+	}
+	return n.Subnets[0].CIDR.Masked().Addr().Next().Next(), true
 }

@@ -154,6 +154,9 @@ func resolveCluster(t *Topology, c *Cluster) *GKECluster {
 			g.EndpointRegion = s.Region
 		}
 	}
+	if d := c.DNSEndpoint; d != nil && d.Enabled {
+		g.DNS = &ResolvedDNSEndpoint{Name: DNSEndpointName(c.Name, c.Location), AllowExternalTraffic: d.AllowExternalTraffic}
+	}
 	if a := c.AuthorizedNetworks; a != nil && a.Enabled {
 		g.Authorized = &Authorized{PrivateEndpointEnforcement: a.PrivateEndpointEnforcement}
 		for _, b := range a.CIDRBlocks {

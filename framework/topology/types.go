@@ -202,6 +202,19 @@ type Cluster struct {
 	KubernetesVersion string `yaml:"kubernetesVersion,omitempty" json:"kubernetesVersion,omitempty"`
 	// AuthorizedNetworks is the master authorized networks configuration; left out, disabled.
 	AuthorizedNetworks *AuthorizedNetworks `yaml:"authorizedNetworks,omitempty" json:"authorizedNetworks,omitempty"`
+	// DNSEndpoint is the control plane's DNS-based endpoint; left out, the cluster has none.
+	DNSEndpoint *DNSEndpoint `yaml:"dnsEndpoint,omitempty" json:"dnsEndpoint,omitempty"`
+}
+
+// DNSEndpoint is controlPlaneEndpointsConfig.dnsEndpointConfig: a gke-<hash>.<region>.gke.goog
+// name served by Google's API front end, which authorizes the caller's token (IAM), not its
+// source address. From another cloud it is reached over Private Google Access for on-premises
+// hosts: the private.googleapis.com range advertised to that cloud, and DNS that maps the name
+// there. The lab stands up the front end and the third-party VPC's resolver when it is enabled.
+type DNSEndpoint struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// AllowExternalTraffic lets user traffic through the endpoint; default false, as GKE's.
+	AllowExternalTraffic bool `yaml:"allowExternalTraffic,omitempty" json:"allowExternalTraffic,omitempty"`
 }
 
 // ClusterEndpoint is the control plane's internal endpoint. Mode peering (GKE's clusters

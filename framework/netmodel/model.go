@@ -94,6 +94,9 @@ type Route struct {
 	Origin     string // VPC (or "<vpc>/<router>") where the route was born
 	Imported   bool   // peering routes: false when it lost to a local route (display only)
 	Note       string // short plain-words reason
+	// Gateway names a next hop outside every VPC: DefaultInternetGateway for the route that
+	// leads to Google's API front end. Link and NextHopVPC are empty then.
+	Gateway string
 }
 
 // Effective reports whether the route is used for forwarding.
@@ -129,7 +132,7 @@ func Compute(t *topology.Topology) (*Model, error) {
 		return nil, fmt.Errorf("compute routes: %w", err)
 	}
 	for _, n := range t.Networks {
-		m.routes[n.Name] = subnetRoutes(n)
+		m.routes[n.Name] = append(subnetRoutes(n), googleAPIsRoutes(t, n)...)
 	}
 	if err := m.learnDynamic(); err != nil {
 		return nil, fmt.Errorf("compute routes: %w", err)

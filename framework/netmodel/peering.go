@@ -44,6 +44,11 @@ func (m *Model) export(s sidedLink) []Route {
 			p.Type, p.Region = PeeringSubnet, ""
 			p.Note = fmt.Sprintf("%s of %s, exchanged over peering %s", r.Note, from.VPC, s.Name)
 		case Static, Dynamic:
+			if r.Gateway != "" {
+				// GCP: routes whose next hop is the default internet gateway are never
+				// exchanged over a peering; each network uses its own.
+				continue
+			}
 			// GCP: custom (static and dynamic) routes cross only when the exporter sets
 			// exportCustomRoutes AND the importer sets importCustomRoutes.
 			if !from.ExportCustomRoutes || !to.ImportCustomRoutes {

@@ -12,6 +12,7 @@ import (
 	"reachgate/framework/cloud"
 	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
+	"reachgate/lab/dnsserver"
 )
 
 // CloudState is what cloud operations changed in the lab since it came up: the resources a
@@ -38,6 +39,13 @@ type CloudState struct {
 	Authorized *cloud.AuthorizedNetworks `json:"authorizedNetworks,omitempty"`
 	// GlobalAccess overrides the cluster's control plane global access when set.
 	GlobalAccess *bool `json:"masterGlobalAccess,omitempty"`
+	// DNSExternalTraffic overrides the DNS endpoint's allowExternalTraffic when set.
+	DNSExternalTraffic *bool `json:"dnsAllowExternalTraffic,omitempty"`
+	// ClusterConnect are the principals IAM lets call the cluster's DNS endpoint
+	// (container.clusters.connect), as Kubernetes usernames.
+	ClusterConnect []string `json:"clusterConnect,omitempty"`
+	// PrivateZones are the DNS zones of each third-party VPC's resolver, by VPC.
+	PrivateZones map[string][]dnsserver.Zone `json:"privateZones,omitempty"`
 }
 
 // ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
@@ -267,7 +275,7 @@ func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 		}
 		eff.Links[i] = &c
 	}
-	if (cs.Authorized != nil || cs.GlobalAccess != nil) && eff.Cluster != nil {
+	if (cs.Authorized != nil || cs.GlobalAccess != nil || cs.DNSExternalTraffic != nil) && eff.Cluster != nil {
 		c := *eff.Cluster
 		if cs.Authorized != nil {
 			c.Authorized = nil
@@ -278,6 +286,11 @@ func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
 		}
 		if cs.GlobalAccess != nil {
 			c.GlobalAccess = *cs.GlobalAccess
+		}
+		if cs.DNSExternalTraffic != nil && c.DNS != nil {
+			d := *c.DNS
+			d.AllowExternalTraffic = *cs.DNSExternalTraffic
+			c.DNS = &d
 		}
 		eff.Cluster = &c
 	}

@@ -127,6 +127,9 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		if err := l.startCluster(ctx, bins, opts.Self, log); err != nil {
 			return nil, err
 		}
+		if err := l.startGoogleAPIs(ctx, opts.Self, log); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Self != "" {
 		if err := l.startAPI(ctx, opts.Self, log); err != nil {
@@ -227,6 +230,9 @@ func (l *Lab) Command(ctx context.Context, host string, argv ...string) (*exec.C
 	}
 	if host == OperatorHost {
 		cmd.Env = append(cmd.Env, l.OperatorEnv()...)
+	}
+	if r, ok := l.ResolverOf(host); ok {
+		cmd.Env = append(cmd.Env, ResolverEnv+"="+r)
 	}
 	return cmd, nil
 }

@@ -51,6 +51,9 @@ func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) erro
 	if err := netns.Program(ctx, l.Plan, l.Topology, l.Model); err != nil {
 		return err
 	}
+	if err := l.writeGoogleAPIsConfig(); err != nil {
+		return err
+	}
 	for i, link := range l.Topology.Links {
 		if link.Solution == "" {
 			continue

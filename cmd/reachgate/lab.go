@@ -28,7 +28,7 @@ func newLabCommand() *cobra.Command {
 		Short: "The local lab: the topology in network namespaces with a real control plane",
 	}
 	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
-		newLabGCCommand(), newLabGKECommand(), newLabBuildCommand(), newLabExplainCommand(),
+		newLabGCCommand(), newLabGKECommand(), newLabGoogleAPIsCommand(), newLabResolverCommand(), newLabBuildCommand(), newLabExplainCommand(),
 		newLabEnvCommand(), newLabServeAPICommand())
 	return c
 }
@@ -168,6 +168,40 @@ func newLabExecCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+	return c
+}
+
+func newLabGoogleAPIsCommand() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:    "google-apis",
+		Short:  "Run the lab's Google API front end for the cluster's DNS-based endpoint (the daemon 'lab up' starts)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.ServeGoogleAPIs(cmd.Context(), name, slog.Default())
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name")
+	_ = c.MarkFlagRequired("name")
+	return c
+}
+
+func newLabResolverCommand() *cobra.Command {
+	var name, vpc string
+	c := &cobra.Command{
+		Use:    "resolver",
+		Short:  "Run a third-party VPC's DNS resolver (the daemon 'lab up' starts)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.ServeResolver(cmd.Context(), name, vpc, slog.Default())
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name")
+	c.Flags().StringVar(&vpc, "vpc", "", "the VPC whose resolver this is")
+	_ = c.MarkFlagRequired("name")
+	_ = c.MarkFlagRequired("vpc")
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/topology"
+	"reachgate/lab"
 )
 
 // exitError carries a specific exit code (an exec'd command's, or 2 for bad input).
@@ -22,6 +24,7 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	useResolver(os.Getenv(lab.ResolverEnv))
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
 	}
@@ -30,6 +33,19 @@ func main() {
 	root := newRootCommand()
 	err := root.ExecuteContext(ctx)
 	os.Exit(exitCode(err))
+}
+
+// useResolver makes every name lookup of this process (its kubectl, its probes) ask addr
+// ("ip:53"), the resolver of the lab VPC the command runs in, as a VM's resolv.conf would.
+func useResolver(addr string) {
+	if addr == "" {
+		return
+	}
+	net.DefaultResolver.PreferGo = true
+	net.DefaultResolver.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
 }
 
 func exitCode(err error) int {

@@ -73,7 +73,12 @@ func routeSpecs(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string) []
 		}
 	}
 	for _, rt := range m.EffectiveIn(vpc, "") {
-		if rt.Link != "" && !bgpLive(t, rt.Link) {
+		switch {
+		case rt.Gateway != "":
+			if via, ok := p.GoogleAPIsVia[vpc]; ok {
+				out = append(out, fmt.Sprintf("%s via %s dev %s", rt.Prefix, via, googleAPIsIf))
+			}
+		case rt.Link != "" && !bgpLive(t, rt.Link):
 			out = append(out, p.via(rt))
 		}
 	}

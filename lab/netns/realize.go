@@ -20,6 +20,10 @@ type Plan struct {
 	// LinkAddr holds the transit address of each side of each link: LinkAddr[link][vpc].
 	LinkAddr map[string]map[string]netip.Addr
 	LinkIf   map[string]string // link -> interface name (same on both sides)
+	// GoogleAPIs is the namespace of Google's API front end ("" when the cluster has no
+	// DNS-based endpoint), and GoogleAPIsVia the front end's address on each gcp VPC's link.
+	GoogleAPIs    string
+	GoogleAPIsVia map[string]netip.Addr
 }
 
 // transitBase is the range router-to-router links number from, one /30 per link.
@@ -39,6 +43,7 @@ func NewPlan(lab string, t *topology.Topology) *Plan {
 	for _, h := range t.Hosts {
 		p.Hosts[h.Name] = NamespaceName(lab, "h", h.Name)
 	}
+	p.planGoogleAPIs(lab, t)
 	for i, l := range t.Links {
 		base := addAddr(transitBase, uint32(4*i))
 		p.LinkAddr[l.Name] = map[string]netip.Addr{l.A.VPC: base.Next(), l.B.VPC: base.Next().Next()}
@@ -62,6 +67,9 @@ func (p *Plan) Namespaces(t *topology.Topology) []string {
 	}
 	for _, h := range t.Hosts {
 		out = append(out, p.Hosts[h.Name])
+	}
+	if p.GoogleAPIs != "" {
+		out = append(out, p.GoogleAPIs)
 	}
 	return out
 }
@@ -156,6 +164,9 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 				return nil, fmt.Errorf("enable forwarding on node %s: %w", h.Name, err)
 			}
 		}
+	}
+	if err := realizeGoogleAPIs(ctx, p, t); err != nil {
+		return nil, err
 	}
 	if err := Program(ctx, p, t, m); err != nil {
 		return nil, err

@@ -1,0 +1,208 @@
+package lab
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"reachgate/framework/pki"
+	"reachgate/lab/dnsserver"
+	"reachgate/lab/gfe"
+	"reachgate/lab/netns"
+)
+
+// The lab's Google API front end and the third-party VPCs' resolvers, for a cluster with a
+// DNS-based endpoint. Their configuration is derived from the cloud state on every
+// Reconcile: the front end's from the cluster's allowExternalTraffic and its IAM bindings,
+// a resolver's from its VPC's private zones.
+
+// GoogleAPIsProcess and ResolverProcess name the daemons in the lab's state.
+const (
+	GoogleAPIsProcess = "google-apis"
+	ResolverProcess   = "resolver"
+	// ResolverEnv holds, for a command run at a host, its VPC's resolver ("ip:53"): the
+	// reachgate binary (its kubectl and probes) resolves names there, as a VM's resolv.conf says.
+	ResolverEnv = "REACHGATE_RESOLVER"
+)
+
+// GoogleAPIsDir is where the front end's certificates and configuration live.
+func (l *Lab) GoogleAPIsDir() string { return l.State.Path("google-apis") }
+
+// GoogleAPIsCA is the root the front end's certificate chains to: it stands for the public
+// roots a VM trusts, and is what a DNS-endpoint kubeconfig names as its certificate authority.
+func (l *Lab) GoogleAPIsCA() ([]byte, error) {
+	return os.ReadFile(filepath.Join(l.GoogleAPIsDir(), "root.crt"))
+}
+
+func (l *Lab) zonesPath(vpc string) string { return l.State.Path("resolvers", vpc+".json") }
+
+// ResolverOf returns the resolver address ("ip:53") of host's VPC, if it has one.
+func (l *Lab) ResolverOf(host string) (string, bool) {
+	h := l.Topology.Host(host)
+	if h == nil {
+		return "", false
+	}
+	a, ok := l.Topology.ResolverAddr(h.VPC)
+	if !ok {
+		return "", false
+	}
+	return netip.AddrPortFrom(a, 53).String(), true
+}
+
+// startGoogleAPIs issues the front end's certificate, writes its and the resolvers'
+// configuration and starts them.
+func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger) error {
+	c := l.Topology.Cluster
+	if c == nil || c.DNS == nil || l.Plan.GoogleAPIs == "" {
+		return nil
+	}
+	dir := l.GoogleAPIsDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	root, err := pki.NewCA("reachgate lab public root (stands for Google's public CA)", 5*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	serving, err := root.Issue(pki.CertSpec{
+		CommonName: c.DNS.Name,
+		DNSNames:   []string{c.DNS.Name, "*.gke.goog", "*.googleapis.com"},
+		Usage:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Validity:   365 * 24 * time.Hour,
+	})
+	if err != nil {
+		return err
+	}
+	if err := root.Write(dir, "root"); err != nil {
+		return err
+	}
+	if err := serving.Write(dir, "serving"); err != nil {
+		return err
+	}
+	if err := l.writeGoogleAPIsConfig(); err != nil {
+		return err
+	}
+	if self == "" {
+		return nil
+	}
+	p, err := l.State.Start(netns.StartSpec{Name: GoogleAPIsProcess, Namespace: l.Plan.GoogleAPIs, Path: self,
+		Args: []string{"lab", "google-apis", "--name", l.State.Name},
+		Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
+	if err != nil {
+		return err
+	}
+	if err := waitListening(ctx, l.Plan.GoogleAPIs, "tcp", netns.GoogleAPIsListen()[0], p); err != nil {
+		return err
+	}
+	log.Info("Google API front end up", "pid", p.PID, "endpoint", c.DNS.Name, "at", netns.GoogleAPIsListen()[0])
+	for _, n := range l.Topology.Networks {
+		a, ok := l.Topology.ResolverAddr(n.Name)
+		if !ok {
+			continue
+		}
+		p, err := l.State.Start(netns.StartSpec{Name: ResolverProcess + "/" + n.Name, Namespace: l.Plan.Routers[n.Name], Path: self,
+			Args: []string{"lab", "resolver", "--name", l.State.Name, "--vpc", n.Name},
+			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
+		if err != nil {
+			return err
+		}
+		log.Info("resolver up", "pid", p.PID, "vpc", n.Name, "at", a)
+	}
+	return nil
+}
+
+// waitListening waits until addr accepts connections in ns, or p exits.
+func waitListening(ctx context.Context, ns, network, addr string, p netns.Process) error {
+	dial := netns.Dialer(ns)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if !p.Running() {
+			return fmt.Errorf("%s exited at start; see %s", p.Name, p.Log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not listen on %s after 15s; see %s", p.Name, addr, p.Log)
+		}
+	}
+}
+
+// writeGoogleAPIsConfig renders the cloud state into the front end's and resolvers' files;
+// both daemons reread them when they change.
+func (l *Lab) writeGoogleAPIsConfig() error {
+	c := l.Current.Cluster
+	if c == nil || c.DNS == nil || l.CP == nil {
+		return nil
+	}
+	cs := l.Cloud
+	if cs == nil {
+		cs = &CloudState{}
+	}
+	principals := slices.Clone(cs.ClusterConnect)
+	slices.Sort(principals)
+	cfg := gfe.Config{Endpoints: []gfe.Endpoint{{
+		Host: c.DNS.Name, Cluster: c.Name, AllowExternalTraffic: c.DNS.AllowExternalTraffic,
+		Principals: principals, Upstream: l.Plan.GoogleAPIsUpstream(l.Current),
+		UpstreamCA: filepath.Join(l.CP.Dir, "ca.crt"), UpstreamServerName: "kubernetes",
+		ReviewerCert: filepath.Join(l.CP.Dir, "admin.crt"), ReviewerKey: filepath.Join(l.CP.Dir, "admin.key"),
+	}}}
+	if err := gfe.WriteConfig(filepath.Join(l.GoogleAPIsDir(), "config.json"), cfg); err != nil {
+		return err
+	}
+	for _, n := range l.Topology.Networks {
+		if _, ok := l.Topology.ResolverAddr(n.Name); !ok {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(l.zonesPath(n.Name)), 0o700); err != nil {
+			return err
+		}
+		if err := dnsserver.WriteFile(l.zonesPath(n.Name), dnsserver.File{Zones: cs.PrivateZones[n.Name]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServeGoogleAPIs runs the front end (the daemon 'lab google-apis' is), until ctx ends.
+func ServeGoogleAPIs(ctx context.Context, name string, log *slog.Logger) error {
+	l, err := Open(name)
+	if err != nil {
+		return err
+	}
+	var ls []net.Listener
+	for _, addr := range netns.GoogleAPIsListen() {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		ls = append(ls, ln)
+	}
+	dir := l.GoogleAPIsDir()
+	return gfe.Serve(ctx, ls, filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key"), filepath.Join(dir, "config.json"), log)
+}
+
+// ServeResolver runs vpc's resolver (the daemon 'lab resolver' is), until ctx ends.
+func ServeResolver(ctx context.Context, name, vpc string, log *slog.Logger) error {
+	l, err := Open(name)
+	if err != nil {
+		return err
+	}
+	a, ok := l.Topology.ResolverAddr(vpc)
+	if !ok {
+		return fmt.Errorf("vpc %q has no resolver in lab %s (only third-party VPCs do, when the cluster has a DNS endpoint)", vpc, name)
+	}
+	pc, err := net.ListenPacket("udp", netip.AddrPortFrom(a, 53).String())
+	if err != nil {
+		return err
+	}
+	return dnsserver.New(l.zonesPath(vpc), log).Serve(ctx, pc)
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"reachgate/framework/netmodel"
 	"reachgate/framework/pki"
 	"reachgate/lab/dnsserver"
 	"reachgate/lab/gfe"
@@ -205,4 +206,45 @@ func ServeResolver(ctx context.Context, name, vpc string, log *slog.Logger) erro
 		return err
 	}
 	return dnsserver.New(l.zonesPath(vpc), log).Serve(ctx, pc)
+}
+
+// ExplainDNSEndpoint says from the network model and the cloud state whether host from reaches
+// the cluster's DNS-based endpoint, and why not: its resolver's mapping, the route to
+// private.googleapis.com and back, and allowExternalTraffic. Who may call it is the front
+// end's IAM check per request.
+func (l *Lab) ExplainDNSEndpoint(from string) (netmodel.DNSEndpointVerdict, error) {
+	if err := l.Refresh(); err != nil {
+		return netmodel.DNSEndpointVerdict{}, err
+	}
+	h := l.Topology.Host(from)
+	if h == nil {
+		return netmodel.DNSEndpointVerdict{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
+	}
+	st := netmodel.DNSEndpointState{Mapped: true}
+	if c := l.Current.Cluster; c != nil && c.DNS != nil {
+		st.AllowExternalTraffic = c.DNS.AllowExternalTraffic
+		if _, ok := l.Topology.ResolverAddr(h.VPC); ok {
+			st.Mapped = l.mapsIntoGoogleAPIs(h.VPC, c.DNS.Name)
+		}
+	}
+	return l.Model.ExplainDNSEndpoint(h.IP, st), nil
+}
+
+// mapsIntoGoogleAPIs reports whether vpc's resolver answers name with private.googleapis.com
+// addresses only, as its zones say.
+func (l *Lab) mapsIntoGoogleAPIs(vpc, name string) bool {
+	var zones []dnsserver.Zone
+	if l.Cloud != nil {
+		zones = l.Cloud.PrivateZones[vpc]
+	}
+	addrs := dnsserver.Lookup(zones, name)
+	if len(addrs) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if !netmodel.PrivateGoogleAPIs.Contains(a) {
+			return false
+		}
+	}
+	return true
 }

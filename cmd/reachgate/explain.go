@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +46,9 @@ func newLabExplainCommand() *cobra.Command {
 			h := t.Host(from)
 			if h == nil {
 				return fmt.Errorf("--from %q: no such host in %s", from, source)
+			}
+			if strings.HasSuffix(strings.TrimSuffix(to, "."), ".gke.goog") {
+				return explainDNSEndpoint(t, l, source, from, to, asJSON)
 			}
 			host, flow := to, netmodel.Flow{}
 			if hh, port, err := net.SplitHostPort(to); err == nil {
@@ -109,6 +113,54 @@ func newLabExplainCommand() *cobra.Command {
 	_ = c.MarkFlagRequired("from")
 	_ = c.MarkFlagRequired("to")
 	return c
+}
+
+// explainDNSEndpoint is `lab explain --to <the cluster's gke.goog name>`.
+func explainDNSEndpoint(t *topology.Topology, l *lab.Lab, source, from, to string, asJSON bool) error {
+	if t.Cluster == nil || t.Cluster.DNS == nil || !strings.EqualFold(strings.TrimSuffix(to, "."), t.Cluster.DNS.Name) {
+		name := "none: the cluster has no DNS-based endpoint"
+		if t.Cluster != nil && t.Cluster.DNS != nil {
+			name = t.Cluster.DNS.Name
+		}
+		return fmt.Errorf("--to %q: not the cluster's DNS-based endpoint in %s (it is %s)", to, source, name)
+	}
+	var v netmodel.DNSEndpointVerdict
+	if l != nil {
+		var err error
+		if v, err = l.ExplainDNSEndpoint(from); err != nil {
+			return err
+		}
+	} else {
+		m, err := netmodel.Compute(t.Active(nil))
+		if err != nil {
+			return err
+		}
+		// A topology file alone: its resolvers are empty until a solution maps the name.
+		h := t.Host(from)
+		_, hasResolver := t.ResolverAddr(h.VPC)
+		v = m.ExplainDNSEndpoint(h.IP, netmodel.DNSEndpointState{Mapped: !hasResolver, AllowExternalTraffic: t.Cluster.DNS.AllowExternalTraffic})
+	}
+	v.Trace.Reason = v.Reason
+	verdict := "unreachable"
+	if v.Reachable {
+		verdict = "reachable"
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(explainView{From: from, To: to, Trace: v.Trace, Source: source, Verdict: verdict}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("%s -> %s (DNS-based endpoint): %s\n", from, to, verdict)
+		printPath("forward", v.Trace.Forward)
+		printPath("return", v.Trace.Return)
+		fmt.Printf("why: %s\n", v.Reason)
+	}
+	if !v.Reachable {
+		return exitError{1}
+	}
+	return nil
 }
 
 // explainTopology reads --topology FILE, or opens the running lab (then also returned).

@@ -56,8 +56,13 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	// A command reachgate ran for the user (lab exec) exited: its code is the answer and it
+	// said why itself. A command failing inside reachgate's own work is reported below.
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
+		if error(xe) != err {
+			fmt.Fprintln(os.Stderr, "reachgate:", err)
+		}
 		return xe.ExitCode()
 	}
 	fmt.Fprintln(os.Stderr, "reachgate:", err)

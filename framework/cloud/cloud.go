@@ -31,6 +31,10 @@ type ClusterDescription struct {
 	PrivateEndpointSubnetwork string `json:"privateEndpointSubnetwork,omitempty"`
 	// MasterGlobalAccess is privateClusterConfig.masterGlobalAccessConfig.enabled.
 	MasterGlobalAccess bool `json:"masterGlobalAccess,omitempty"`
+	// DNSEndpoint is controlPlaneEndpointsConfig.dnsEndpointConfig.endpoint ("" without one),
+	// DNSAllowExternalTraffic its allowExternalTraffic.
+	DNSEndpoint             string `json:"dnsEndpoint,omitempty"`
+	DNSAllowExternalTraffic bool   `json:"dnsAllowExternalTraffic,omitempty"`
 	// CAPEM is masterAuth.clusterCaCertificate, decoded.
 	CAPEM []byte `json:"clusterCaCertificate"`
 	// CurrentMasterVersion is the version the API server reports.
@@ -272,4 +276,17 @@ func (s RouterStatus) Route(dest string) (BestRoute, bool) {
 		}
 	}
 	return BestRoute{}, false
+}
+
+// PrivateZone is a DNS zone a VPC's resolver answers from (a Route 53 private hosted zone, a
+// Cloud DNS private zone).
+type PrivateZone struct {
+	Name    string      `json:"name"` // like "gke.goog."
+	Records []DNSRecord `json:"records"`
+}
+
+// DNSRecord is an A record set; Name may be a wildcard, like "*.gke.goog.".
+type DNSRecord struct {
+	Name string       `json:"name"`
+	A    []netip.Addr `json:"a"`
 }

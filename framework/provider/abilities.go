@@ -41,6 +41,21 @@ type EndpointCloud interface {
 	PatchRouter(ctx context.Context, p cloud.RouterPatch) error
 }
 
+// DNSEndpointCloud is what dns-endpoint drives: the cluster's DNS-based endpoint (container
+// API), who may call it (IAM's container.clusters.connect, by Kubernetes username) and the
+// private zones of the third-party VPC's resolver (that cloud's DNS), besides the router
+// advertisements of EndpointCloud.
+type DNSEndpointCloud interface {
+	EndpointCloud
+	SetDNSEndpointExternalTraffic(ctx context.Context, allow bool) error
+	ClusterConnectPrincipals(ctx context.Context) ([]string, error)
+	GrantClusterConnect(ctx context.Context, principal string) error
+	RevokeClusterConnect(ctx context.Context, principal string) error
+	PrivateZone(ctx context.Context, vpc, zone string) (cloud.PrivateZone, bool, error)
+	SetPrivateZone(ctx context.Context, vpc string, z cloud.PrivateZone) error
+	DeletePrivateZone(ctx context.Context, vpc, zone string) error
+}
+
 // WANEmulator is the ability to emulate a WAN profile on a link between the clouds
 // ("none" removes it); overrides are "key=value" (delay, jitter, loss, rate, rtt).
 type WANEmulator interface {

@@ -103,6 +103,12 @@ type Explainer interface {
 	Explain(from string, to netip.AddrPort) (reachable bool, reason string, err error)
 }
 
+// DNSEndpointExplainer is the ability to say whether a host reaches the cluster's DNS-based
+// endpoint, and why not (the missing DNS mapping, route or setting).
+type DNSEndpointExplainer interface {
+	ExplainDNSEndpoint(from string) (reachable bool, reason string, err error)
+}
+
 // Prioritizer is the ability to raise the CPU priority of the environment's own processes
 // (and of the caller's, given as extra PIDs) while a spec measures time on a shared machine;
 // restore puts them back. It reports how many threads it raised.

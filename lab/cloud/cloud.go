@@ -54,6 +54,13 @@ func (c Lab) Cluster(_ context.Context) (cloud.ClusterDescription, error) {
 		}
 		d.MasterGlobalAccess = c.L.Current.Cluster.GlobalAccess
 	}
+	if cl.DNS != nil {
+		if err := c.L.Refresh(); err != nil {
+			return d, err
+		}
+		d.DNSEndpoint = cl.DNS.Name
+		d.DNSAllowExternalTraffic = c.L.Current.Cluster.DNS.AllowExternalTraffic
+	}
 	return d, nil
 }
 

@@ -149,3 +149,14 @@ func (zs *zoneSet) lookup(name string) (zoneName string, addrs []netip.Addr, fou
 		rest = parent
 	}
 }
+
+// Lookup answers name from zones as the server would: its A addresses, nil when it has none
+// (or the zones are invalid).
+func Lookup(zones []Zone, name string) []netip.Addr {
+	zs, err := compile(File{Zones: zones})
+	if err != nil {
+		return nil
+	}
+	_, addrs, _ := zs.lookup(canonical(name))
+	return addrs
+}

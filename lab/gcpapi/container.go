@@ -123,6 +123,10 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 			Enabled: proto.Bool(true), EnablePublicEndpoint: proto.Bool(false), PrivateEndpoint: ep, AuthorizedNetworksConfig: authorized,
 			GlobalAccess: proto.Bool(d.MasterGlobalAccess)}},
 	}
+	if d.DNSEndpoint != "" {
+		out.ControlPlaneEndpointsConfig.DnsEndpointConfig = &containerpb.ControlPlaneEndpointsConfig_DNSEndpointConfig{
+			Endpoint: d.DNSEndpoint, AllowExternalTraffic: proto.Bool(d.DNSAllowExternalTraffic)}
+	}
 	if d.PrivateEndpointSubnetwork != "" {
 		// Private Service Connect: the endpoint is an address of a subnet of the cluster's
 		// VPC; there is no master range and no GKE peering.
@@ -161,6 +165,10 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 	if ip := u.GetDesiredControlPlaneEndpointsConfig().GetIpEndpointsConfig(); ip != nil && ip.GlobalAccess != nil {
 		global = ip.GlobalAccess
 	}
+	var dnsExternal *bool
+	if dns := u.GetDesiredControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns != nil && dns.AllowExternalTraffic != nil {
+		dnsExternal = dns.AllowExternalTraffic
+	}
 	rest := proto.Clone(u).(*containerpb.ClusterUpdate)
 	rest.DesiredMasterAuthorizedNetworksConfig, rest.DesiredControlPlaneEndpointsConfig = nil, nil
 	if pc := rest.DesiredPrivateClusterConfig; pc != nil {
@@ -169,8 +177,8 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 			rest.DesiredPrivateClusterConfig = nil
 		}
 	}
-	if (an == nil && global == nil) || proto.Size(rest) != 0 {
-		writeError(w, http.StatusBadRequest, "invalid", "The lab's clusters.update takes the master authorized networks (desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig) and control plane global access (desiredPrivateClusterConfig.masterGlobalAccessConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.globalAccess) only.")
+	if (an == nil && global == nil && dnsExternal == nil) || proto.Size(rest) != 0 {
+		writeError(w, http.StatusBadRequest, "invalid", "The lab's clusters.update takes the master authorized networks (desiredMasterAuthorizedNetworksConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig), control plane global access (desiredPrivateClusterConfig.masterGlobalAccessConfig or desiredControlPlaneEndpointsConfig.ipEndpointsConfig.globalAccess) and the DNS endpoint's desiredControlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic only.")
 		return
 	}
 	var err error
@@ -179,6 +187,9 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 	}
 	if err == nil && global != nil {
 		err = s.cloud.SetMasterGlobalAccess(r.Context(), *global)
+	}
+	if err == nil && dnsExternal != nil {
+		err = s.cloud.SetDNSEndpointExternalTraffic(r.Context(), *dnsExternal)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

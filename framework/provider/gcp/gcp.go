@@ -166,6 +166,9 @@ func describe(cl *containerpb.Cluster) (cloud.ClusterDescription, error) {
 		return d, fmt.Errorf("cluster %s: privateClusterConfig.privateEndpoint %q: %w", d.Name, pc.GetPrivateEndpoint(), err)
 	}
 	d.MasterGlobalAccess = pc.GetMasterGlobalAccessConfig().GetEnabled()
+	if dns := cl.GetControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns.GetEndpoint() != "" {
+		d.DNSEndpoint, d.DNSAllowExternalTraffic = dns.GetEndpoint(), dns.GetAllowExternalTraffic()
+	}
 	if sub := pc.GetPrivateEndpointSubnetwork(); sub != "" {
 		// Private Service Connect: no master range, no peering.
 		d.PrivateEndpointSubnetwork = lastSegment(sub)
@@ -333,6 +336,16 @@ func (c *Cloud) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
 	defer cancel()
 	return c.updateCluster(ctx, &containerpb.ClusterUpdate{DesiredPrivateClusterConfig: &containerpb.PrivateClusterConfig{
 		MasterGlobalAccessConfig: &containerpb.PrivateClusterMasterGlobalAccessConfig{Enabled: enabled}}})
+}
+
+// SetDNSEndpointExternalTraffic lets user traffic through the cluster's DNS-based endpoint, or
+// stops it, with clusters.update (what `gcloud container clusters update --enable-dns-access`
+// sends), and waits for the operation.
+func (c *Cloud) SetDNSEndpointExternalTraffic(ctx context.Context, allow bool) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return c.updateCluster(ctx, &containerpb.ClusterUpdate{DesiredControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{
+		DnsEndpointConfig: &containerpb.ControlPlaneEndpointsConfig_DNSEndpointConfig{AllowExternalTraffic: &allow}}})
 }
 
 // updateCluster sends clusters.update and polls operations.get until the operation is DONE.

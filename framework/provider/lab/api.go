@@ -46,8 +46,9 @@ type apiCloud struct {
 }
 
 var (
-	_ provider.VPNCloud      = apiCloud{}
-	_ provider.EndpointCloud = apiCloud{}
+	_ provider.VPNCloud         = apiCloud{}
+	_ provider.EndpointCloud    = apiCloud{}
+	_ provider.DNSEndpointCloud = apiCloud{}
 )
 
 func (c apiCloud) Cluster(ctx context.Context) (cloud.ClusterDescription, error) {
@@ -145,6 +146,10 @@ func (c apiCloud) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedN
 
 func (c apiCloud) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
 	return c.gcp.SetMasterGlobalAccess(ctx, enabled)
+}
+
+func (c apiCloud) SetDNSEndpointExternalTraffic(ctx context.Context, allow bool) error {
+	return c.gcp.SetDNSEndpointExternalTraffic(ctx, allow)
 }
 
 // startAPI opens the official clients on the lab's GCP API, once: the API `lab up` started in

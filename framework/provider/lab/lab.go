@@ -163,6 +163,12 @@ func (e *Environment) Explain(from string, to netip.AddrPort) (bool, string, err
 	return t.Reachable, t.Reason, err
 }
 
+// ExplainDNSEndpoint implements provider.DNSEndpointExplainer.
+func (e *Environment) ExplainDNSEndpoint(from string) (bool, string, error) {
+	v, err := e.lab.ExplainDNSEndpoint(from)
+	return v.Reachable, v.Reason, err
+}
+
 // LogTails implements provider.LogSource with the logs of the lab's processes.
 func (e *Environment) LogTails(lines int) map[string]string {
 	out := map[string]string{}

@@ -153,8 +153,8 @@ func (l *Lab) writeGoogleAPIsConfig() error {
 	cfg := gfe.Config{Endpoints: []gfe.Endpoint{{
 		Host: c.DNS.Name, Cluster: c.Name, AllowExternalTraffic: c.DNS.AllowExternalTraffic,
 		Principals: principals, Upstream: l.Plan.GoogleAPIsUpstream(l.Current),
-		UpstreamCA: filepath.Join(l.CP.Dir, "ca.crt"), UpstreamServerName: "kubernetes",
-		ReviewerCert: filepath.Join(l.CP.Dir, "admin.crt"), ReviewerKey: filepath.Join(l.CP.Dir, "admin.key"),
+		UpstreamCA: filepath.Join(l.CP.Dir, "pki", "ca.crt"), UpstreamServerName: "kubernetes",
+		ReviewerCert: filepath.Join(l.CP.Dir, "pki", "admin.crt"), ReviewerKey: filepath.Join(l.CP.Dir, "pki", "admin.key"),
 	}}}
 	if err := gfe.WriteConfig(filepath.Join(l.GoogleAPIsDir(), "config.json"), cfg); err != nil {
 		return err

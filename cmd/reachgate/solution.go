@@ -16,6 +16,7 @@ import (
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
 	"reachgate/framework/solution/ilbproxy"
+	"reachgate/framework/solution/dnsendpoint"
 	"reachgate/framework/solution/pscendpoint"
 	"reachgate/reports"
 )
@@ -27,7 +28,7 @@ func newSolutionCommand() *cobra.Command {
 	var ttl time.Duration
 	var service string
 	apply := &cobra.Command{
-		Use:   "apply ilb-proxy|bgp-export|psc-endpoint",
+		Use:   "apply ilb-proxy|bgp-export|psc-endpoint|dns-endpoint",
 		Short: "Stand the solution up and place the third-party VM's kubeconfig on it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,6 +44,9 @@ func newSolutionCommand() *cobra.Command {
 			}
 			if args[0] == pscendpoint.Name {
 				return applyPSCEndpoint(cmd, ef.provider, env, pscendpoint.Options{TokenTTL: ttl}, host)
+			}
+			if args[0] == dnsendpoint.Name {
+				return applyDNSEndpoint(cmd, ef.provider, env, dnsendpoint.Options{TokenTTL: ttl}, host)
 			}
 			if args[0] == "bgp-export" {
 				return applyBGPExport(cmd, ef.provider, env, bgpexport.Options{Variant: bgpexport.Variant(variant), TokenTTL: ttl, Service: service}, host)
@@ -81,7 +85,7 @@ func newSolutionCommand() *cobra.Command {
 	apply.Flags().DurationVar(&ttl, "token-ttl", 24*time.Hour, "lifetime of the ServiceAccount token")
 	apply.Flags().StringVar(&service, "service", "", "bgp-export: also reach the VPC's managed service over Private Service Access (redis)")
 	remove := &cobra.Command{
-		Use:   "remove ilb-proxy|bgp-export|psc-endpoint",
+		Use:   "remove ilb-proxy|bgp-export|psc-endpoint|dns-endpoint",
 		Short: "Remove everything apply created",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,6 +98,8 @@ func newSolutionCommand() *cobra.Command {
 				return bgpexport.Remove(cmd.Context(), env, bgpexport.Options{Log: slog.Default()})
 			case pscendpoint.Name:
 				return pscendpoint.Remove(cmd.Context(), env, pscendpoint.Options{Log: slog.Default()})
+			case dnsendpoint.Name:
+				return dnsendpoint.Remove(cmd.Context(), env, dnsendpoint.Options{Log: slog.Default()})
 			}
 			return ilbproxy.Remove(cmd.Context(), env, ilbproxy.Options{Log: slog.Default()})
 		},
@@ -165,10 +171,26 @@ func applyPSCEndpoint(cmd *cobra.Command, providerName string, env provider.Envi
 	return nil
 }
 
+func applyDNSEndpoint(cmd *cobra.Command, providerName string, env provider.Environment, o dnsendpoint.Options, host string) error {
+	o.Log = slog.Default()
+	res, err := dnsendpoint.Apply(cmd.Context(), env, o)
+	if err != nil {
+		return err
+	}
+	path, err := placeFile(cmd, providerName, env, host, "dns-endpoint.kubeconfig", res.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("dns-endpoint: control plane at %s (Google's front end, IAM principal %s); %d cloud settings changed in %.1f s\n",
+		res.Server, res.Plan.Principal, res.Plan.Changes.Count(), res.Seconds)
+	fmt.Printf("kubeconfig for %s: %s\ntry: reachgate lab exec %s -- reachgate kubectl --kubeconfig %s get nodes\n", host, path, host, path)
+	return nil
+}
+
 // solutionEnv checks the solution's name and attaches to the environment it applies to.
 func solutionEnv(cmd *cobra.Command, solution string, ef envFlags) (provider.Environment, error) {
-	if solution != "ilb-proxy" && solution != "bgp-export" && solution != pscendpoint.Name {
-		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export, %s", solution, pscendpoint.Name)
+	if solution != "ilb-proxy" && solution != "bgp-export" && solution != pscendpoint.Name && solution != dnsendpoint.Name {
+		return nil, fmt.Errorf("solution %q: supported: ilb-proxy, bgp-export, %s, %s", solution, pscendpoint.Name, dnsendpoint.Name)
 	}
 	return ef.attach(cmd.Context())
 }

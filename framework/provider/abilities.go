@@ -54,6 +54,9 @@ type DNSEndpointCloud interface {
 	PrivateZone(ctx context.Context, vpc, zone string) (cloud.PrivateZone, bool, error)
 	SetPrivateZone(ctx context.Context, vpc string, z cloud.PrivateZone) error
 	DeletePrivateZone(ctx context.Context, vpc, zone string) error
+	// FrontEndCA is the root the third-party VM trusts for Google's front end; nil means the
+	// system's roots (real Google), so a kubeconfig carries no certificate authority.
+	FrontEndCA(ctx context.Context) ([]byte, error)
 }
 
 // WANEmulator is the ability to emulate a WAN profile on a link between the clouds

@@ -119,3 +119,12 @@ func (c Lab) DeletePrivateZone(ctx context.Context, vpc, zone string) error {
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
 }
+
+// FrontEndCA is the lab's stand-in for the public roots that Google's front end chains to.
+func (c Lab) FrontEndCA(_ context.Context) ([]byte, error) {
+	ca, err := c.L.GoogleAPIsCA()
+	if err != nil {
+		return nil, fmt.Errorf("the lab's Google API front end has no root certificate (is the cluster's DNS endpoint enabled?): %w", err)
+	}
+	return ca, nil
+}

@@ -18,7 +18,6 @@ package pscendpoint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,9 +25,6 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"reachgate/framework/cloud"
@@ -140,29 +136,11 @@ func Survey(ctx context.Context, t *topology.Topology, cl provider.Cloud, ec pro
 		return p, info, fmt.Errorf("%s: the topology has no subnet %s in VPC %s, the cluster's endpoint subnet (import the project again: reachgate gcp import)",
 			t.Source, info.PrivateEndpointSubnetwork, info.Network)
 	}
-	clients := t.HostsWithRole(topology.RoleThirdPartyClient)
-	if len(clients) == 0 {
-		return p, info, t.RequireRoles(Name, topology.RoleThirdPartyClient)
+	up, err := solution.ThirdPartyUplink(t, Name)
+	if err != nil {
+		return p, info, err
 	}
-	h := clients[0]
-	p.Client = h.Name
-	if n := t.Network(h.VPC); n != nil {
-		if s := n.Subnet(h.Subnet); s != nil {
-			p.Source = s.CIDR.String()
-		}
-	}
-	if p.Source == "" {
-		return p, info, fmt.Errorf("%s: host %s's subnet %s is not in VPC %s", t.Source, h.Name, h.Subnet, h.VPC)
-	}
-	up := t.Uplink(h.VPC)
-	if up == nil {
-		return p, info, fmt.Errorf("%s: no interconnect or VPN joins %s's VPC %s to GCP (add a link of type interconnect or vpn)", t.Source, h.Name, h.VPC)
-	}
-	side := up.B
-	if t.Network(up.A.VPC).GCP() {
-		side = up.A
-	}
-	p.Network, p.Router = side.VPC, side.Router
+	p.Client, p.Source, p.Network, p.Router = up.Client.Name, up.Source.String(), up.Network, up.Router
 	r, err := ec.GetRouter(ctx, p.Network, p.Router)
 	if err != nil {
 		return p, info, fmt.Errorf("get router %s: %w", p.Router, err)
@@ -299,11 +277,7 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	if err := errors.Join(errs...); err != nil {
 		return err // keep the record: a second Remove retries
 	}
-	err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Delete(ctx, RecordName, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete configmap %s: %w", RecordName, err)
-	}
-	return nil
+	return solution.DeleteRecord(ctx, cs, RecordName)
 }
 
 func wrap(what string, err error) error {
@@ -315,36 +289,12 @@ func wrap(what string, err error) error {
 
 // readRecord returns the plan Apply recorded, or nil when there is none.
 func readRecord(ctx context.Context, cs kubernetes.Interface) (*Plan, error) {
-	cm, err := cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, RecordName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read configmap %s: %w", RecordName, err)
-	}
-	var p Plan
-	if err := json.Unmarshal([]byte(cm.Data[recordKey]), &p); err != nil {
-		return nil, fmt.Errorf("configmap %s/%s key %s: %w (delete it if it was edited by hand)", metav1.NamespaceSystem, RecordName, recordKey, err)
-	}
-	return &p, nil
+	return solution.ReadRecord[Plan](ctx, cs, RecordName, recordKey)
 }
 
 // writeRecord stores p in the ConfigMap RecordName.
 func writeRecord(ctx context.Context, cs kubernetes.Interface, p Plan) error {
-	data, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: RecordName, Namespace: metav1.NamespaceSystem,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "reachgate"}}, Data: map[string]string{recordKey: string(data)}}
-	_, err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Update(ctx, cm, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, cm, metav1.CreateOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("record changes in configmap %s: %w", RecordName, err)
-	}
-	return nil
+	return solution.WriteRecord(ctx, cs, RecordName, recordKey, p)
 }
 
 // CloudFootprint lists the cloud settings Apply changed (it creates no cloud resource): the

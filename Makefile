@@ -51,7 +51,7 @@ preflight:
 
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
-MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa psc:alt-psc
+MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa psc:alt-psc dnsendpoint:alt-psc
 # How many suites run at once: empty for the default (two per core, one per 2 GiB of
 # available memory, at most 6); JOBS=1 runs them one after another.
 JOBS ?=

@@ -128,9 +128,35 @@ type Host struct {
 // Name implements provider.Host.
 func (h *Host) Name() string { return h.name }
 
-// DialContext implements provider.Host: the socket is created in the host's namespace.
+// DialContext implements provider.Host: the socket is created in the host's namespace, and a
+// name is resolved by the host's VPC resolver (where the lab gives its VPC one), as the VM
+// itself would resolve it.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	return netns.Dialer(h.ns)(ctx, network, addr)
+	dial := netns.Dialer(h.ns)
+	name, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	resolver, ok := h.env.lab.ResolverOf(h.name)
+	if _, perr := netip.ParseAddr(name); perr == nil || !ok {
+		return dial(ctx, network, addr)
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dial(ctx, network, resolver)
+	}}
+	ips, err := r.LookupNetIP(ctx, "ip4", name)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, ip := range ips {
+		c, err := dial(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
 
 // Listen implements provider.Listener.

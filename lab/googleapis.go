@@ -28,9 +28,6 @@ import (
 const (
 	GoogleAPIsProcess = "google-apis"
 	ResolverProcess   = "resolver"
-	// ResolverEnv holds, for a command run at a host, its VPC's resolver ("ip:53"): the
-	// reachgate binary (its kubectl and probes) resolves names there, as a VM's resolv.conf says.
-	ResolverEnv = "REACHGATE_RESOLVER"
 )
 
 // GoogleAPIsDir is where the front end's certificates and configuration live.

@@ -232,7 +232,7 @@ func (l *Lab) Command(ctx context.Context, host string, argv ...string) (*exec.C
 		cmd.Env = append(cmd.Env, l.OperatorEnv()...)
 	}
 	if r, ok := l.ResolverOf(host); ok {
-		cmd.Env = append(cmd.Env, ResolverEnv+"="+r)
+		cmd.Env = append(cmd.Env, topology.ResolverEnv+"="+r)
 	}
 	return cmd, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/topology"
-	"reachgate/lab"
 )
 
 // exitError carries a specific exit code (an exec'd command's, or 2 for bad input).
@@ -24,7 +23,7 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	useResolver(os.Getenv(lab.ResolverEnv))
+	useResolver(os.Getenv(topology.ResolverEnv))
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
 	}

@@ -15,8 +15,8 @@ import (
 
 	"reachgate/framework/provider"
 	"reachgate/framework/solution/bgpexport"
-	"reachgate/framework/solution/ilbproxy"
 	"reachgate/framework/solution/dnsendpoint"
+	"reachgate/framework/solution/ilbproxy"
 	"reachgate/framework/solution/pscendpoint"
 	"reachgate/reports"
 )

@@ -415,6 +415,11 @@ func RegionOf(location string) string {
 	return location
 }
 
+// ResolverEnv holds, for a command run at a host whose VPC has a resolver, that resolver
+// ("ip:53"): reachgate (its kubectl, its probes) resolves names there, as the VM's resolv.conf
+// would say.
+const ResolverEnv = "REACHGATE_RESOLVER"
+
 // ResolverAddr is the address of the DNS resolver the lab gives a third-party VPC when the
 // cluster has a DNS-based endpoint: the VPC's first range plus two, where AWS answers DNS.
 // ok is false for a GCP VPC, a VPC without subnets, or a cluster without a DNS endpoint.

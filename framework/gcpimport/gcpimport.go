@@ -613,6 +613,9 @@ func clusterOf(cl *containerpb.Cluster, nodeVPC string) *topology.Cluster {
 	if core, ok := versionCore(cl.GetCurrentMasterVersion()); ok {
 		c.KubernetesVersion = "v" + core
 	}
+	if dns := cl.GetControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns.GetEndpoint() != "" {
+		c.DNSEndpoint = &topology.DNSEndpoint{Enabled: true, AllowExternalTraffic: dns.GetAllowExternalTraffic()}
+	}
 	if an := cl.GetMasterAuthorizedNetworksConfig(); an.GetEnabled() {
 		c.AuthorizedNetworks = &topology.AuthorizedNetworks{Enabled: true, PrivateEndpointEnforcement: an.GetPrivateEndpointEnforcementEnabled()}
 		for _, b := range an.GetCidrBlocks() {

@@ -92,6 +92,9 @@ func TestImportRoundTrip(t *testing.T) {
 			if len(imported.Hosts) != len(topo.Hosts) {
 				t.Errorf("imported %d hosts, the lab has %d", len(imported.Hosts), len(topo.Hosts))
 			}
+			if w, g := topo.Cluster.DNS, imported.Cluster.DNS; (w == nil) != (g == nil) || (w != nil && *w != *g) {
+				t.Errorf("imported DNS endpoint %+v; the lab has %+v", g, w)
+			}
 			compared, reachable := 0, 0
 			for _, from := range topo.Hosts {
 				for _, to := range topo.Hosts {

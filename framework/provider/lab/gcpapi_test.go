@@ -273,4 +273,15 @@ func TestGCPClusterPSC(t *testing.T) {
 	if got, err := c.Cluster(ctx); err != nil || !got.MasterGlobalAccess {
 		t.Errorf("after global access on: %+v, %v; want masterGlobalAccess true", got, err)
 	}
+	// The DNS-based endpoint: its name, and allowExternalTraffic as the cloud state says (the
+	// dns-endpoint suite sets it through clusters.update on a running lab).
+	if want := topology.DNSEndpointName(got.Name, got.Location); got.DNSEndpoint != want || got.DNSAllowExternalTraffic {
+		t.Errorf("DNS endpoint %q (allowExternalTraffic %v); want %q, false", got.DNSEndpoint, got.DNSAllowExternalTraffic, want)
+	}
+	if err := lc.L.UpdateCloud(func(cs *lab.CloudState) error { cs.DNSExternalTraffic = &on; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Cluster(ctx); err != nil || !got.DNSAllowExternalTraffic {
+		t.Errorf("after allowExternalTraffic on: %+v, %v; want it true", got, err)
+	}
 }

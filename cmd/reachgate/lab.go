@@ -14,6 +14,7 @@ import (
 
 	"reachgate/fixtures"
 	"reachgate/framework/cloud"
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/binaries"
@@ -76,10 +77,16 @@ func newLabUpCommand() *cobra.Command {
 			if l.CP != nil {
 				fmt.Printf("control plane: %s (admin kubeconfig %s)\n", l.CP.URL(), l.CP.AdminKubeconfig)
 			}
+			if c := l.Topology.Cluster; c != nil && c.DNS != nil {
+				fmt.Printf("DNS-based endpoint: https://%s (Google's front end at %s)\n", c.DNS.Name, netmodel.PrivateGoogleAPIs)
+			}
 			if c := l.Topology.Cluster; c != nil && len(c.Nodes) > 0 {
 				fmt.Printf("try: reachgate lab exec --name %s %s -- reachgate kubectl get nodes\n", l.State.Name, c.Nodes[0])
 				for _, h := range l.Topology.HostsWithRole(topology.RoleThirdPartyClient) {
 					fmt.Printf("     reachgate lab explain --name %s --from %s --to %s:443\n", l.State.Name, h.Name, c.PrivateEndpoint)
+					if c.DNS != nil {
+						fmt.Printf("     reachgate lab explain --name %s --from %s --to %s\n", l.State.Name, h.Name, c.DNS.Name)
+					}
 				}
 			}
 			return nil

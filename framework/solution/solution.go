@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,4 +134,35 @@ func ThirdPartyUplink(t *topology.Topology, solution string) (Uplink, error) {
 	}
 	u.Network, u.Router = side.VPC, side.Router
 	return u, nil
+}
+
+// Options are what the access solutions without variants (pscendpoint, dnsendpoint) take.
+type Options struct {
+	TokenTTL  time.Duration // of the third-party VM's ServiceAccount token; default 24h
+	Namespace string        // of the ServiceAccount; default "default"
+	Log       *slog.Logger
+}
+
+// Defaults fills what o leaves out.
+func (o *Options) Defaults() {
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// WithRange is advertisement a that also announces r: a CUSTOM advertisement keeps its groups
+// and ranges; any other becomes CUSTOM with ALL_SUBNETS (what DEFAULT announced) plus r.
+func WithRange(a topology.Advertisement, r netip.Prefix) topology.Advertisement {
+	out := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}}
+	if a.Mode == topology.AdvertiseCustom {
+		out = topology.Advertisement{Mode: a.Mode, Groups: slices.Clone(a.Groups), Ranges: slices.Clone(a.Ranges)}
+	}
+	out.Ranges = append(out.Ranges, r)
+	return out
 }

@@ -11,7 +11,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/kubernetes"
 
 	"reachgate/framework/gate"
 	"reachgate/framework/probe"
@@ -49,16 +48,13 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		tpVM = harness.Actor(topology.RoleThirdPartyClient)
 		// The baseline first: nothing joins the clouds yet.
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
-		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
-		Expect(err).NotTo(HaveOccurred())
-		cs, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		objects := footprint.KubeObjects(ctx, cs)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		res, err = bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Hardened, Log: log})
-		Expect(err).NotTo(HaveOccurred())
+		footprint.OfApply(ctx, env, func() []string {
+			res, err = bgpexport.Apply(ctx, env, bgpexport.Options{Variant: bgpexport.Hardened, Log: log})
+			Expect(err).NotTo(HaveOccurred())
+			return res.CloudFootprint()
+		})
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
-		footprint.Record(reports.Labels{}, res.CloudFootprint(), objects, footprint.KubeObjects(ctx, cs))
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(bgpexport.Remove(ctx, env, bgpexport.Options{Log: log})).To(Succeed())
 			// Nothing of the sessions stays on the Cloud Router (a PATCH cannot clear a list).

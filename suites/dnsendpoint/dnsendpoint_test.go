@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/kubernetes"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/netmodel"
@@ -65,15 +64,12 @@ var _ = Describe("dns-endpoint", Label("solution", "dns-endpoint"), Ordered, fun
 		Expect(err).To(MatchError(ContainSubstring("no such host")))
 		harness.DNSModelSays(tpVM.Name(), false, "has no record for it")
 
-		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
-		Expect(err).NotTo(HaveOccurred())
-		cs, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		objects := footprint.KubeObjects(ctx, cs)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		res, err = dnsendpoint.Apply(ctx, env, dnsendpoint.Options{Log: log})
-		Expect(err).NotTo(HaveOccurred())
-		footprint.Record(reports.Labels{}, res.CloudFootprint(), objects, footprint.KubeObjects(ctx, cs))
+		footprint.OfApply(ctx, env, func() []string {
+			res, err = dnsendpoint.Apply(ctx, env, dnsendpoint.Options{Log: log})
+			Expect(err).NotTo(HaveOccurred())
+			return res.CloudFootprint()
+		})
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
 		AddReportEntry("cloud changes", fmt.Sprintf("%d", res.Plan.Changes.Count()))
 		Expect(res.Plan.Changes.Count()).To(BeNumerically(">", 0), "the baseline is unreachable, so Apply must change something")

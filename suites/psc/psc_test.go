@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/kubernetes"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/gate"
@@ -68,15 +67,12 @@ var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, fun
 		Expect(probe.TCP(ctx, tpVM, endpoint.String(), 2*time.Second).Outcome).To(Equal(probe.Timeout))
 		harness.ModelSays(tpVM.Name(), endpoint, false, baselineReason())
 
-		cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
-		Expect(err).NotTo(HaveOccurred())
-		cs, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		objects := footprint.KubeObjects(ctx, cs)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		res, err = pscendpoint.Apply(ctx, env, pscendpoint.Options{Log: log})
-		Expect(err).NotTo(HaveOccurred())
-		footprint.Record(reports.Labels{}, res.CloudFootprint(), objects, footprint.KubeObjects(ctx, cs))
+		footprint.OfApply(ctx, env, func() []string {
+			res, err = pscendpoint.Apply(ctx, env, pscendpoint.Options{Log: log})
+			Expect(err).NotTo(HaveOccurred())
+			return res.CloudFootprint()
+		})
 		AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
 		AddReportEntry("cloud changes", fmt.Sprintf("%d", res.Plan.Changes.Count()))
 		Expect(res.Plan.Changes.Count()).To(BeNumerically(">", 0), "the baseline is unreachable, so Apply must change something")

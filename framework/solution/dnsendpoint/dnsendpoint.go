@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -50,23 +49,7 @@ const (
 )
 
 // Options for Apply and Remove.
-type Options struct {
-	TokenTTL  time.Duration // default 24h
-	Namespace string        // of the ServiceAccount; default "default"
-	Log       *slog.Logger
-}
-
-func (o *Options) defaults() {
-	if o.TokenTTL == 0 {
-		o.TokenTTL = 24 * time.Hour
-	}
-	if o.Namespace == "" {
-		o.Namespace = "default"
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-}
+type Options = solution.Options
 
 // Plan is what the access path needs, as Apply found it, and what it changed.
 type Plan struct {
@@ -156,7 +139,7 @@ func Maps(z cloud.PrivateZone, name string) bool {
 // Apply makes the DNS endpoint reachable and usable from the third-party client and hands it a
 // kubeconfig. It is idempotent: a second Apply changes nothing more and keeps the first record.
 func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, error) {
-	o.defaults()
+	o.Defaults()
 	start := time.Now()
 	cs, cl, dc, err := clients(env)
 	if err != nil {
@@ -183,11 +166,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	}
 	if !pscendpoint.Announces(r.Advertise, p.Network, "", netmodel.PrivateGoogleAPIs) {
 		before := r.Advertise
-		a := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}}
-		if before.Mode == topology.AdvertiseCustom {
-			a = topology.Advertisement{Mode: before.Mode, Groups: slices.Clone(before.Groups), Ranges: slices.Clone(before.Ranges)}
-		}
-		a.Ranges = append(a.Ranges, netmodel.PrivateGoogleAPIs)
+		a := solution.WithRange(before, netmodel.PrivateGoogleAPIs)
 		if p.Changes.Advertisement == nil {
 			p.Changes.Advertisement = &before
 		}
@@ -267,7 +246,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 // Remove restores what Apply changed and deletes the third-party VM's access. Without a
 // record (nothing applied) it only deletes the access objects.
 func Remove(ctx context.Context, env provider.Environment, o Options) error {
-	o.defaults()
+	o.Defaults()
 	cs, _, dc, err := clients(env)
 	if err != nil {
 		return err

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -46,23 +45,7 @@ const (
 )
 
 // Options for Apply and Remove.
-type Options struct {
-	TokenTTL  time.Duration // default 24h
-	Namespace string        // of the ServiceAccount; default "default"
-	Log       *slog.Logger
-}
-
-func (o *Options) defaults() {
-	if o.TokenTTL == 0 {
-		o.TokenTTL = 24 * time.Hour
-	}
-	if o.Namespace == "" {
-		o.Namespace = "default"
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-}
+type Options = solution.Options
 
 // Plan is what the access path needs, as Apply found it, and what it changed.
 type Plan struct {
@@ -165,7 +148,7 @@ func Announces(a topology.Advertisement, network, vpc string, r netip.Prefix) bo
 // Apply makes the endpoint reachable from the third-party client and hands it a kubeconfig.
 // It is idempotent: a second Apply changes nothing more and keeps the first record.
 func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, error) {
-	o.defaults()
+	o.Defaults()
 	start := time.Now()
 	cs, cl, ec, err := clients(env)
 	if err != nil {
@@ -190,11 +173,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	}
 	if !Announces(r.Advertise, p.Network, info.Network, endpointRange) {
 		before := r.Advertise
-		a := topology.Advertisement{Mode: topology.AdvertiseCustom, Groups: []string{topology.GroupAllSubnets}}
-		if before.Mode == topology.AdvertiseCustom {
-			a = topology.Advertisement{Mode: before.Mode, Groups: slices.Clone(before.Groups), Ranges: slices.Clone(before.Ranges)}
-		}
-		a.Ranges = append(a.Ranges, endpointRange)
+		a := solution.WithRange(before, endpointRange)
 		if err := ec.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: &a}); err != nil {
 			return nil, fmt.Errorf("patch router %s: %w", p.Router, err)
 		}
@@ -249,7 +228,7 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 // Remove restores what Apply changed and deletes the third-party VM's access. Without a
 // record (nothing applied) it only deletes the access objects.
 func Remove(ctx context.Context, env provider.Environment, o Options) error {
-	o.defaults()
+	o.Defaults()
 	cs, _, ec, err := clients(env)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"reachgate/framework/provider"
 	"reachgate/reports"
 )
 
@@ -100,4 +101,20 @@ func Record(labels reports.Labels, cloud, before, after []string) {
 	fp := reports.Footprint{Labels: labels, Cloud: cloud, Kube: Added(before, after)}
 	Expect(fp.Kube).NotTo(BeEmpty(), "Apply added no Kubernetes object: the third-party VM's ServiceAccount at least")
 	AddReportEntry(reports.EntryFootprint, fp)
+}
+
+// OfApply runs apply (a solution's Apply, which must succeed, returning the cloud resources the
+// solution names) and records its footprint: those resources and the Kubernetes objects apply
+// added to env's cluster.
+func OfApply(ctx context.Context, env provider.Environment, apply func() []string) {
+	GinkgoHelper()
+	ka, ok := env.(provider.KubeAdmin)
+	Expect(ok).To(BeTrue(), "the provider cannot "+provider.AbilityText[provider.KubeAdmin]())
+	cfg, err := ka.AdminConfig()
+	Expect(err).NotTo(HaveOccurred())
+	cs, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	before := KubeObjects(ctx, cs)
+	cloud := apply()
+	Record(reports.Labels{}, cloud, before, KubeObjects(ctx, cs))
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"reachgate/framework/netmodel"
@@ -54,8 +55,14 @@ func (l *Lab) ResolverOf(host string) (string, bool) {
 	return netip.AddrPortFrom(a, 53).String(), true
 }
 
-// startGoogleAPIs issues the front end's certificate, writes its and the resolvers'
-// configuration and starts them.
+// googleAPIsDaemon reports whether a process of the lab is the front end or a resolver.
+func googleAPIsDaemon(name string) bool {
+	return name == GoogleAPIsProcess || strings.HasPrefix(name, ResolverProcess+"/")
+}
+
+// startGoogleAPIs issues the front end's certificate (once: a restart keeps the root that
+// kubeconfigs trust), writes its and the resolvers' configuration and starts those of them
+// that do not run.
 func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger) error {
 	c := l.Topology.Cluster
 	if c == nil || c.DNS == nil || l.Plan.GoogleAPIs == "" {
@@ -65,6 +72,52 @@ func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if _, err := os.Stat(filepath.Join(dir, "serving.crt")); err != nil {
+		if err := l.issueGoogleAPIsCert(dir); err != nil {
+			return err
+		}
+	}
+	if err := l.writeGoogleAPIsConfig(); err != nil {
+		return err
+	}
+	if self == "" {
+		return nil
+	}
+	running := map[string]bool{}
+	for _, p := range l.State.Processes {
+		running[p.Name] = p.Running()
+	}
+	if !running[GoogleAPIsProcess] {
+		p, err := l.State.Start(netns.StartSpec{Name: GoogleAPIsProcess, Namespace: l.Plan.GoogleAPIs, Path: self,
+			Args: []string{"lab", "google-apis", "--name", l.State.Name},
+			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
+		if err != nil {
+			return err
+		}
+		if err := waitListening(ctx, l.Plan.GoogleAPIs, "tcp", netns.GoogleAPIsListen()[0], p); err != nil {
+			return err
+		}
+		log.Info("Google API front end up", "pid", p.PID, "endpoint", c.DNS.Name, "at", netns.GoogleAPIsListen()[0])
+	}
+	for _, n := range l.Topology.Networks {
+		a, ok := l.Topology.ResolverAddr(n.Name)
+		if !ok || running[ResolverProcess+"/"+n.Name] {
+			continue
+		}
+		p, err := l.State.Start(netns.StartSpec{Name: ResolverProcess + "/" + n.Name, Namespace: l.Plan.Routers[n.Name], Path: self,
+			Args: []string{"lab", "resolver", "--name", l.State.Name, "--vpc", n.Name},
+			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
+		if err != nil {
+			return err
+		}
+		log.Info("resolver up", "pid", p.PID, "vpc", n.Name, "at", a)
+	}
+	return nil
+}
+
+// issueGoogleAPIsCert makes the front end's root and its serving certificate for the name.
+func (l *Lab) issueGoogleAPIsCert(dir string) error {
+	c := l.Topology.Cluster
 	root, err := pki.NewCA("reachgate lab public root (stands for Google's public CA)", 5*365*24*time.Hour)
 	if err != nil {
 		return err
@@ -81,39 +134,7 @@ func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger
 	if err := root.Write(dir, "root"); err != nil {
 		return err
 	}
-	if err := serving.Write(dir, "serving"); err != nil {
-		return err
-	}
-	if err := l.writeGoogleAPIsConfig(); err != nil {
-		return err
-	}
-	if self == "" {
-		return nil
-	}
-	p, err := l.State.Start(netns.StartSpec{Name: GoogleAPIsProcess, Namespace: l.Plan.GoogleAPIs, Path: self,
-		Args: []string{"lab", "google-apis", "--name", l.State.Name},
-		Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
-	if err != nil {
-		return err
-	}
-	if err := waitListening(ctx, l.Plan.GoogleAPIs, "tcp", netns.GoogleAPIsListen()[0], p); err != nil {
-		return err
-	}
-	log.Info("Google API front end up", "pid", p.PID, "endpoint", c.DNS.Name, "at", netns.GoogleAPIsListen()[0])
-	for _, n := range l.Topology.Networks {
-		a, ok := l.Topology.ResolverAddr(n.Name)
-		if !ok {
-			continue
-		}
-		p, err := l.State.Start(netns.StartSpec{Name: ResolverProcess + "/" + n.Name, Namespace: l.Plan.Routers[n.Name], Path: self,
-			Args: []string{"lab", "resolver", "--name", l.State.Name, "--vpc", n.Name},
-			Env:  []string{"REACHGATE_STATE_DIR=" + netns.StateRoot()}})
-		if err != nil {
-			return err
-		}
-		log.Info("resolver up", "pid", p.PID, "vpc", n.Name, "at", a)
-	}
-	return nil
+	return serving.Write(dir, "serving")
 }
 
 // waitListening waits until addr accepts connections in ns, or p exits.
@@ -129,7 +150,7 @@ func waitListening(ctx context.Context, ns, network, addr string, p netns.Proces
 			return fmt.Errorf("%s exited at start; see %s", p.Name, p.Log)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s does not listen on %s after 15s; see %s", p.Name, addr, p.Log)
+			return fmt.Errorf("%s does not accept connections at %s in %s after 15 s: %w (log: %s)", p.Name, addr, ns, err, p.Log)
 		}
 	}
 }

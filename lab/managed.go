@@ -111,7 +111,8 @@ func (l *Lab) ManagedServices() []ManagedServiceStatus {
 }
 
 // restartableDown reports whether the lab is up but for daemons `lab up` restarts in place —
-// its GCP API (when it can start it: canAPI) and redis instances — which exited. What they
+// its GCP API, Google API front end and resolvers (when it can start them: canAPI) and redis
+// instances — which exited. What they
 // serve lives in the lab's state (the cloud, the instances' CA and AUTH string), not in their
 // processes, so it stays.
 func restartableDown(st *netns.State, canAPI bool) bool {
@@ -124,7 +125,7 @@ func restartableDown(st *netns.State, canAPI bool) bool {
 			continue
 		}
 		switch {
-		case p.Name == APIProcess && canAPI, redis.IsProcess(p.Name):
+		case (p.Name == APIProcess || googleAPIsDaemon(p.Name)) && canAPI, redis.IsProcess(p.Name):
 			down++
 		default:
 			return false
@@ -136,11 +137,12 @@ func restartableDown(st *netns.State, canAPI bool) bool {
 // restartDaemons forgets the lab's exited API and redis processes and starts them again.
 func (l *Lab) restartDaemons(ctx context.Context, self string, log *slog.Logger) error {
 	var gone []netns.Process
-	api := false
+	api, apis := false, false
 	for _, p := range l.State.Processes {
-		if !p.Running() && (p.Name == APIProcess || redis.IsProcess(p.Name)) {
+		if !p.Running() && (p.Name == APIProcess || googleAPIsDaemon(p.Name) || redis.IsProcess(p.Name)) {
 			gone = append(gone, p)
 			api = api || p.Name == APIProcess
+			apis = apis || googleAPIsDaemon(p.Name)
 		}
 	}
 	if err := l.State.Forget(gone, nil); err != nil {
@@ -149,6 +151,12 @@ func (l *Lab) restartDaemons(ctx context.Context, self string, log *slog.Logger)
 	if api {
 		log.Info("restarting the lab's GCP API (it had exited)", "lab", l.State.Name)
 		if err := l.startAPI(ctx, self, log); err != nil {
+			return err
+		}
+	}
+	if apis {
+		log.Info("restarting the lab's Google API front end and resolvers (one had exited)", "lab", l.State.Name)
+		if err := l.startGoogleAPIs(ctx, self, log); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"reachgate/framework/topology"
 	"reachgate/lab/netns"
@@ -75,19 +74,8 @@ func (l *Lab) startAPI(ctx context.Context, self string, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	dial := netns.Dialer(ns)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := dial(ctx, "tcp", APIAddr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if !p.Running() {
-			return fmt.Errorf("the lab's GCP API exited at start; see %s", p.Log)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the lab's GCP API does not accept connections at %s in %s after 15 s: %w (log: %s)", APIAddr, ns, err, p.Log)
-		}
+	if err := waitListening(ctx, ns, "tcp", APIAddr, p); err != nil {
+		return fmt.Errorf("the lab's GCP API: %w", err)
 	}
 	log.Info("GCP API up", "at", "http://"+APIAddr, "namespace", ns, "project", Project(l.State.Name), "pid", p.PID)
 	return nil

@@ -100,6 +100,8 @@ var detectorCases = []struct {
 	{"lint.topologyPSAExport", "RG-PEER-002", []string{td("psa-half-fix.topology.yaml")}, []string{"psa-half-fix.topology.yaml:41", "psa-half-fix.topology.yaml:113"},
 		[]string{td("psa-fixed.topology.yaml"), psaFixture, hardened("bgp-export.topology.yaml")}},
 	{"lint.topologyPSCGlobalAccess", "RG-NET-003", []string{pscFixture}, []string{"psc.yaml:103"}, []string{td("psc-global.topology.yaml"), psaFixture}},
+	{"lint.topologyDNSEndpointRange", "RG-NET-004", []string{td("dns-open.topology.yaml")}, []string{"dns-open.topology.yaml:103"},
+		[]string{td("dns-announced.topology.yaml"), pscFixture}},
 	{"lint.topologyCrossRegion", "RG-NET-001", []string{td("cross-region.topology.yaml")}, []string{"cross-region.topology.yaml:63"}, []string{td("cross-region-global.topology.yaml"), hardened("bgp-export.topology.yaml")}},
 }
 

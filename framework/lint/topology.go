@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"reachgate/framework/findings"
+	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 )
 
@@ -44,6 +45,7 @@ var topologyDetectors = map[string]func(*topologyFile) []findings.Finding{
 	"lint.topologyCrossRegion":     topologyCrossRegion,
 	"lint.topologyPSAExport":       topologyPSAExport,
 	"lint.topologyPSCGlobalAccess": topologyPSCGlobalAccess,
+	"lint.topologyDNSEndpointRange": topologyDNSEndpointRange,
 }
 
 func runTopology(t *topologyFile) []findings.Finding {
@@ -229,6 +231,28 @@ func topologyPSCGlobalAccess(f *topologyFile) []findings.Finding {
 		out = append(out, findings.New("RG-NET-003", f.doc.evidence("spec", "links", u.index, u.side, "router"),
 			"%s %s ends at router %s in %s, and cluster %s's Private Service Connect endpoint %s is in %s without control plane global access: clients across %s time out",
 			u.link.Type, u.link.Name, u.router.Name, u.router.Region, c.Name, c.PrivateEndpoint, c.EndpointRegion, u.link.Name))
+	}
+	return out
+}
+
+// topologyDNSEndpointRange flags the uplink routers that do not announce private.googleapis.com
+// while the cluster's DNS-based endpoint takes user traffic: the third-party VM cannot reach it.
+func topologyDNSEndpointRange(f *topologyFile) []findings.Finding {
+	c := f.t.Cluster
+	if c == nil || c.DNS == nil || !c.DNS.AllowExternalTraffic {
+		return nil
+	}
+	var out []findings.Finding
+	for _, u := range uplinkRouters(f.t) {
+		a := u.router.Advertise
+		if a.Mode == topology.AdvertiseCustom && slices.ContainsFunc(a.Ranges, func(p netip.Prefix) bool {
+			return p.Bits() <= netmodel.PrivateGoogleAPIs.Bits() && p.Contains(netmodel.PrivateGoogleAPIs.Addr())
+		}) {
+			continue
+		}
+		out = append(out, findings.New("RG-NET-004", f.doc.evidence("spec", "links", u.index, u.side, "router"),
+			"%s %s ends at router %s, which does not announce %s (private.googleapis.com), and cluster %s's DNS-based endpoint %s takes user traffic: the other cloud has no route to it",
+			u.link.Type, u.link.Name, u.router.Name, netmodel.PrivateGoogleAPIs, c.Name, c.DNS.Name))
 	}
 	return out
 }

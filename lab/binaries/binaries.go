@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -36,7 +35,7 @@ type Set struct {
 }
 
 // SourceDir finds lab/kubebin: $REACHGATE_KUBEBIN_SRC, or above the working directory, or
-// above the running executable.
+// above the running executable; else the copy embedded in this binary, unpacked in the cache.
 func SourceDir() (string, error) {
 	if d := os.Getenv("REACHGATE_KUBEBIN_SRC"); d != "" {
 		return d, nil
@@ -59,7 +58,11 @@ func SourceDir() (string, error) {
 			}
 		}
 	}
-	return "", errors.New("cannot find lab/kubebin (the module that builds kube-apiserver and etcd): run from the reachgate checkout or set REACHGATE_KUBEBIN_SRC")
+	dir, err := embeddedSource()
+	if err != nil {
+		return "", fmt.Errorf("no lab/kubebin above the working directory or the executable, and %w (run from the reachgate checkout or set REACHGATE_KUBEBIN_SRC)", err)
+	}
+	return dir, nil
 }
 
 // CacheDir is $REACHGATE_CACHE, else $XDG_CACHE_HOME/reachgate, else ~/.cache/reachgate.

@@ -1,7 +1,9 @@
 package binaries
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/tools/txtar"
 )
 
 // kubebin is the real nested module, relative to this package.
@@ -330,5 +333,62 @@ func TestEnsurePrebuilt(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
 		t.Errorf("got %d entries in the cache; want none", len(entries))
+	}
+}
+
+var updateEmbedded = flag.Bool("update-kubebin", false, "rewrite kubebin.txtar from lab/kubebin")
+
+// The archive a binary carries is lab/kubebin as it is: same files, same bytes, so a binary
+// outside the checkout builds (and finds in the cache) the same kube-apiserver and etcd.
+func TestEmbeddedKubebinCurrent(t *testing.T) {
+	var want txtar.Archive
+	err := filepath.WalkDir(kubebin, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !strings.HasSuffix(p, ".go") && d.Name() != "go.mod" && d.Name() != "go.sum" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(kubebin, p)
+		want.Files = append(want.Files, txtar.File{Name: filepath.ToSlash(rel), Data: data})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := txtar.Format(&want)
+	if *updateEmbedded {
+		if err := os.WriteFile("kubebin.txtar", data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(data, kubebinArchive) {
+		t.Fatal("kubebin.txtar differs from lab/kubebin: run go test ./lab/binaries -run TestEmbeddedKubebinCurrent -update-kubebin")
+	}
+	// Unpacked, it hashes as the checkout does: the same cache entry.
+	t.Setenv("REACHGATE_CACHE", t.TempDir())
+	dir, err := embeddedSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := inputKey(ctx, kubebin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inputKey(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Errorf("input key of the unpacked copy %s differs from the checkout's %s", b[:12], a[:12])
+	}
+	if again, err := embeddedSource(); err != nil || again != dir {
+		t.Errorf("second unpack: %s, %v; want %s", again, err, dir)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"reachgate/lab"
 	"reachgate/lab/binaries"
 	labcloud "reachgate/lab/cloud"
+	"reachgate/lab/doctor"
 	"reachgate/lab/gke"
 	"reachgate/lab/netns"
 )
@@ -175,6 +176,41 @@ func newLabExecCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab)")
+	return c
+}
+
+func newDoctorCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check in about a second what the lab needs on this machine (root, kernel features, tools, Go, disk, caches), each missing piece with its fix",
+		Long: "Probes the kernel in a network namespace of its own (veth, nftables, WireGuard), looks for the\n" +
+			"tools the lab and the tests run, the free disk of the build cache, whether the lab binaries are\n" +
+			"built, and labs left behind. Exits 1 when something the lab needs is missing.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			checks := doctor.Run(cmd.Context(), doctor.Options{})
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(checks); err != nil {
+					return err
+				}
+			} else {
+				for _, ch := range checks {
+					fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-40s %s\n", ch.Status, ch.Name, ch.Detail)
+					if ch.Fix != "" {
+						fmt.Fprintf(cmd.OutOrStdout(), "%-8s %-40s fix: %s\n", "", "", ch.Fix)
+					}
+				}
+			}
+			if doctor.Failed(checks) {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	return c
 }
 

@@ -91,6 +91,7 @@ func newRootCommand() *cobra.Command {
 	// Every command, in one list; help lists them alphabetically.
 	root.AddCommand(
 		// The lab and what runs against it.
+		newDoctorCommand(),
 		newLabCommand(),
 		newSolutionCommand(),
 		newProbeCommand(),

@@ -267,3 +267,23 @@ func lockFile(path string) (func(), error) {
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
+
+// Cached says where this checkout's (or this binary's) kube-apiserver and etcd are, and
+// whether they are built there, without building anything.
+func Cached(ctx context.Context) (dir string, built bool, err error) {
+	src, err := SourceDir()
+	if err != nil {
+		return "", false, err
+	}
+	k8s, _, err := Versions(src)
+	if err != nil {
+		return "", false, err
+	}
+	key, err := inputKey(ctx, src)
+	if err != nil {
+		return "", false, err
+	}
+	dir = filepath.Join(CacheDir(), "kubebin", k8s+"-"+key[:12])
+	_, err = os.Stat(filepath.Join(dir, ".complete"))
+	return dir, err == nil, nil
+}

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"reachgate/framework/kubeconfig"
 	"reachgate/framework/provider"
 	"reachgate/framework/topology"
 )
@@ -165,4 +166,22 @@ func WithRange(a topology.Advertisement, r netip.Prefix) topology.Advertisement 
 	}
 	out.Ranges = append(out.Ranges, r)
 	return out
+}
+
+// Wrap prefixes err with what was being done; nil stays nil.
+func Wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// FinishRemove deletes the third-party VM's access (access) and, when errs (the restores
+// before) and that all succeeded, the record: a failed Remove keeps it, so a second one retries.
+func FinishRemove(ctx context.Context, cs kubernetes.Interface, access kubeconfig.Request, record string, errs []error) error {
+	errs = append(errs, kubeconfig.Delete(ctx, cs, access))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return DeleteRecord(ctx, cs, record)
 }

@@ -1,16 +1,15 @@
 package dnsserver_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"reachgate/lab/internal/syncbuf"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,23 +18,8 @@ import (
 	"reachgate/lab/dnsserver"
 )
 
-// logBuffer collects the server's log lines; the server writes from its own goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer is a goroutine-safe log sink.
+type logBuffer = syncbuf.Buffer
 
 // gkeGoog is the private zone of the third-party VPC: gke.goog to the private API VIPs,
 // with one name pinned elsewhere.

@@ -1,7 +1,6 @@
 package gfe_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -12,8 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reachgate/lab/internal/syncbuf"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,23 +31,8 @@ const (
 	badToken  = "bad-token-5ecret-GHI"
 )
 
-// logBuffer collects log lines written from the servers' goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer is a goroutine-safe log sink.
+type logBuffer = syncbuf.Buffer
 
 // fixture is a fake control plane behind a front end handler: the control plane serves
 // TokenReviews (knowing goodToken and otherTok) and a few API paths.

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reachgate/lab/internal/syncbuf"
 	"sync"
 	"testing"
 	"time"
@@ -206,22 +206,7 @@ func newUpstreamWith(t testing.TB, cert tls.Certificate, h http.Handler, configu
 func upstreamAddr(srv *httptest.Server) string { return srv.Listener.Addr().String() }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // testLogger logs into a buffer that is printed only when the test fails.
 func testLogger(t testing.TB) (*slog.Logger, *syncBuffer) {

@@ -18,7 +18,6 @@ package dnsendpoint
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -259,36 +258,25 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	if p != nil {
 		c := p.Changes
 		if c.Granted {
-			errs = append(errs, wrap("revoke container.clusters.connect", dc.RevokeClusterConnect(ctx, p.Principal)))
+			errs = append(errs, solution.Wrap("revoke container.clusters.connect", dc.RevokeClusterConnect(ctx, p.Principal)))
 		}
 		if c.ExternalTraffic != nil {
-			errs = append(errs, wrap("restore allowExternalTraffic", dc.SetDNSEndpointExternalTraffic(ctx, *c.ExternalTraffic)))
+			errs = append(errs, solution.Wrap("restore allowExternalTraffic", dc.SetDNSEndpointExternalTraffic(ctx, *c.ExternalTraffic)))
 		}
 		if c.Zone {
 			if c.ZoneBefore != nil {
-				errs = append(errs, wrap("restore private zone "+Zone, dc.SetPrivateZone(ctx, p.ClientVPC, *c.ZoneBefore)))
+				errs = append(errs, solution.Wrap("restore private zone "+Zone, dc.SetPrivateZone(ctx, p.ClientVPC, *c.ZoneBefore)))
 			} else {
-				errs = append(errs, wrap("delete private zone "+Zone, dc.DeletePrivateZone(ctx, p.ClientVPC, Zone)))
+				errs = append(errs, solution.Wrap("delete private zone "+Zone, dc.DeletePrivateZone(ctx, p.ClientVPC, Zone)))
 			}
 		}
 		if c.Advertisement != nil {
-			errs = append(errs, wrap("restore router "+p.Router, dc.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: c.Advertisement})))
+			errs = append(errs, solution.Wrap("restore router "+p.Router, dc.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: c.Advertisement})))
 		}
 		o.Log.Info("dns-endpoint cloud changes restored", "count", c.Count())
 	}
-	errs = append(errs, kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
-		NamespaceRules: kubeconfig.ClusterInfoAccess}))
-	if err := errors.Join(errs...); err != nil {
-		return err // keep the record: a second Remove retries
-	}
-	return solution.DeleteRecord(ctx, cs, RecordName)
-}
-
-func wrap(what string, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return solution.FinishRemove(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
+		NamespaceRules: kubeconfig.ClusterInfoAccess}, RecordName, errs)
 }
 
 // CloudFootprint lists the cloud settings Apply changed (it creates no cloud resource besides

@@ -18,7 +18,6 @@ package pscendpoint
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -241,29 +240,18 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	if p != nil {
 		c := p.Changes
 		if c.Authorized != nil {
-			errs = append(errs, wrap("restore authorized networks", ec.SetAuthorizedNetworks(ctx, *c.Authorized)))
+			errs = append(errs, solution.Wrap("restore authorized networks", ec.SetAuthorizedNetworks(ctx, *c.Authorized)))
 		}
 		if c.GlobalAccess != nil {
-			errs = append(errs, wrap("restore control plane global access", ec.SetMasterGlobalAccess(ctx, *c.GlobalAccess)))
+			errs = append(errs, solution.Wrap("restore control plane global access", ec.SetMasterGlobalAccess(ctx, *c.GlobalAccess)))
 		}
 		if c.Advertisement != nil {
-			errs = append(errs, wrap("restore router "+p.Router, ec.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: c.Advertisement})))
+			errs = append(errs, solution.Wrap("restore router "+p.Router, ec.PatchRouter(ctx, cloud.RouterPatch{Network: p.Network, Router: p.Router, Advertise: c.Advertisement})))
 		}
 		o.Log.Info("psc-endpoint cloud changes restored", "count", c.Count())
 	}
-	errs = append(errs, kubeconfig.Delete(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
-		NamespaceRules: kubeconfig.ClusterInfoAccess}))
-	if err := errors.Join(errs...); err != nil {
-		return err // keep the record: a second Remove retries
-	}
-	return solution.DeleteRecord(ctx, cs, RecordName)
-}
-
-func wrap(what string, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return solution.FinishRemove(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
+		NamespaceRules: kubeconfig.ClusterInfoAccess}, RecordName, errs)
 }
 
 // readRecord returns the plan Apply recorded, or nil when there is none.

@@ -41,10 +41,10 @@ func parseTopology(file string, data []byte) (*topologyFile, *InputError) {
 
 // topologyDetectors are the checks of topology files, by the name the catalog uses.
 var topologyDetectors = map[string]func(*topologyFile) []findings.Finding{
-	"lint.topologyPeeringImport":   topologyPeeringImport,
-	"lint.topologyCrossRegion":     topologyCrossRegion,
-	"lint.topologyPSAExport":       topologyPSAExport,
-	"lint.topologyPSCGlobalAccess": topologyPSCGlobalAccess,
+	"lint.topologyPeeringImport":    topologyPeeringImport,
+	"lint.topologyCrossRegion":      topologyCrossRegion,
+	"lint.topologyPSAExport":        topologyPSAExport,
+	"lint.topologyPSCGlobalAccess":  topologyPSCGlobalAccess,
 	"lint.topologyDNSEndpointRange": topologyDNSEndpointRange,
 }
 

@@ -185,3 +185,10 @@ func FinishRemove(ctx context.Context, cs kubernetes.Interface, access kubeconfi
 	}
 	return DeleteRecord(ctx, cs, record)
 }
+
+// ReaderAccess is the third-party VM's identity in the cluster for a solution: ServiceAccount
+// sa in o.Namespace, bound to ClusterRole role that reads nodes, and what cluster-info reads.
+func ReaderAccess(o Options, sa, role string) kubeconfig.Request {
+	return kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: sa, ClusterRole: role,
+		Rules: kubeconfig.NodeReader, NamespaceRules: kubeconfig.ClusterInfoAccess, TokenTTL: o.TokenTTL}
+}

@@ -230,9 +230,9 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 		return nil, err
 	}
 	res := &Result{Server: "https://" + p.Endpoint, CAPEM: ca, Plan: p}
-	kc, err := kubeconfig.Create(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount,
-		ClusterRole: ClusterRoleName, Rules: kubeconfig.NodeReader, NamespaceRules: kubeconfig.ClusterInfoAccess,
-		TokenTTL: o.TokenTTL, ClusterName: info.Name, Server: res.Server, CAPEM: ca})
+	req := solution.ReaderAccess(o, ServiceAccount, ClusterRoleName)
+	req.ClusterName, req.Server, req.CAPEM = info.Name, res.Server, ca
+	kc, err := kubeconfig.Create(ctx, cs, req)
 	if err != nil {
 		return nil, err
 	}
@@ -275,8 +275,7 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 		}
 		o.Log.Info("dns-endpoint cloud changes restored", "count", c.Count())
 	}
-	return solution.FinishRemove(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
-		NamespaceRules: kubeconfig.ClusterInfoAccess}, RecordName, errs)
+	return solution.FinishRemove(ctx, cs, solution.ReaderAccess(o, ServiceAccount, ClusterRoleName), RecordName, errs)
 }
 
 // CloudFootprint lists the cloud settings Apply changed (it creates no cloud resource besides

@@ -211,10 +211,9 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 		return nil, err
 	}
 	res := &Result{Server: "https://" + info.PrivateEndpoint.String(), Endpoint: info.PrivateEndpoint, CAPEM: info.CAPEM, Plan: p}
-	kc, err := kubeconfig.Create(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount,
-		ClusterRole: ClusterRoleName, Rules: kubeconfig.NodeReader,
-		NamespaceRules: kubeconfig.ClusterInfoAccess,
-		TokenTTL:       o.TokenTTL, ClusterName: info.Name, Server: res.Server, CAPEM: res.CAPEM})
+	req := solution.ReaderAccess(o, ServiceAccount, ClusterRoleName)
+	req.ClusterName, req.Server, req.CAPEM = info.Name, res.Server, res.CAPEM
+	kc, err := kubeconfig.Create(ctx, cs, req)
 	if err != nil {
 		return nil, err
 	}
@@ -250,8 +249,7 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 		}
 		o.Log.Info("psc-endpoint cloud changes restored", "count", c.Count())
 	}
-	return solution.FinishRemove(ctx, cs, kubeconfig.Request{Namespace: o.Namespace, ServiceAccount: ServiceAccount, ClusterRole: ClusterRoleName,
-		NamespaceRules: kubeconfig.ClusterInfoAccess}, RecordName, errs)
+	return solution.FinishRemove(ctx, cs, solution.ReaderAccess(o, ServiceAccount, ClusterRoleName), RecordName, errs)
 }
 
 // readRecord returns the plan Apply recorded, or nil when there is none.

@@ -93,6 +93,11 @@ Exit status 1 when any suite failed.`,
 				}
 				fmt.Fprintf(out, "e2e: built %d suite binaries in %.1fs (build key %s)\n", len(pkgs), time.Since(t0).Seconds(), key)
 			}
+			// Without root the suites run inside the user's lab namespaces, built here first
+			// (the build may download modules; the namespaces have no network).
+			if handled, err := maybeRootless(cmd, rootlessCreate); handled {
+				return err
+			}
 			all, err := e2eJobs(root, binDir, pkgs, matrix, ginkgoFlags)
 			if err != nil {
 				return err

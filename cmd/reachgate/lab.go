@@ -180,7 +180,7 @@ func newLabExecCommand() *cobra.Command {
 }
 
 func newDoctorCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, kernelOnly bool
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check in about a second what the lab needs on this machine (root, kernel features, tools, Go, disk, caches), each missing piece with its fix",
@@ -189,7 +189,8 @@ func newDoctorCommand() *cobra.Command {
 			"built, and labs left behind. Exits 1 when something the lab needs is missing.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := doctor.Run(cmd.Context(), doctor.Options{})
+			self, _ := os.Executable()
+			checks := doctor.Run(cmd.Context(), doctor.Options{Self: self, KernelOnly: kernelOnly})
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -211,6 +212,8 @@ func newDoctorCommand() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	c.Flags().BoolVar(&kernelOnly, "kernel-only", false, "only probe the kernel (run inside a user namespace without root)")
+	_ = c.Flags().MarkHidden("kernel-only")
 	return c
 }
 
@@ -266,14 +269,16 @@ func newLabGKECommand() *cobra.Command {
 
 // statusView is `lab status --json`.
 type statusView struct {
-	Name      string                    `json:"name"`
-	Phase     string                    `json:"phase"`
-	Alive     bool                      `json:"alive"`
-	Topology  string                    `json:"topology"`
-	StateDir  string                    `json:"stateDir"`
-	Hosts     map[string]netns.HostInfo `json:"hosts"`
-	Processes []processView             `json:"processes"`
-	Endpoint  string                    `json:"controlPlane,omitempty"`
+	Name     string `json:"name"`
+	Phase    string `json:"phase"`
+	Alive    bool   `json:"alive"`
+	Topology string `json:"topology"`
+	StateDir string `json:"stateDir"`
+	// RootlessHolder is the PID holding the user namespace the lab lives in (not root), or "".
+	RootlessHolder string                    `json:"rootlessHolder,omitempty"`
+	Hosts          map[string]netns.HostInfo `json:"hosts"`
+	Processes      []processView             `json:"processes"`
+	Endpoint       string                    `json:"controlPlane,omitempty"`
 	// Routers, VPNGateways and Peerings are shaped like GCP's GetRouterStatus,
 	// VpnGateways.GetStatus and ListPeeringRoutes.
 	Routers     []cloud.RouterStatus     `json:"routers,omitempty"`
@@ -337,7 +342,7 @@ func newLabStatusCommand() *cobra.Command {
 				if name != "" && st.Name != name {
 					continue
 				}
-				v := statusView{Name: st.Name, Phase: st.Phase, Alive: st.Alive(), Topology: st.Topology, StateDir: st.Dir, Hosts: st.Hosts}
+				v := statusView{Name: st.Name, Phase: st.Phase, Alive: st.Alive(), Topology: st.Topology, StateDir: st.Dir, Hosts: st.Hosts, RootlessHolder: rootlessHolder()}
 				for _, p := range st.Processes {
 					v.Processes = append(v.Processes, processView{p, p.Running()})
 				}
@@ -361,6 +366,9 @@ func newLabStatusCommand() *cobra.Command {
 			}
 			for _, v := range views {
 				fmt.Printf("lab %s: %s (alive=%v) topology=%s state=%s\n", v.Name, v.Phase, v.Alive, v.Topology, v.StateDir)
+				if v.RootlessHolder != "" {
+					fmt.Printf("  rootless: in the user namespace held by PID %s (its /run; nothing in the host's namespaces)\n", v.RootlessHolder)
+				}
 				if v.Endpoint != "" {
 					fmt.Printf("  control plane %s\n", v.Endpoint)
 				}

@@ -23,6 +23,7 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	rootlessMain()
 	useResolver(os.Getenv(topology.ResolverEnv))
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
@@ -79,12 +80,21 @@ func newRootCommand() *cobra.Command {
 		Short:         "Acceptance gate for reaching a private GKE control plane from another cloud",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			// Without root, lab commands run inside the user's lab namespaces (lab/rootless):
+			// there the command has run; its exit status ends this one.
+			if handled, err := maybeRootless(cmd, rootlessMode(cmd)); handled {
+				if err == nil {
+					err = exitError{0}
+				}
+				return err
+			}
+			return nil
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")

@@ -6,6 +6,7 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"reachgate/lab/binaries"
 	"reachgate/lab/netns"
+	"reachgate/lab/rootless"
 )
 
 // Status of a check.
@@ -44,6 +46,11 @@ type Options struct {
 	Root *bool
 	// MinFreeGiB is the free disk the build cache needs (default 6).
 	MinFreeGiB float64
+	// Self is the reachgate binary: without root, the kernel is probed by running it as
+	// "doctor --kernel-only" inside a throw-away user namespace (empty: not probed).
+	Self string
+	// KernelOnly runs only the kernel probe (what Self runs inside that namespace).
+	KernelOnly bool
 }
 
 // tool is a program the lab or the tests run, and how to get it.
@@ -74,12 +81,14 @@ func Run(ctx context.Context, o Options) []Check {
 	if o.Root != nil {
 		root = *o.Root
 	}
+	if o.KernelOnly {
+		return []Check{kernelCheck(ctx, o.LookPath)}
+	}
 	var out []Check
 	if root {
 		out = append(out, Check{Name: "root", Status: OK})
 	} else {
-		out = append(out, Check{Name: "root", Status: Missing, Detail: "the lab makes network namespaces, which needs root (no rootless mode yet)",
-			Fix: "run as root, or with sudo"})
+		out = append(out, rootlessChecks(ctx, o)...)
 	}
 	for _, t := range tools {
 		if p, err := o.LookPath(t.name); err == nil {
@@ -182,6 +191,47 @@ func kernelCheck(ctx context.Context, look func(string) (string, error)) Check {
 		c.Detail += "; " + strings.Join(soft, "; ")
 	}
 	return c
+}
+
+// rootlessChecks, for a user who is not root: can the lab run in user namespaces, and does
+// the kernel do there what the lab needs (probed inside one).
+func rootlessChecks(ctx context.Context, o Options) []Check {
+	c := Check{Name: "user namespaces (rootless lab)"}
+	if why, fix := rootless.Refusal(os.ReadFile); why != "" {
+		c.Status, c.Detail, c.Fix = Missing, why, fix
+		return []Check{c}
+	}
+	if _, err := o.LookPath("nsenter"); err != nil {
+		c.Status, c.Detail, c.Fix = Missing, "not root, and nsenter (which enters the lab's namespaces) is missing", "apt-get install util-linux"
+		return []Check{c}
+	}
+	if o.Self == "" {
+		c.Status, c.Detail = Warn, "not root; user namespaces not probed"
+		return []Check{c}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd, err := rootless.ProbeCommand(pctx, o.Self, "doctor", "--kernel-only", "--json")
+	if err != nil {
+		c.Status, c.Detail = Missing, err.Error()
+		return []Check{c}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	var inner []Check
+	if err == nil {
+		err = json.Unmarshal(b, &inner)
+	}
+	if err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		c.Status, c.Detail, c.Fix = Missing, rootless.Explain(err).Error(), "run the lab as root (sudo make e2e-local)"
+		return []Check{c}
+	}
+	c.Status, c.Detail = OK, "not root: the lab runs in a user namespace of its own (probed)"
+	return append([]Check{c}, inner...)
 }
 
 // diskCheck wants minGiB free where the build cache is (or would be).

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"reachgate/lab/binaries"
 	"reachgate/lab/rootless"
 )
 
@@ -63,13 +65,23 @@ func maybeRootless(cmd *cobra.Command, mode string) (handled bool, err error) {
 	if mode == "" || !rootless.Needed() {
 		return false, nil
 	}
+	if mode == rootlessCreate {
+		// The lab binaries are built out here: the namespaces have no network for Go's modules.
+		if _, err := binaries.Ensure(cmd.Context(), slog.Default()); err != nil {
+			return true, err
+		}
+	}
 	code, err := rootless.Run(cmd.Context(), os.Args[1:], mode == rootlessCreate, cmd.ErrOrStderr())
 	if errors.Is(err, rootless.ErrNoHolder) {
-		if cmd.CommandPath() == "reachgate lab gc" {
+		switch cmd.CommandPath() {
+		case "reachgate lab gc":
 			fmt.Fprintln(cmd.OutOrStdout(), "no rootless lab namespaces are held for this user; nothing to collect")
 			return true, nil
+		case "reachgate lab status", "reachgate lab down":
+			fmt.Fprintln(cmd.OutOrStdout(), "no lab is up for this user")
+			return true, nil
 		}
-		return false, nil
+		return true, errors.New("no lab is up for this user: without root, labs live in the user's own namespaces; start one with reachgate lab up")
 	}
 	if err != nil {
 		return true, err

@@ -104,7 +104,11 @@ func Run(ctx context.Context, o Options) []Check {
 	}
 	out = append(out, diskCheck(binaries.CacheDir(), o.MinFreeGiB))
 	out = append(out, cacheCheck(ctx))
-	out = append(out, labsCheck())
+	if root {
+		out = append(out, labsCheck())
+	} else {
+		out = append(out, rootlessLabsCheck())
+	}
 	return out
 }
 
@@ -232,6 +236,25 @@ func rootlessChecks(ctx context.Context, o Options) []Check {
 	}
 	c.Status, c.Detail = OK, "not root: the lab runs in a user namespace of its own (probed)"
 	return append([]Check{c}, inner...)
+}
+
+// rootlessLabsCheck reports the user's lab namespaces (the labs of other users and root's
+// are not this user's to see or remove).
+func rootlessLabsCheck() Check {
+	c := Check{Name: "labs left behind (this user's)", Status: OK, Detail: "none"}
+	h, running, labs, err := rootless.Labs()
+	switch {
+	case err != nil:
+		c.Status, c.Detail = Warn, err.Error()
+	case h == nil:
+	case !running:
+		c.Status, c.Detail, c.Fix = Warn, fmt.Sprintf("the namespaces of holder PID %d are gone, the record is left", h.PID), "reachgate lab gc"
+	case len(labs) == 0:
+		c.Status, c.Detail, c.Fix = Warn, fmt.Sprintf("namespaces held by PID %d with no lab in them", h.PID), "reachgate lab gc"
+	default:
+		c.Detail = fmt.Sprintf("up in the namespaces held by PID %d: %s", h.PID, strings.Join(labs, ", "))
+	}
+	return c
 }
 
 // diskCheck wants minGiB free where the build cache is (or would be).

@@ -40,6 +40,10 @@ const (
 // HolderEnv is set, to the holder's PID, in every command run inside the namespaces.
 const HolderEnv = "REACHGATE_ROOTLESS_HOLDER"
 
+// wdEnv carries the working directory into the namespaces. (nsenter --wd opens the directory
+// before it enters the mount namespace, so that directory is unreachable from inside it.)
+const wdEnv = "REACHGATE_ROOTLESS_WD"
+
 // Holder is the recorded holder process.
 type Holder struct {
 	PID int `json:"pid"`
@@ -72,6 +76,15 @@ func recordPath() string { return filepath.Join(Dir(), "holder.json") }
 // Main runs the hidden entry points (the holder, the probe). It returns false when args (the
 // process's arguments without the program) are not one of them.
 func Main(args []string) (handled bool, code int) {
+	// A command entered into the namespaces starts where the user ran it (see enter).
+	if wd := os.Getenv(wdEnv); wd != "" {
+		_ = os.Unsetenv(wdEnv)
+		if err := os.Chdir(wd); err != nil {
+			fmt.Fprintf(os.Stderr, "reachgate: rootless: cannot enter the working directory %s inside the lab namespaces: %v\n", wd, err)
+			return true, 1
+		}
+		_ = os.Setenv("PWD", wd)
+	}
 	if len(args) == 0 {
 		return false, 0
 	}
@@ -465,10 +478,10 @@ func enter(ctx context.Context, pid, holder int, args []string) (int, error) {
 	if err != nil {
 		wd = "/"
 	}
-	argv := []string{"--target", strconv.Itoa(pid), "--user", "--mount", "--net", "--preserve-credentials", "--wd=" + wd, "--", self}
+	argv := []string{"--target", strconv.Itoa(pid), "--user", "--mount", "--net", "--preserve-credentials", "--", self}
 	c := exec.Command("nsenter", append(argv, args...)...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	c.Env = append(os.Environ(), fmt.Sprintf("%s=%d", HolderEnv, holder))
+	c.Env = append(os.Environ(), fmt.Sprintf("%s=%d", HolderEnv, holder), wdEnv+"="+wd)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -498,16 +511,40 @@ func enter(ctx context.Context, pid, holder int, args []string) (int, error) {
 	return 0, err
 }
 
-// labsLeft reports whether any lab state is left in the namespaces of process pid.
-func labsLeft(pid int) (bool, error) {
+// labsIn lists the labs whose state is in the namespaces of process pid.
+func labsIn(pid int) ([]string, error) {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/run/reachgate/labs", pid))
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, err
+}
+
+// labsLeft reports whether any lab state is left in the namespaces of process pid.
+func labsLeft(pid int) (bool, error) {
+	names, err := labsIn(pid)
 	if err != nil {
 		return true, err
 	}
-	return len(ents) > 0, nil
+	return len(names) > 0, nil
+}
+
+// Labs reads the user's record and lists the labs inside its namespaces: holder is nil when
+// none is recorded; running is false when the namespaces are gone (lab gc removes the record).
+func Labs() (h *Holder, running bool, labs []string, err error) {
+	if h, err = Load(); err != nil || h == nil {
+		return h, false, nil, err
+	}
+	pid := h.target()
+	if pid == 0 {
+		return h, false, nil, nil
+	}
+	labs, err = labsIn(pid)
+	return h, true, labs, err
 }
 
 // reap stops the holder and every process in its namespaces when no lab is left and no other

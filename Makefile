@@ -28,7 +28,7 @@ lab-binaries: build
 	$(BIN)/reachgate lab build
 
 # What the lab and the suites need on the machine, checked in a second before any build:
-# root, iproute2, util-linux, nftables, nginx with its stream module, and gcloud (suites/gcloud
+# root or unprivileged user namespaces (the lab then runs rootless, see lab/rootless), iproute2, util-linux, nftables, nginx with its stream module, and gcloud (suites/gcloud
 # drives the lab's GCP API with it). redis-server runs the lab's managed-service hosts: it is
 # needed by lab/redis's tests (with redis-cli) in `make test` and `make preflight`, and by
 # `make e2e-local` only when a topology of fixtures/topologies has a managed-service host.
@@ -37,7 +37,17 @@ preflight:
 	@miss=(); \
 	tests=1; if [ "$(strip $(MAKECMDGOALS))" = e2e-local ]; then tests=; fi; \
 	suites=; if grep -qsE '^[[:space:]]*role:[[:space:]]*managed-service' fixtures/topologies/*.yaml; then suites=1; fi; \
-	[ "$$(id -u)" = 0 ] || miss+=("root: the lab makes network namespaces; run as root or with sudo"); \
+	if [ "$$(id -u)" != 0 ]; then \
+	  if [ "$$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null)" = 1 ]; then \
+	    miss+=("user namespaces (not root): AppArmor restricts them; sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run as root"); \
+	  elif [ "$$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null)" = 0 ]; then \
+	    miss+=("user namespaces (not root): the kernel forbids them; sudo sysctl -w kernel.unprivileged_userns_clone=1, or run as root"); \
+	  elif [ "$$(cat /proc/sys/user/max_user_namespaces 2>/dev/null)" = 0 ]; then \
+	    miss+=("user namespaces (not root): disabled; sudo sysctl -w user.max_user_namespaces=15000, or run as root"); \
+	  elif ! unshare -Urnm --propagation private sh -c 'mount -t tmpfs tmpfs /run' 2>/dev/null; then \
+	    miss+=("user namespaces (not root): unshare -Urnm fails on this machine; run as root (sudo make e2e-local)"); \
+	  fi; \
+	fi; \
 	command -v ip >/dev/null || miss+=("ip: apt-get install iproute2"); \
 	command -v nsenter >/dev/null || miss+=("nsenter: apt-get install util-linux"); \
 	command -v nft >/dev/null || miss+=("nft: apt-get install nftables"); \

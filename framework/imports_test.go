@@ -104,7 +104,7 @@ var importRules = []importRule{
 		Forbid:      []string{"reachgate/lab"},
 		Tests:       true,
 		ByFile:      true,
-		ExceptFiles: []string{"lab.go", "gcpapi.go", "explain.go", "bgp.go", "vpn.go", "wan.go", "ilb.go", "proxy.go", "rootless.go"},
+		ExceptFiles: []string{"lab.go", "gcpapi.go", "explain.go", "bgp.go", "vpn.go", "wan.go", "ilb.go", "proxy.go", "rootless.go", "container.go"},
 		Why:         cmdLabWhy,
 	},
 	{

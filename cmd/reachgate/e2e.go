@@ -33,6 +33,8 @@ func newE2ECommand() *cobra.Command {
 		matrix      string
 		binDir      string
 		ginkgoFlags []string
+		rt          string
+		prebuilt    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "e2e [PACKAGE...]",
@@ -46,7 +48,12 @@ their JUnit and Ginkgo JSON into REACHGATE_REPORT_DIR as before; 'reachgate repo
 --matrix runs suites again on other topologies: space-separated suite:topology pairs, the
 topology a file name under fixtures/topologies without .yaml (e.g. "baseline:alt").
 Suites start longest first, by the wall times of the previous run (kept in --bin-dir).
-Exit status 1 when any suite failed.`,
+Exit status 1 when any suite failed.
+
+--runtime container (the default where the kernel is not Linux; REACHGATE_RUNTIME=container
+elsewhere) builds the suites and the lab binaries for Linux, runs them in one lab container
+through Docker (testcontainers-go), streams the output, copies the reports and logs back and
+removes the container.`,
 		Example: `  REACHGATE_BIN=$PWD/bin/reachgate reachgate e2e --jobs 4 --matrix "baseline:alt psa:alt-bgp-export-psa"
   reachgate e2e ./suites/baseline ./suites/tls`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,6 +61,16 @@ Exit status 1 when any suite failed.`,
 			if err != nil {
 				return err
 			}
+			switch rt {
+			case "local", "container":
+			default:
+				return exitErrorf(2, "--runtime %q: want local or container ($%s)", rt, runtimeEnv)
+			}
+			if rt == "container" && runtime.GOOS != "linux" {
+				// The suites run in a Linux container: their binaries are built for Linux.
+				_ = os.Setenv("GOOS", "linux")
+			}
+			jobsSet := jobs != 0 || os.Getenv("REACHGATE_JOBS") != ""
 			if jobs == 0 {
 				jobs = suiterun.DefaultJobs()
 				if v := os.Getenv("REACHGATE_JOBS"); v != "" {
@@ -71,17 +88,27 @@ Exit status 1 when any suite failed.`,
 			if len(args) == 0 {
 				args = []string{"./suites/..."}
 			}
-			pkgs, err := listSuites(root, args)
-			if err != nil {
+			out := cmd.OutOrStdout()
+			var pkgs []suitePkg
+			if prebuilt {
+				// Inside a lab container: no Go; the host listed and built the suites.
+				if pkgs, err = readSuiteManifest(root, binDir); err != nil {
+					return err
+				}
+			} else if pkgs, err = listSuites(root, args); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			t0 := time.Now()
 			key, err := suiteBuildKey(root)
+			if prebuilt {
+				key, err = "prebuilt", nil
+			}
 			if err != nil {
 				return err
 			}
-			if suitesUpToDate(binDir, key, pkgs) {
+			if prebuilt {
+				fmt.Fprintf(out, "e2e: %d suite binaries built by the host\n", len(pkgs))
+			} else if suitesUpToDate(binDir, key, pkgs) {
 				fmt.Fprintf(out, "e2e: %d suite binaries up to date (build key %s, checked in %.2fs)\n", len(pkgs), key, time.Since(t0).Seconds())
 			} else {
 				_ = os.Remove(filepath.Join(binDir, "build.key"))
@@ -92,6 +119,14 @@ Exit status 1 when any suite failed.`,
 					return err
 				}
 				fmt.Fprintf(out, "e2e: built %d suite binaries in %.1fs (build key %s)\n", len(pkgs), time.Since(t0).Seconds(), key)
+			}
+			// In a lab container (a Mac, or REACHGATE_RUNTIME=container) the suites run there.
+			if rt == "container" {
+				j := 0
+				if jobsSet {
+					j = jobs
+				}
+				return e2eInContainer(cmd, root, binDir, pkgs, j, matrix, ginkgoFlags)
 			}
 			// Without root the suites run inside the user's lab namespaces, built here first
 			// (the build may download modules; the namespaces have no network).
@@ -119,6 +154,9 @@ Exit status 1 when any suite failed.`,
 	cmd.Flags().IntVar(&jobs, "jobs", 0, "suites at once (default from cores and memory, or REACHGATE_JOBS)")
 	cmd.Flags().StringVar(&matrix, "matrix", "", `suite:topology pairs run in addition, e.g. "baseline:alt bgpexport:alt-bgp-export"`)
 	cmd.Flags().StringVar(&binDir, "bin-dir", "", "where the suite binaries, their logs and the last wall times go (default <checkout>/bin/suites)")
+	cmd.Flags().StringVar(&rt, "runtime", defaultRuntime(), "where the labs run: local (this machine's namespaces; rootless without root) or container (one Linux container through Docker; $"+runtimeEnv+")")
+	cmd.Flags().BoolVar(&prebuilt, "prebuilt", false, "run the suites the host built (inside a lab container)")
+	_ = cmd.Flags().MarkHidden("prebuilt")
 	cmd.Flags().StringArrayVar(&ginkgoFlags, "ginkgo", nil, "a flag passed to every suite binary, e.g. --ginkgo=-ginkgo.label-filter=baseline (repeatable)")
 	return cmd
 }

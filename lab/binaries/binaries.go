@@ -104,6 +104,12 @@ func Versions(src string) (k8s, etcd string, err error) {
 // Ensure returns the binaries, building them first if the cache lacks this version.
 // $REACHGATE_KUBE_APISERVER and $REACHGATE_ETCD point at prebuilt binaries instead.
 func Ensure(ctx context.Context, log *slog.Logger) (Set, error) {
+	return EnsureFor(ctx, log, runtime.GOOS)
+}
+
+// EnsureFor is Ensure for another operating system's binaries: "linux" on a Mac builds the
+// kube-apiserver and etcd a lab container runs (cached under their own key).
+func EnsureFor(ctx context.Context, log *slog.Logger, goos string) (Set, error) {
 	if a, e := os.Getenv("REACHGATE_KUBE_APISERVER"), os.Getenv("REACHGATE_ETCD"); a != "" && e != "" {
 		set := Set{APIServer: a, Etcd: e, KubernetesVersion: "(prebuilt)", EtcdVersion: "(prebuilt)"}
 		if src, err := SourceDir(); err == nil {
@@ -121,7 +127,7 @@ func Ensure(ctx context.Context, log *slog.Logger) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	key, err := inputKey(ctx, src)
+	key, err := inputKeyFor(ctx, src, goos)
 	if err != nil {
 		return Set{}, err
 	}
@@ -142,7 +148,7 @@ func Ensure(ctx context.Context, log *slog.Logger) (Set, error) {
 	if _, err := os.Stat(filepath.Join(out, ".complete")); err == nil {
 		return set, nil
 	}
-	if err := build(ctx, src, out, k8s, etcd, log); err != nil {
+	if err := build(ctx, src, out, k8s, etcd, goos, log); err != nil {
 		return Set{}, err
 	}
 	return set, os.WriteFile(filepath.Join(out, ".complete"), []byte(time.Now().Format(time.RFC3339)+"\n"), 0o644)
@@ -150,6 +156,11 @@ func Ensure(ctx context.Context, log *slog.Logger) (Set, error) {
 
 // inputKey hashes what decides the binaries: go.mod, go.sum, the mains, the toolchain.
 func inputKey(ctx context.Context, src string) (string, error) {
+	return inputKeyFor(ctx, src, runtime.GOOS)
+}
+
+// inputKeyFor is the key of binaries built for goos (runtime.GOOS gives inputKey's).
+func inputKeyFor(ctx context.Context, src, goos string) (string, error) {
 	h := sha256.New()
 	var files []string
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -174,7 +185,7 @@ func inputKey(ctx context.Context, src string) (string, error) {
 		fmt.Fprintf(h, "%s %d\n", rel, len(data))
 		h.Write(data)
 	}
-	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), goos, runtime.GOARCH)
 	if v, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
 		h.Write(v)
 	}
@@ -197,7 +208,7 @@ func LDFlags(k8sVersion string) string {
 	}, " ")
 }
 
-func build(ctx context.Context, src, out, k8s, etcd string, log *slog.Logger) error {
+func build(ctx context.Context, src, out, k8s, etcd, goos string, log *slog.Logger) error {
 	log.Info("building lab binaries (a cold build takes about 9 minutes on 2 cores)",
 		"kube-apiserver", k8s, "etcd", etcd, "into", out)
 	tmp, err := os.MkdirTemp(out, "build-")
@@ -208,7 +219,7 @@ func build(ctx context.Context, src, out, k8s, etcd string, log *slog.Logger) er
 	cmd := exec.CommandContext(ctx, "go", "build", "-v", "-trimpath", "-ldflags", LDFlags(k8s),
 		"-o", tmp+string(os.PathSeparator), "./cmd/kube-apiserver", "./cmd/etcd")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOOS="+goos)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local test test-go bench-e2e bench-lab bench-explain bench-predict bench-api lint clean preflight
+.PHONY: all build lab-binaries e2e-local preflight-container test test-go bench-e2e bench-lab bench-explain bench-predict bench-api lint clean preflight
 
 all: build
 
@@ -59,9 +59,21 @@ preflight:
 	if [ -n "$$tests" ]; then command -v redis-cli >/dev/null || miss+=("redis-cli (lab/redis tests): apt-get install redis-tools"); fi; \
 	if [ $${#miss[@]} -gt 0 ]; then echo "reachgate needs on this machine:"; printf '  - %s\n' "$${miss[@]}"; exit 1; fi
 
+# The container runtime needs only Go and a Docker engine here; the lab's tools are in the image.
+preflight-container:
+	@miss=(); \
+	command -v go >/dev/null || miss+=("go: install Go (https://go.dev/doc/install)"); \
+	if command -v docker >/dev/null; then docker info >/dev/null 2>&1 || miss+=("a running Docker engine: start Docker Desktop, colima, OrbStack, or Podman's socket (and set DOCKER_HOST)"); \
+	elif [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ]; then miss+=("a Docker engine: install Docker Desktop, colima, OrbStack or Podman, or set DOCKER_HOST"); fi; \
+	if [ $${#miss[@]} -gt 0 ]; then echo "reachgate (container runtime) needs on this machine:"; printf '  - %s\n' "$${miss[@]}"; exit 1; fi
+
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
 MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa psc:alt-psc dnsendpoint:alt-psc
+# Where the labs run: local (this machine's network namespaces; rootless when not root) or
+# container (one Linux container through Docker, testcontainers-go): the default off Linux,
+# or RUNTIME=container / REACHGATE_RUNTIME=container.
+RUNTIME ?= $(or $(REACHGATE_RUNTIME),$(if $(filter Linux,$(shell uname -s)),local,container))
 # How many suites run at once: empty for the default (two per core, one per 2 GiB of
 # available memory, at most 6); JOBS=1 runs them one after another.
 JOBS ?=
@@ -69,10 +81,10 @@ JOBS ?=
 # The main job: build everything, run the suites on the local lab side by side (each on its
 # own lab; `reachgate e2e` keeps each suite's output together), write reports, tear down.
 # Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
-e2e-local: preflight lab-binaries
+e2e-local: $(if $(filter container,$(RUNTIME)),preflight-container build,preflight lab-binaries)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' || status=$$?; \
-	$(BIN)/reachgate lab gc >/dev/null 2>&1 || true; \
+	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --runtime $(RUNTIME) --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' || status=$$?; \
+	$(BIN)/reachgate lab gc --runtime $(RUNTIME) >/dev/null 2>&1 || true; \
 	$(BIN)/reachgate report --in $(REPORTS) || status=1; \
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status
 

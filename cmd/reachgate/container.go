@@ -18,6 +18,9 @@ import (
 	"reachgate/lab/container"
 )
 
+// labContainerLabel marks reachgate's lab containers.
+const labContainerLabel = container.Label
+
 // runtimeEnv chooses where labs run: local (this machine's namespaces) or container.
 const runtimeEnv = "REACHGATE_RUNTIME"
 

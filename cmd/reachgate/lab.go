@@ -137,7 +137,7 @@ func newLabDownCommand() *cobra.Command {
 }
 
 func newLabGCCommand() *cobra.Command {
-	var name string
+	var name, rt string
 	c := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove what dead or interrupted labs left behind (namespaces, processes, state)",
@@ -146,6 +146,9 @@ func newLabGCCommand() *cobra.Command {
 			"the orphan namespaces named for it are considered; other labs are left alone.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rt == "container" {
+				return containerGC(cmd.Context())
+			}
 			if name != "" {
 				return netns.GCLab(cmd.Context(), name, slog.Default())
 			}
@@ -153,6 +156,7 @@ func newLabGCCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "only this lab (default: every lab)")
+	c.Flags().StringVar(&rt, "runtime", defaultRuntime(), "local, or container: remove the lab containers (label "+labContainerLabel+") a killed run left ($"+runtimeEnv+")")
 	return c
 }
 

@@ -61,7 +61,7 @@ func (k *kernel) route(dst string) (*netlink.Route, error) {
 		return nil, fmt.Errorf("route %s: %w", dst, err)
 	}
 	return &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)},
-		Table: k.table, Protocol: netlink.RouteProtocol(k.protocol), Family: netlink.FAMILY_V4}, nil
+		Table: k.table, Protocol: netlink.RouteProtocol(k.protocol), Family: syscall.AF_INET}, nil
 }
 
 func (k *kernel) replace(dst string, hops []string) error {
@@ -101,7 +101,7 @@ func (k *kernel) delete(dst string) error {
 // routes, including any left by a speaker that was killed.
 func (k *kernel) flush() error {
 	filter := &netlink.Route{Table: k.table, Protocol: netlink.RouteProtocol(k.protocol)}
-	rs, err := netlink.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	rs, err := netlink.RouteListFiltered(syscall.AF_INET, filter, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		return fmt.Errorf("list routes of protocol %d in table %d: %w", k.protocol, k.table, err)
 	}

@@ -30,7 +30,7 @@ func openPID(pid int) *handle {
 	if pid <= 0 {
 		return nil
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := pidfdOpen(pid)
 	if errors.Is(err, syscall.ESRCH) {
 		return nil
 	}
@@ -112,7 +112,7 @@ func procState(stat string) byte {
 func (h *handle) signal(sig syscall.Signal) error {
 	var err error
 	if h.fd >= 0 {
-		err = unix.PidfdSendSignal(h.fd, sig, nil, 0)
+		err = pidfdSendSignal(h.fd, sig)
 	} else {
 		err = syscall.Kill(h.pid, sig)
 	}

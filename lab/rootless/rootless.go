@@ -22,13 +22,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Hidden first arguments of the reachgate binary, handled by Main before anything else.
@@ -56,8 +55,9 @@ type Holder struct {
 	Created time.Time `json:"created"`
 }
 
-// Needed reports whether lab commands must run inside the user's namespaces (not root).
-func Needed() bool { return os.Geteuid() != 0 }
+// Needed reports whether lab commands must run inside the user's namespaces (not root, on
+// Linux; elsewhere labs run in a container).
+func Needed() bool { return runtime.GOOS == "linux" && os.Geteuid() != 0 }
 
 // Dir is where the holder is recorded: $REACHGATE_ROOTLESS_DIR, or reachgate/rootless in the
 // user's cache directory.
@@ -111,46 +111,6 @@ func Main(args []string) (handled bool, code int) {
 	return false, 0
 }
 
-// setup runs first inside new user, mount and network namespaces: mounts stay private, /run
-// becomes the lab's own tmpfs (the user's runtime dir under it is kept), loopback comes up.
-func setup() error {
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	// The user's runtime directory (XDG_RUNTIME_DIR, under /run/user) stays reachable.
-	var keep *os.File
-	if rd := os.Getenv("XDG_RUNTIME_DIR"); strings.HasPrefix(rd, "/run/") {
-		if f, err := os.OpenFile(rd, unix.O_PATH|unix.O_DIRECTORY, 0); err == nil {
-			keep = f
-			defer f.Close()
-		}
-	}
-	if err := syscall.Mount("tmpfs", "/run", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755"); err != nil {
-		return fmt.Errorf("mount a tmpfs on /run: %w", err)
-	}
-	if keep != nil {
-		rd := os.Getenv("XDG_RUNTIME_DIR")
-		if err := os.MkdirAll(rd, 0o700); err == nil {
-			_ = syscall.Mount(fmt.Sprintf("/proc/self/fd/%d", keep.Fd()), rd, "", syscall.MS_BIND, "")
-		}
-	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("ip link set lo up: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	// The network namespace stays named in the mount namespace: a holder adopting the
-	// namespaces after this one died joins it again.
-	if err := os.MkdirAll(filepath.Dir(rootNet), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(rootNet, nil, 0o444); err != nil {
-		return err
-	}
-	if err := syscall.Mount("/proc/self/ns/net", rootNet, "", syscall.MS_BIND, ""); err != nil {
-		return fmt.Errorf("keep the network namespace at %s: %w", rootNet, err)
-	}
-	return nil
-}
-
 // rootNet names the network namespace that stands for the lab machine's root namespace,
 // inside the mount namespace (not under /run/netns, which holds the lab's own).
 const rootNet = "/run/reachgate-rootless/net"
@@ -172,18 +132,6 @@ func holderMain(adopt bool) int {
 	ready.Close()
 	<-sig
 	return 0
-}
-
-// attrs are the namespaces of a holder or probe: the user mapped to root, with setgroups denied
-// (what an unprivileged process may write to its gid_map).
-func attrs() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{
-		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET,
-		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-		GidMappingsEnableSetgroups: false,
-		Setsid:                     true,
-	}
 }
 
 // ProbeCommand returns a command that runs argv in throw-away user, mount and network

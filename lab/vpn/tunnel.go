@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -145,7 +146,7 @@ func parseIpc(dump string, err error) (ipcStats, error) {
 
 // checkLocalAddr fails unless a is assigned to an interface of this namespace.
 func checkLocalAddr(a netip.Addr) error {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := netlink.AddrList(nil, syscall.AF_INET)
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}

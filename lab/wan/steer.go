@@ -14,6 +14,11 @@ import (
 	"reachgate/lab/netns"
 )
 
+// TUN device names of the element on interface ifname: packets that arrived on the
+// interface pass through TunIn, packets leaving through it pass through TunOut.
+func TunIn(ifname string) string  { return "wi-" + ifname }
+func TunOut(ifname string) string { return "we-" + ifname }
+
 // Link names the impaired end of a link: a veth in a (router) namespace. The element runs
 // entirely in that namespace; the other end is untouched.
 type Link struct {
@@ -154,7 +159,15 @@ func Steer(ctx context.Context, l Link, imp Impairment) error {
 		return fmt.Errorf("steer %s: %w", l, err)
 	}
 	if _, err := run(ctx, nftRules(l.Interface, n), "ip", "netns", "exec", l.Namespace, "nft", "-f", "-"); err != nil {
-		return fmt.Errorf("steer %s: load nft table %s: %w", l, n.nftTable, err)
+		if !strings.Contains(err.Error(), "Operation not permitted") {
+			return fmt.Errorf("steer %s: load nft table %s: %w", l, n.nftTable, err)
+		}
+		// In a user namespace (the rootless lab) the kernel refuses to rewrite packet
+		// headers (ip ttl set): TTL-1 packets for the namespace itself (eBGP) then skip the
+		// element on their way in instead.
+		if _, err2 := run(ctx, nftRulesFor(l.Interface, n, false), "ip", "netns", "exec", l.Namespace, "nft", "-f", "-"); err2 != nil {
+			return fmt.Errorf("steer %s: load nft table %s: %w", l, n.nftTable, errors.Join(err, err2))
+		}
 	}
 	return shape(ctx, l, n, imp.Rate)
 }
@@ -169,14 +182,22 @@ func Steer(ctx context.Context, l Link, imp Impairment) error {
 // cache entry expired into seconds-long stalls). The first pass of every impaired packet
 // is not conntracked: conntrack, NAT and filters see each packet once, as it comes back
 // from a TUN device. A TTL-1 packet for the namespace itself survives the extra forward.
-func nftRules(ifname string, n numbers) string {
+func nftRules(ifname string, n numbers) string { return nftRulesFor(ifname, n, true) }
+
+// nftRulesFor is nftRules; without mangle a TTL-1 packet for the namespace itself is not
+// steered at all (accepted before the mark) rather than having its TTL raised.
+func nftRulesFor(ifname string, n numbers, mangle bool) string {
 	mark := fmt.Sprintf("meta mark set meta mark & %#08x | %#08x", ^uint32(markMask), n.mark)
+	ttl := "ip ttl set 2"
+	if !mangle {
+		ttl = "accept"
+	}
 	return fmt.Sprintf(`table ip %[1]s
 delete table ip %[1]s
 table ip %[1]s {
 	chain pre {
 		type filter hook prerouting priority raw; policy accept;
-		iifname "%[2]s" ip ttl 1 fib daddr type local ip ttl set 2
+		iifname "%[2]s" ip ttl 1 fib daddr type local %[5]s
 		iifname "%[2]s" %[4]s notrack
 		iifname != { "%[2]s", "%[3]s" } fib daddr oifname "%[2]s" %[4]s notrack
 	}
@@ -185,7 +206,7 @@ table ip %[1]s {
 		oifname "%[2]s" %[4]s notrack
 	}
 }
-`, n.nftTable, ifname, n.tunOut, mark)
+`, n.nftTable, ifname, n.tunOut, mark, ttl)
 }
 
 // shape installs tbf on the interface (egress) and on the ingress TUN device (what

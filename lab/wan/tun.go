@@ -1,3 +1,5 @@
+//go:build linux
+
 package wan
 
 import (
@@ -7,11 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// TUN device names of the element on interface ifname: packets that arrived on the
-// interface pass through TunIn, packets leaving through it pass through TunOut.
-func TunIn(ifname string) string  { return "wi-" + ifname }
-func TunOut(ifname string) string { return "we-" + ifname }
 
 // openTUN attaches to the existing TUN device name (created persistent by Prepare) in the
 // current network namespace. The fd is blocking: a reader on its own thread is woken by the

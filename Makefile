@@ -57,6 +57,8 @@ preflight:
 	command -v gke-gcloud-auth-plugin >/dev/null || miss+=("gke-gcloud-auth-plugin (suites/gcloud): apt-get install google-cloud-cli-gke-gcloud-auth-plugin"); \
 	if [ -n "$$tests$$suites" ]; then command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || miss+=("redis-server (the lab's managed-service hosts, lab/redis tests): apt-get install redis-server"); fi; \
 	if [ -n "$$tests" ]; then command -v redis-cli >/dev/null || miss+=("redis-cli (lab/redis tests): apt-get install redis-tools"); fi; \
+	if [ -n "$$tests" ]; then { command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ]; } || miss+=("dockerd (lab/container tests; its engine runs in a namespace of its own): apt-get install docker.io"); fi; \
+	if [ -n "$$tests" ]; then { command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ]; } || miss+=("debootstrap (lab/container tests build their base image): apt-get install debootstrap"); fi; \
 	if [ $${#miss[@]} -gt 0 ]; then echo "reachgate needs on this machine:"; printf '  - %s\n' "$${miss[@]}"; exit 1; fi
 
 # The container runtime needs only Go and a Docker engine here; the lab's tools are in the image.

@@ -193,9 +193,12 @@ func TestE2EInContainer(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, tail(string(out), 40))
 		}
 	}
-	junit, _ := filepath.Glob(filepath.Join(reports, "*.xml"))
-	if len(junit) < 2 {
-		t.Errorf("reports copied back: %v, want the JUnit files of both suites", junit)
+	for _, s := range []string{"baseline", "ilbproxy"} {
+		for _, f := range []string{filepath.Join("junit", s+".xml"), filepath.Join("ginkgo", s+".json")} {
+			if fi, err := os.Stat(filepath.Join(reports, f)); err != nil || fi.Size() == 0 {
+				t.Errorf("report %s not copied back: %v", f, err)
+			}
+		}
 	}
 	for _, s := range []string{"baseline", "ilbproxy"} {
 		if _, err := os.Stat(filepath.Join(binDir, "logs", s+".log")); err != nil {

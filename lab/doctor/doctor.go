@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,14 @@ func Run(ctx context.Context, o Options) []Check {
 			out = append(out, Check{Name: t.name, Status: Missing, Detail: "not found: needed for " + t.why, Fix: t.fix})
 		}
 	}
+	for _, t := range testTools {
+		if p, err := o.LookPath(t.name); err == nil {
+			out = append(out, Check{Name: t.name, Status: OK, Detail: p})
+		} else {
+			out = append(out, Check{Name: t.name, Status: Warn, Detail: "not found: needed by " + t.why, Fix: t.fix})
+		}
+	}
+	out = append(out, dockerCheck())
 	out = append(out, fileCheck("nginx stream module", "/usr/lib/nginx/modules/ngx_stream_module.so", "the go-l4 and nginx L4 proxies", "apt-get install libnginx-mod-stream"))
 	out = append(out, fileCheck("/dev/net/tun", "/dev/net/tun", "the WireGuard tunnels of bgp-export", "modprobe tun"))
 	if root {
@@ -120,6 +129,55 @@ func Failed(cs []Check) bool {
 		}
 	}
 	return false
+}
+
+// testTools are needed by make test only (a Warn when missing).
+var testTools = []tool{
+	{"dockerd", "make test's container runtime test (it starts its own engine)", "apt-get install docker.io"},
+	{"debootstrap", "make test's container runtime test (it builds the base image)", "apt-get install debootstrap"},
+}
+
+// dockerSockets are where Docker engines listen: DOCKER_HOST first, then Linux's, Docker
+// Desktop's, colima's, OrbStack's and Podman's defaults.
+func dockerSockets() []string {
+	var socks []string
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		socks = append(socks, strings.TrimPrefix(h, "unix://"))
+	}
+	socks = append(socks, "/var/run/docker.sock")
+	if home, err := os.UserHomeDir(); err == nil {
+		socks = append(socks, filepath.Join(home, ".docker/run/docker.sock"), filepath.Join(home, ".colima/default/docker.sock"),
+			filepath.Join(home, ".orbstack/run/docker.sock"))
+	}
+	if rd := os.Getenv("XDG_RUNTIME_DIR"); rd != "" {
+		socks = append(socks, filepath.Join(rd, "podman/podman.sock"))
+	}
+	return socks
+}
+
+// dockerCheck looks for a Docker engine that answers: the container runtime needs one.
+func dockerCheck() Check {
+	c := Check{Name: "Docker engine (container runtime)"}
+	if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
+		c.Status, c.Detail = OK, "DOCKER_HOST="+h+" (not probed)"
+		return c
+	}
+	for _, s := range dockerSockets() {
+		if _, err := os.Stat(s); err != nil {
+			continue
+		}
+		conn, err := net.DialTimeout("unix", s, 500*time.Millisecond)
+		if err != nil {
+			c.Status, c.Detail, c.Fix = Warn, s+" does not answer: "+err.Error(), "start the engine (Docker Desktop, colima start, OrbStack, podman machine start)"
+			return c
+		}
+		conn.Close()
+		c.Status, c.Detail = OK, "at "+s
+		return c
+	}
+	c.Status, c.Detail, c.Fix = Warn, "none found: needed only for the container runtime (REACHGATE_RUNTIME=container, and where the kernel is not Linux)",
+		"install Docker Desktop, colima, OrbStack or Podman (and set DOCKER_HOST to its socket)"
+	return c
 }
 
 func lookPath(name string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -201,4 +202,161 @@ func containerGC(ctx context.Context) error {
 		fmt.Println("removed lab container", r)
 	}
 	return err
+}
+
+// The user's interactive lab container (lab up with the container runtime) holds every lab
+// of the user, as the rootless holder does on Linux; later lab commands are run inside it.
+type labContainer struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+func labContainerRecord() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "reachgate", "container-lab.json")
+}
+
+// commandRuntime is the runtime a command runs on: its --runtime flag, else the default.
+func commandRuntime(cmd *cobra.Command) string {
+	if f := cmd.Flags().Lookup("runtime"); f != nil {
+		return f.Value.String()
+	}
+	return defaultRuntime()
+}
+
+// withoutRuntimeFlag drops --runtime X / --runtime=X from args (inside, the runtime is local).
+func withoutRuntimeFlag(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--runtime" && i+1 < len(args):
+			i++
+		case strings.HasPrefix(args[i], "--runtime="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+// maybeContainer runs a lab command inside the user's lab container when the runtime is
+// container: lab up starts the container first; lab down and lab gc remove it once no lab is
+// left in it. handled=true means the command ran there; err carries its exit status.
+func maybeContainer(cmd *cobra.Command, mode string) (bool, error) {
+	if mode == "" || commandRuntime(cmd) != "container" || os.Getenv("REACHGATE_IN_CONTAINER") == "1" {
+		return false, nil
+	}
+	ctx := cmd.Context()
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	path := cmd.CommandPath()
+	var rec labContainer
+	var lab *container.Lab
+	if b, err := os.ReadFile(labContainerRecord()); err == nil && json.Unmarshal(b, &rec) == nil {
+		if l, err := container.Attach(ctx, rec.ID); err == nil {
+			lab = l
+		} else {
+			_ = os.Remove(labContainerRecord())
+		}
+	}
+	if lab == nil {
+		switch {
+		case path == "reachgate lab gc":
+			return true, containerGC(ctx)
+		case path == "reachgate lab status" || path == "reachgate lab down":
+			fmt.Fprintln(out, "no lab container is running for this user")
+			return true, nil
+		case mode != rootlessCreate:
+			return true, fmt.Errorf("no lab container is running for this user: start one with reachgate lab up --runtime container")
+		}
+		// The container outlives this command: testcontainers' reaper would remove it when
+		// the command exits, so lab down and lab gc remove it instead.
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+		root, _ := os.Getwd()
+		self, err := linuxSelf(ctx, root, os.TempDir())
+		if err != nil {
+			return true, err
+		}
+		kube, err := binaries.EnsureFor(ctx, slog.Default(), "linux")
+		if err != nil {
+			return true, err
+		}
+		name := fmt.Sprintf("lab-%d", os.Getuid())
+		l, err := container.Start(ctx, container.Options{Name: name, Progress: out, Copies: []container.Copy{
+			{Host: self, Path: ctrBin},
+			{Host: kube.APIServer, Path: ctrKubebin + "/kube-apiserver"},
+			{Host: kube.Etcd, Path: ctrKubebin + "/etcd"},
+		}})
+		if err != nil {
+			return true, err
+		}
+		lab, rec = l, labContainer{ID: l.ID(), Name: "reachgate-" + name, Created: time.Now().UTC()}
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		if err := os.MkdirAll(filepath.Dir(labContainerRecord()), 0o755); err == nil {
+			err = os.WriteFile(labContainerRecord(), b, 0o644)
+		}
+		fmt.Fprintf(out, "container: the lab container %s holds this user's labs (record %s)\n", rec.Name, labContainerRecord())
+	}
+	args := withoutRuntimeFlag(os.Args[1:])
+	// A topology file of lab up is copied in.
+	for i, a := range args {
+		file, flag := "", ""
+		switch {
+		case (a == "-f" || a == "--topology") && i+1 < len(args):
+			file, flag = args[i+1], "next"
+		case strings.HasPrefix(a, "--topology="):
+			file, flag = strings.TrimPrefix(a, "--topology="), "inline"
+		}
+		if file == "" {
+			continue
+		}
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return true, err
+		}
+		dst := "/src/topologies/" + filepath.Base(file)
+		if err := lab.CopyIn(ctx, container.Copy{Host: abs, Path: dst}); err != nil {
+			return true, fmt.Errorf("copy %s into the lab container: %w", file, err)
+		}
+		if flag == "next" {
+			args[i+1] = dst
+		} else {
+			args[i] = "--topology=" + dst
+		}
+	}
+	env := []string{
+		"REACHGATE_KUBE_APISERVER=" + ctrKubebin + "/kube-apiserver", "REACHGATE_ETCD=" + ctrKubebin + "/etcd",
+		runtimeEnv + "=local", "REACHGATE_IN_CONTAINER=1",
+	}
+	var stdin *os.File
+	if path == "reachgate lab exec" {
+		stdin = os.Stdin
+	}
+	var code int
+	var err error
+	if stdin != nil {
+		code, err = lab.ExecInput(ctx, append([]string{ctrBin}, args...), env, "/", stdin, out, errOut)
+	} else {
+		code, err = lab.Exec(ctx, append([]string{ctrBin}, args...), env, "/", out, errOut)
+	}
+	if err == nil && (path == "reachgate lab down" || path == "reachgate lab gc") {
+		var n strings.Builder
+		if _, lerr := lab.Exec(ctx, []string{"sh", "-c", "ls /run/reachgate/labs 2>/dev/null | wc -l"}, nil, "/", &n, errOut); lerr == nil && strings.TrimSpace(n.String()) == "0" {
+			if terr := lab.Terminate(context.WithoutCancel(ctx)); terr != nil {
+				return true, terr
+			}
+			_ = os.Remove(labContainerRecord())
+			fmt.Fprintf(out, "container: no lab left; removed the lab container %s\n", rec.Name)
+		}
+	}
+	if err != nil {
+		return true, err
+	}
+	if code != 0 {
+		return true, exitError{code}
+	}
+	return true, nil
 }

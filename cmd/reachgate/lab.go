@@ -29,6 +29,7 @@ func newLabCommand() *cobra.Command {
 		Use:   "lab",
 		Short: "The local lab: the topology in network namespaces with a real control plane",
 	}
+	c.PersistentFlags().String("runtime", defaultRuntime(), "local (this machine's namespaces; rootless without root) or container (the user's lab container through Docker; lab gc then also removes lab containers, label "+labContainerLabel+", a killed run left) ($"+runtimeEnv+")")
 	c.AddCommand(newLabUpCommand(), newLabDownCommand(), newLabStatusCommand(), newLabExecCommand(),
 		newLabGCCommand(), newLabGKECommand(), newLabGoogleAPIsCommand(), newLabResolverCommand(), newLabBuildCommand(), newLabExplainCommand(),
 		newLabEnvCommand(), newLabServeAPICommand())
@@ -137,7 +138,7 @@ func newLabDownCommand() *cobra.Command {
 }
 
 func newLabGCCommand() *cobra.Command {
-	var name, rt string
+	var name string
 	c := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove what dead or interrupted labs left behind (namespaces, processes, state)",
@@ -146,9 +147,6 @@ func newLabGCCommand() *cobra.Command {
 			"the orphan namespaces named for it are considered; other labs are left alone.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if rt == "container" {
-				return containerGC(cmd.Context())
-			}
 			if name != "" {
 				return netns.GCLab(cmd.Context(), name, slog.Default())
 			}
@@ -156,7 +154,6 @@ func newLabGCCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "only this lab (default: every lab)")
-	c.Flags().StringVar(&rt, "runtime", defaultRuntime(), "local, or container: remove the lab containers (label "+labContainerLabel+") a killed run left ($"+runtimeEnv+")")
 	return c
 }
 

@@ -86,9 +86,18 @@ func newRootCommand() *cobra.Command {
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-			// Without root, lab commands run inside the user's lab namespaces (lab/rootless):
-			// there the command has run; its exit status ends this one.
-			if handled, err := maybeRootless(cmd, rootlessMode(cmd)); handled {
+			// With the container runtime lab commands run inside the user's lab container;
+			// without root, inside the user's lab namespaces (lab/rootless). There the command
+			// has run; its exit status ends this one.
+			mode := rootlessMode(cmd)
+			if commandRuntime(cmd) == "container" {
+				handled, err := maybeContainer(cmd, mode)
+				if handled && err == nil {
+					err = exitError{0}
+				}
+				return err
+			}
+			if handled, err := maybeRootless(cmd, mode); handled {
 				if err == nil {
 					err = exitError{0}
 				}

@@ -41,12 +41,9 @@ var rootlessCommands = map[string]string{
 }
 
 // rootlessMode is how cmd runs without root: "" when it never needs the lab's namespaces (it
-// does not read a lab, or its --provider is not the lab, or gcp import reads Google's API, or
-// its --runtime is container).
+// does not read a lab, or its --provider is not the lab, or gcp import reads Google's API).
+// The same commands run in the user's lab container with the container runtime.
 func rootlessMode(cmd *cobra.Command) string {
-	if f := cmd.Flags().Lookup("runtime"); f != nil && f.Value.String() == "container" {
-		return ""
-	}
 	if f := cmd.Flags().Lookup("provider"); f != nil && f.Value.String() != "lab" {
 		return ""
 	}

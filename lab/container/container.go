@@ -66,8 +66,28 @@ type Options struct {
 
 // Lab is a running lab container.
 type Lab struct {
-	c   *testcontainers.DockerContainer
+	id  string
+	c   *testcontainers.DockerContainer // nil when attached to a container by ID
 	cli *testcontainers.DockerClient
+}
+
+// Attach returns the running lab container with this ID (an interactive lab, started by an
+// earlier command).
+func Attach(ctx context.Context, id string) (*Lab, error) {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if res.Container.State == nil || !res.Container.State.Running {
+		cli.Close()
+		return nil, fmt.Errorf("container %s is not running", id)
+	}
+	return &Lab{id: id, cli: cli}, nil
 }
 
 // ImageTag is the tag of the lab image for a base: it changes with the Dockerfile or the base.
@@ -147,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 		_ = c.Terminate(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("container: unexpected container type %T", c)
 	}
-	l := &Lab{c: dc}
+	l := &Lab{id: dc.GetContainerID(), c: dc}
 	defer func() {
 		if err != nil {
 			_ = l.Terminate(context.WithoutCancel(ctx))
@@ -169,7 +189,13 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 }
 
 // ID is the container's ID.
-func (l *Lab) ID() string { return l.c.GetContainerID() }
+func (l *Lab) ID() string { return l.id }
+
+// CopyIn copies a file or directory into the running container.
+func (l *Lab) CopyIn(ctx context.Context, cp Copy) error {
+	_, err := l.copyIn(ctx, cp)
+	return err
+}
 
 // copyIn streams one Copy as a tar archive into the container; it returns the bytes copied.
 func (l *Lab) copyIn(ctx context.Context, cp Copy) (int64, error) {
@@ -254,8 +280,13 @@ func addDir(tw *tar.Writer, root, prefix string, skip func(string, bool) bool) (
 // Exec runs argv in the container (working directory dir, env added) with its output streamed
 // to stdout and stderr, and returns its exit status.
 func (l *Lab) Exec(ctx context.Context, argv, env []string, dir string, stdout, stderr io.Writer) (int, error) {
+	return l.ExecInput(ctx, argv, env, dir, nil, stdout, stderr)
+}
+
+// ExecInput is Exec with stdin fed to the command (nil: none).
+func (l *Lab) ExecInput(ctx context.Context, argv, env []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	created, err := l.cli.ExecCreate(ctx, l.ID(), client.ExecCreateOptions{
-		Cmd: argv, Env: env, WorkingDir: dir, AttachStdout: true, AttachStderr: true,
+		Cmd: argv, Env: env, WorkingDir: dir, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("container: exec %s: %w", argv[0], err)
@@ -265,6 +296,12 @@ func (l *Lab) Exec(ctx context.Context, argv, env []string, dir string, stdout, 
 		return 0, fmt.Errorf("container: attach to %s: %w", argv[0], err)
 	}
 	defer att.Close()
+	if stdin != nil {
+		go func() {
+			_, _ = io.Copy(att.Conn, stdin)
+			_ = att.CloseWrite()
+		}()
+	}
 	copied := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(stdout, stderr, att.Reader)
@@ -361,6 +398,9 @@ func (l *Lab) Terminate(ctx context.Context) error {
 	var errs []error
 	if l.c != nil {
 		errs = append(errs, l.c.Terminate(ctx, testcontainers.StopTimeout(5*time.Second)))
+	} else if l.cli != nil {
+		_, err := l.cli.ContainerRemove(ctx, l.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		errs = append(errs, err)
 	}
 	if l.cli != nil {
 		errs = append(errs, l.cli.Close())

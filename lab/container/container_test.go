@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -227,6 +228,38 @@ func TestE2EInContainer(t *testing.T) {
 		t.Errorf("after lab gc --runtime container: containers %v, want only someone-elses (not reachgate's)", left)
 	}
 	e.docker(t, "rm", "-f", "someone-elses")
+
+	// An interactive lab in the user's lab container: up, kubectl at a node through lab exec,
+	// status, down; the container goes with the last lab.
+	home := t.TempDir()
+	labCmd := func(args ...string) string {
+		t.Helper()
+		c := exec.CommandContext(ctx, bin, args...)
+		c.Dir = root
+		c.Env = append(e.env(), container.BaseEnv+"="+image, "REACHGATE_RUNTIME=container", "XDG_CACHE_HOME="+home)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("reachgate %s (container runtime): %v\n%s", strings.Join(args, " "), err, tail(string(out), 40))
+		}
+		return string(out)
+	}
+	up := labCmd("lab", "up", "--name", "ctr", "-f", "fixtures/topologies/seed.yaml")
+	m := regexp.MustCompile(`lab exec --name ctr (\S+) --`).FindStringSubmatch(up)
+	if m == nil {
+		t.Fatalf("lab up in the container named no node host:\n%s", up)
+	}
+	if nodes := labCmd("lab", "exec", "--name", "ctr", m[1], "--", "reachgate", "kubectl", "get", "nodes"); strings.Count(nodes, " Ready ") != 3 {
+		t.Errorf("kubectl get nodes in the lab container: want 3 Ready nodes:\n%s", nodes)
+	}
+	if st := labCmd("lab", "status"); !strings.Contains(st, "lab ctr: up") {
+		t.Errorf("lab status with the container runtime:\n%s", st)
+	}
+	if down := labCmd("lab", "down", "--name", "ctr"); !strings.Contains(down, "removed the lab container") {
+		t.Errorf("lab down of the last lab kept the container:\n%s", down)
+	}
+	if left := strings.TrimSpace(e.docker(t, "ps", "-aq")); left != "" {
+		t.Errorf("containers left after lab down: %s", left)
+	}
 }
 
 func tail(s string, n int) string {

@@ -236,7 +236,9 @@ func TestE2EInContainer(t *testing.T) {
 		t.Helper()
 		c := exec.CommandContext(ctx, bin, args...)
 		c.Dir = root
-		c.Env = append(e.env(), container.BaseEnv+"="+image, "REACHGATE_RUNTIME=container", "XDG_CACHE_HOME="+home)
+		// Its own record of the lab container; the lab binaries from the usual cache.
+		c.Env = append(e.env(), container.BaseEnv+"="+image, "REACHGATE_RUNTIME=container", "XDG_CACHE_HOME="+home,
+			"REACHGATE_CACHE="+binaries.CacheDir())
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("reachgate %s (container runtime): %v\n%s", strings.Join(args, " "), err, tail(string(out), 40))

@@ -112,6 +112,33 @@ func skipInCheckout(rel string, dir bool) bool {
 	return false
 }
 
+// checkoutFilter copies what Git would: tracked files and new ones not ignored (so no
+// binaries lying in the tree); without Git, skipInCheckout.
+func checkoutFilter(ctx context.Context, root string) func(string, bool) bool {
+	c := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	c.Dir = root
+	b, err := c.Output()
+	if err != nil {
+		return skipInCheckout
+	}
+	files, dirs := map[string]bool{}, map[string]bool{}
+	for _, f := range strings.Split(string(b), "\x00") {
+		if f == "" {
+			continue
+		}
+		files[f] = true
+		for d := filepath.ToSlash(filepath.Dir(f)); d != "." && !dirs[d]; d = filepath.ToSlash(filepath.Dir(d)) {
+			dirs[d] = true
+		}
+	}
+	return func(rel string, dir bool) bool {
+		if dir {
+			return !dirs[rel]
+		}
+		return !files[rel]
+	}
+}
+
 // e2eInContainer runs the suites (built here for Linux) in one lab container and copies
 // the reports and logs back.
 func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jobs int, matrix string, ginkgoFlags []string) error {
@@ -132,7 +159,7 @@ func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jo
 		{Host: self, Path: ctrBin},
 		{Host: kube.APIServer, Path: ctrKubebin + "/kube-apiserver"},
 		{Host: kube.Etcd, Path: ctrKubebin + "/etcd"},
-		{Host: root, Path: ctrSrc, Skip: skipInCheckout},
+		{Host: root, Path: ctrSrc, Skip: checkoutFilter(ctx, root)},
 		{Host: filepath.Join(binDir, suitesIndex), Path: ctrSuites + "/" + suitesIndex},
 	}
 	for _, p := range pkgs {

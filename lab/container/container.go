@@ -160,6 +160,9 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 		if buildLog.Len() > 0 {
 			err = fmt.Errorf("%w\nimage build log:\n%s", err, tailLines(buildLog.String(), 30))
 		}
+		if strings.Contains(err.Error(), "registry") || strings.Contains(err.Error(), "pull") {
+			err = fmt.Errorf("%w\n(the base image %s could not be pulled: connect the engine to a registry, or set %s to a local image)", err, base, BaseEnv)
+		}
 		return nil, fmt.Errorf("container: start the lab container: %w", err)
 	}
 	dc, ok := c.(*testcontainers.DockerContainer)

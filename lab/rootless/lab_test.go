@@ -144,26 +144,7 @@ func (u *user) holder(t *testing.T) rootless.Holder {
 }
 
 // inNamespace lists the live (not zombie) processes in user namespace ino.
-func inNamespace(ino uint64) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	link := fmt.Sprintf("user:[%d]", ino)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid)); l != link {
-			continue
-		}
-		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:])); len(f) > 0 && f[0] != "Z" {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
-}
+func inNamespace(ino uint64) []int { return (&rootless.Holder{UserNS: ino}).Members() }
 
 // cleanup removes whatever a failed test left: the user's labs, then anything in its namespace.
 func (u *user) cleanup(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"reachgate/framework/checkout"
 	"reachgate/lab/binaries"
 	"reachgate/lab/container"
 )
@@ -102,6 +104,27 @@ func linuxSelf(ctx context.Context, root, binDir string) (string, error) {
 	return out, nil
 }
 
+// linuxLabBinaries are the copies of the Linux reachgate, kube-apiserver and etcd a lab
+// container runs (built or cross-built as needed; cross-built files go under binDir).
+func linuxLabBinaries(ctx context.Context, root, binDir string) ([]container.Copy, error) {
+	self, err := linuxSelf(ctx, root, binDir)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := binaries.EnsureFor(ctx, slog.Default(), "linux")
+	if err != nil {
+		return nil, err
+	}
+	return []container.Copy{
+		{Host: self, Path: ctrBin},
+		{Host: kube.APIServer, Path: ctrKubebin + "/kube-apiserver"},
+		{Host: kube.Etcd, Path: ctrKubebin + "/etcd"},
+	}, nil
+}
+
+// ctrKubeEnv points the lab inside a container at the copied kube-apiserver and etcd.
+var ctrKubeEnv = []string{"REACHGATE_KUBE_APISERVER=" + ctrKubebin + "/kube-apiserver", "REACHGATE_ETCD=" + ctrKubebin + "/etcd"}
+
 // skipInCheckout leaves out of the container's copy of the checkout what is built or
 // written (the suites are copied on their own) and the Git data.
 func skipInCheckout(rel string, dir bool) bool {
@@ -144,24 +167,16 @@ func checkoutFilter(ctx context.Context, root string) func(string, bool) bool {
 func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jobs int, matrix string, ginkgoFlags []string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	self, err := linuxSelf(ctx, root, binDir)
-	if err != nil {
-		return err
-	}
-	kube, err := binaries.EnsureFor(ctx, slog.Default(), "linux")
+	copies, err := linuxLabBinaries(ctx, root, binDir)
 	if err != nil {
 		return err
 	}
 	if err := writeSuiteManifest(root, binDir, pkgs); err != nil {
 		return err
 	}
-	copies := []container.Copy{
-		{Host: self, Path: ctrBin},
-		{Host: kube.APIServer, Path: ctrKubebin + "/kube-apiserver"},
-		{Host: kube.Etcd, Path: ctrKubebin + "/etcd"},
-		{Host: root, Path: ctrSrc, Skip: checkoutFilter(ctx, root)},
-		{Host: filepath.Join(binDir, suitesIndex), Path: ctrSuites + "/" + suitesIndex},
-	}
+	copies = append(copies,
+		container.Copy{Host: root, Path: ctrSrc, Skip: checkoutFilter(ctx, root)},
+		container.Copy{Host: filepath.Join(binDir, suitesIndex), Path: ctrSuites + "/" + suitesIndex})
 	for _, p := range pkgs {
 		copies = append(copies, container.Copy{Host: filepath.Join(binDir, p.ID+".test"), Path: ctrSuites + "/" + p.ID + ".test"})
 	}
@@ -192,11 +207,7 @@ func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jo
 	for _, g := range ginkgoFlags {
 		argv = append(argv, "--ginkgo="+g)
 	}
-	env := []string{
-		"REACHGATE_BIN=" + ctrBin, "REACHGATE_REPORT_DIR=" + ctrReports,
-		"REACHGATE_KUBE_APISERVER=" + ctrKubebin + "/kube-apiserver", "REACHGATE_ETCD=" + ctrKubebin + "/etcd",
-		runtimeEnv + "=local",
-	}
+	env := append([]string{"REACHGATE_BIN=" + ctrBin, "REACHGATE_REPORT_DIR=" + ctrReports, runtimeEnv + "=local"}, ctrKubeEnv...)
 	code, runErr := lab.Exec(ctx, argv, env, ctrSrc, out, cmd.ErrOrStderr())
 	// Reports and logs come back even when suites failed.
 	reports := os.Getenv("REACHGATE_REPORT_DIR")
@@ -302,28 +313,27 @@ func maybeContainer(cmd *cobra.Command, mode string) (bool, error) {
 		// The container outlives this command: testcontainers' reaper would remove it when
 		// the command exits, so lab down and lab gc remove it instead.
 		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-		root, _ := os.Getwd()
-		self, err := linuxSelf(ctx, root, os.TempDir())
-		if err != nil {
+		// Off Linux reachgate is cross-built from the checkout; on Linux it is this binary.
+		root, err := checkout.Root()
+		if err != nil && runtime.GOOS != "linux" {
 			return true, err
 		}
-		kube, err := binaries.EnsureFor(ctx, slog.Default(), "linux")
+		copies, err := linuxLabBinaries(ctx, root, filepath.Join(root, "bin"))
 		if err != nil {
 			return true, err
 		}
 		name := fmt.Sprintf("lab-%d", os.Getuid())
-		l, err := container.Start(ctx, container.Options{Name: name, Progress: out, Copies: []container.Copy{
-			{Host: self, Path: ctrBin},
-			{Host: kube.APIServer, Path: ctrKubebin + "/kube-apiserver"},
-			{Host: kube.Etcd, Path: ctrKubebin + "/etcd"},
-		}})
+		l, err := container.Start(ctx, container.Options{Name: name, Progress: out, Copies: copies})
 		if err != nil {
 			return true, err
 		}
 		lab, rec = l, labContainer{ID: l.ID(), Name: "reachgate-" + name, Created: time.Now().UTC()}
 		b, _ := json.MarshalIndent(rec, "", "  ")
-		if err := os.MkdirAll(filepath.Dir(labContainerRecord()), 0o755); err == nil {
-			err = os.WriteFile(labContainerRecord(), b, 0o644)
+		if err := os.MkdirAll(filepath.Dir(labContainerRecord()), 0o755); err != nil {
+			return true, errors.Join(err, lab.Terminate(context.WithoutCancel(ctx)))
+		}
+		if err := os.WriteFile(labContainerRecord(), b, 0o644); err != nil {
+			return true, errors.Join(err, lab.Terminate(context.WithoutCancel(ctx)))
 		}
 		fmt.Fprintf(out, "container: the lab container %s holds this user's labs (record %s)\n", rec.Name, labContainerRecord())
 	}
@@ -354,10 +364,7 @@ func maybeContainer(cmd *cobra.Command, mode string) (bool, error) {
 			args[i] = "--topology=" + dst
 		}
 	}
-	env := []string{
-		"REACHGATE_KUBE_APISERVER=" + ctrKubebin + "/kube-apiserver", "REACHGATE_ETCD=" + ctrKubebin + "/etcd",
-		runtimeEnv + "=local", "REACHGATE_IN_CONTAINER=1",
-	}
+	env := append([]string{runtimeEnv + "=local", "REACHGATE_IN_CONTAINER=1"}, ctrKubeEnv...)
 	var stdin *os.File
 	if path == "reachgate lab exec" {
 		stdin = os.Stdin

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/dns/dnsmessage"
+
 	"reachgate/framework/netmodel"
 	"reachgate/framework/pki"
 	"reachgate/lab/dnsserver"
@@ -110,6 +112,9 @@ func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger
 		if err != nil {
 			return err
 		}
+		if err := waitAnswering(ctx, l.Plan.Routers[n.Name], netip.AddrPortFrom(a, 53).String(), p); err != nil {
+			return err
+		}
 		log.Info("resolver up", "pid", p.PID, "vpc", n.Name, "at", a)
 	}
 	return nil
@@ -151,6 +156,42 @@ func waitListening(ctx context.Context, ns, network, addr string, p netns.Proces
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s does not accept connections at %s in %s after 15 s: %w (log: %s)", p.Name, addr, ns, err, p.Log)
+		}
+	}
+}
+
+// waitAnswering waits until the resolver at addr ("ip:53", UDP) in ns answers a query (any
+// answer, NXDOMAIN included), or p exits: a VM's first lookup must not meet a closed port.
+func waitAnswering(ctx context.Context, ns, addr string, p netns.Process) error {
+	name := dnsmessage.MustNewName("reachgate-ready.invalid.")
+	q := dnsmessage.Message{Header: dnsmessage.Header{ID: 1, RecursionDesired: true},
+		Questions: []dnsmessage.Question{{Name: name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}}
+	query, err := q.Pack()
+	if err != nil {
+		return err
+	}
+	dial := netns.Dialer(ns)
+	var last error
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := dial(ctx, "udp", addr); err != nil {
+			last = err
+		} else {
+			_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+			buf := make([]byte, 512)
+			if _, err = c.Write(query); err == nil {
+				_, err = c.Read(buf)
+			}
+			c.Close()
+			if err == nil {
+				return nil
+			}
+			last = err
+		}
+		if !p.Running() {
+			return fmt.Errorf("%s exited at start; see %s", p.Name, p.Log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not answer at %s in %s after 15 s: %w (log: %s)", p.Name, addr, ns, last, p.Log)
 		}
 	}
 }

@@ -43,6 +43,9 @@ func newLabServeAPICommand() *cobra.Command {
 			}
 			log := slog.Default()
 			api := gcpapi.New(labcloud.Lab{L: l, Self: self, Log: log}, lab.Project(name), "http://"+listen)
+			if err := api.ResumeGuests(); err != nil {
+				log.Warn("instances' metadata servers", "err", err)
+			}
 			srv := &http.Server{Handler: logRequests(api, log), ReadHeaderTimeout: 10 * time.Second}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

@@ -127,6 +127,9 @@ func newRootCommand() *cobra.Command {
 		newWANCommand(),
 		newVPNCommand(),
 		newBGPCommand(),
+		// What runs on a VM of a gcp-provider run.
+		newAgentCommand(),
+		newGuestInitCommand(),
 	)
 	return root
 }

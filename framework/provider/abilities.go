@@ -99,6 +99,14 @@ type GCPAPI interface {
 	GCPAPI(ctx context.Context) (APIAccess, error)
 }
 
+// AgentSource is the ability to hand a VM reachgate's agent: the URL its startup script
+// fetches the binary from and the binary's SHA-256 (a Cloud Storage object on GCP; a file of
+// the lab's shared filesystem in the lab). With GCPAPI, gcp.Cloud.InstallAgent makes any VM
+// of the project a host the harness reaches through its metadata.
+type AgentSource interface {
+	AgentSource(ctx context.Context) (url, sha256 string, err error)
+}
+
 // APIAccess is how to reach a project's APIs: Endpoint empty means Google's; Options carry
 // the credentials or the HTTP client.
 type APIAccess struct {

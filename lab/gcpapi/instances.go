@@ -17,6 +17,16 @@ const machineType = "e2-medium"
 // instances serves instances.get and instances.list of a zone: the lab's hosts in customer
 // GCP VPCs (VMs and the cluster's nodes; the control plane lives in the Google-owned VPC).
 func (s *Server) instances(w http.ResponseWriter, r *http.Request, zone string, rest []string) {
+	if len(rest) == 2 {
+		if h := s.cloud.L.Current.Host(rest[0]); h != nil {
+			if z, ok := s.hostZone(h); ok && z == zone {
+				s.instanceMethod(w, r, zone, h, rest[1])
+				return
+			}
+		}
+		s.notFoundResource(w, "zones/"+zone+"/instances/"+rest[0])
+		return
+	}
 	switch {
 	case r.Method != http.MethodGet:
 		methodNotAllowed(w, r)
@@ -116,7 +126,7 @@ func (s *Server) instanceResource(h *topology.Machine, zone string) *computepb.I
 		MachineType: proto.String(s.link("zones", zone, "machineTypes", machineType)), Status: proto.String("RUNNING"),
 		NetworkInterfaces: []*computepb.NetworkInterface{nic}, Tags: tags, Labels: labels, CanIpForward: proto.Bool(false),
 		Fingerprint:      proto.String(fingerprint(h.Name, zone, h.VPC, h.Subnet, h.IP, strings.Join(h.Tags, ","), h.Role)),
-		LabelFingerprint: labelFingerprint(labels)}
+		LabelFingerprint: labelFingerprint(labels), Metadata: s.instanceMetadata(h.Name)}
 }
 
 // podRangeName is the name of the cluster's pod secondary range (the topology resolves it to

@@ -18,6 +18,7 @@ package gcpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	labcloud "reachgate/lab/cloud"
+	"reachgate/lab/metadata"
 )
 
 // Server is the API of one lab.
@@ -53,6 +55,10 @@ type Server struct {
 	nextID       uint64
 	// apply runs a mutation of an operation; tests replace it to delay or fail one.
 	apply func(func() error) error
+
+	// guests holds the instances' metadata and guest attributes and serves their metadata
+	// servers (metadata.go).
+	guests guests
 }
 
 // New serves c as project's resources; links are written under base.
@@ -136,6 +142,13 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		default:
 			notFound()
 		}
+	case len(p) >= 5 && p[1] == "zones" && p[3] == "operations":
+		rest := p[4:]
+		if len(rest) == 1 && r.Method == http.MethodGet || len(rest) == 2 && rest[1] == "wait" && r.Method == http.MethodPost {
+			s.operation(w, r, "zones/"+p[2], rest[0])
+		} else {
+			notFound()
+		}
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "routers" && r.Method == http.MethodGet:
 		s.aggregatedRouters(w, r)
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "subnetworks" && r.Method == http.MethodGet:
@@ -200,6 +213,9 @@ func (s *Server) startOperation(scope, kind, target string, do func() error) *co
 	if strings.HasPrefix(scope, "regions/") {
 		op.Region = proto.String(s.link(scope))
 	}
+	if strings.HasPrefix(scope, "zones/") {
+		op.Zone = proto.String(s.link(scope))
+	}
 	s.ops[name] = op
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -254,6 +270,8 @@ func lastSegment(ref string) string {
 func classify(err error) (int, string) {
 	msg := err.Error()
 	switch {
+	case errors.Is(err, metadata.ErrFingerprint):
+		return http.StatusPreconditionFailed, "CONDITION_NOT_MET"
 	case strings.Contains(msg, "already"), strings.Contains(msg, "in use"):
 		return http.StatusConflict, "RESOURCE_ALREADY_EXISTS"
 	case strings.Contains(msg, "does not exist"), strings.Contains(msg, "no subnetwork"):

@@ -66,8 +66,11 @@ func Down(ctx context.Context, st *State, log *slog.Logger) error {
 }
 
 // labPIDs lists the processes whose environment carries LabEnv for the lab in dir.
-func labPIDs(dir string) []int {
-	tag := []byte(LabEnv + "=" + dir + "\x00")
+func labPIDs(dir string) []int { return markedPIDs(LabEnv + "=" + dir) }
+
+// markedPIDs lists the processes whose environment carries mark ("NAME=value").
+func markedPIDs(mark string) []int {
+	tag := []byte(mark + "\x00")
 	return pidsWhere(func(proc string) bool {
 		env, err := os.ReadFile(proc + "/environ")
 		if err != nil {
@@ -217,4 +220,22 @@ func gc(ctx context.Context, only string, log *slog.Logger) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// EndMarked ends the processes whose environment carries mark ("NAME=value", e.g. a guest's
+// REACHGATE_GUEST): SIGTERM, grace, SIGKILL, and waits until they have exited. A guest's
+// reboot stops what its previous boot started this way, however it detached.
+func EndMarked(ctx context.Context, mark string, grace time.Duration) (int, error) {
+	n := 0
+	for range 5 {
+		hs := openAll(markedPIDs(mark))
+		if len(hs) == 0 {
+			return n, nil
+		}
+		n += len(hs)
+		if err := terminate(ctx, hs, grace); err != nil {
+			return n, err
+		}
+	}
+	return n, fmt.Errorf("processes marked %s keep starting", mark)
 }

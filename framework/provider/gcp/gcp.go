@@ -58,6 +58,9 @@ type Cloud struct {
 	vpnGateways      *compute.VpnGatewaysClient
 	externalGateways *compute.ExternalVpnGatewaysClient
 	vpnTunnels       *compute.VpnTunnelsClient
+
+	instances *compute.InstancesClient
+	zoneOps   *compute.ZoneOperationsClient
 }
 
 var _ provider.Cloud = (*Cloud)(nil)
@@ -100,6 +103,12 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if c.vpnTunnels, err = compute.NewVpnTunnelsRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: vpn tunnels client: %w", err), c.Close())
 	}
+	if c.instances, err = compute.NewInstancesRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: instances client: %w", err), c.Close())
+	}
+	if c.zoneOps, err = compute.NewZoneOperationsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: zone operations client: %w", err), c.Close())
+	}
 	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
 	}
@@ -135,6 +144,12 @@ func (c *Cloud) Close() error {
 	}
 	if c.vpnTunnels != nil {
 		errs = append(errs, c.vpnTunnels.Close())
+	}
+	if c.instances != nil {
+		errs = append(errs, c.instances.Close())
+	}
+	if c.zoneOps != nil {
+		errs = append(errs, c.zoneOps.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -250,15 +265,20 @@ func (c *Cloud) wait(ctx context.Context, region string, op *compute.Operation) 
 	} else {
 		got, err = c.regionOps.Get(ctx, &computepb.GetRegionOperationRequest{Project: c.cfg.Project, Region: region, Operation: op.Name()})
 	}
+	return operationResult(op.Name(), got, err)
+}
+
+// operationResult is the error of an operation read back (or of reading it).
+func operationResult(name string, got *computepb.Operation, err error) error {
 	if err != nil {
-		return wrap("get operation "+op.Name(), err)
+		return wrap("get operation "+name, err)
 	}
 	if e := got.GetError(); e != nil && len(e.GetErrors()) > 0 {
 		var msgs []string
 		for _, x := range e.GetErrors() {
 			msgs = append(msgs, x.GetMessage())
 		}
-		return &OperationError{Operation: op.Name(), Code: int(got.GetHttpErrorStatusCode()), Message: strings.Join(msgs, "; ")}
+		return &OperationError{Operation: name, Code: int(got.GetHttpErrorStatusCode()), Message: strings.Join(msgs, "; ")}
 	}
 	return nil
 }

@@ -39,6 +39,13 @@ func newAPI(t *testing.T) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
 // newAPIOn is newAPI on the named topology of fixtures/topologies.
 func newAPIOn(t *testing.T, name string) (labcloud.Lab, *gcp.Cloud, *[]string, string) {
 	t.Helper()
+	lc, c, log, url, _ := newAPIServer(t, name)
+	return lc, c, log, url
+}
+
+// newAPIServer is newAPIOn with the API's server.
+func newAPIServer(t *testing.T, name string) (labcloud.Lab, *gcp.Cloud, *[]string, string, *gcpapi.Server) {
+	t.Helper()
 	topo, err := topology.ParseFile("../../../fixtures/topologies/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +75,7 @@ func newAPIOn(t *testing.T, name string) (labcloud.Lab, *gcp.Cloud, *[]string, s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return lc, c, &log, srv.URL
+	return lc, c, &log, srv.URL, api
 }
 
 func TestGCPClientsAgainstLabAPI(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"log/slog"
@@ -69,6 +70,10 @@ type Environment struct {
 	version string
 	log     *slog.Logger
 	api     api
+
+	agentOnce          sync.Once
+	agentURL, agentSum string
+	agentErr           error
 }
 
 // Lab exposes the underlying lab (for lab-only abilities).

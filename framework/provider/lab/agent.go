@@ -1,0 +1,41 @@
+package lab
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"reachgate/framework/provider"
+)
+
+var _ provider.AgentSource = (*Environment)(nil)
+
+// AgentSource implements provider.AgentSource: the reachgate binary the lab runs, as a
+// file:// URL (the lab's instances share its filesystem, as VMs of an image with the agent
+// baked in would), and its SHA-256, computed once.
+func (e *Environment) AgentSource(context.Context) (string, string, error) {
+	e.agentOnce.Do(func() {
+		path, err := filepath.Abs(e.self)
+		if err != nil {
+			e.agentErr = err
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			e.agentErr = fmt.Errorf("the agent binary: %w", err)
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			e.agentErr = fmt.Errorf("the agent binary: %w", err)
+			return
+		}
+		e.agentURL, e.agentSum = "file://"+path, hex.EncodeToString(h.Sum(nil))
+	})
+	return e.agentURL, e.agentSum, e.agentErr
+}

@@ -138,6 +138,7 @@ test-go: lab-binaries
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool actionlint .github/workflows/*.yml
 
 # Prints seconds for a warm `lab up` of seed.yaml and a warm `make e2e-local`.
 bench-lab: lab-binaries

@@ -15,9 +15,9 @@ import (
 func newGCPCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "gcp",
-		Short: "Read a GCP project (or a lab's GCP API) through Google's official clients",
+		Short: "Read a GCP project (or a lab's GCP API) through Google's official clients, and clean up after runs",
 	}
-	c.AddCommand(newGCPImportCommand())
+	c.AddCommand(newGCPImportCommand(), newGCPJanitorCommand())
 	return c
 }
 

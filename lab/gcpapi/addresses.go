@@ -41,9 +41,9 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request, region string
 			return
 		}
 		name := rest[0]
-		op := s.startOperation("regions/"+region, "delete", s.link("regions", region, "addresses", name), func() error {
+		op := s.startOperation("regions/"+region, "delete", s.link("regions", region, "addresses", name), s.forgotten("regions/"+region+"/addresses/"+name, func() error {
 			return s.cloud.ReleaseAddress(context.Background(), region, name)
-		})
+		}))
 		writeProto(w, http.StatusOK, op)
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
@@ -80,10 +80,10 @@ func (s *Server) insertAddress(w http.ResponseWriter, r *http.Request, region st
 	}
 	spec := cloud.AddressSpec{Name: in.GetName(), Region: region, Subnetwork: lastSegment(in.GetSubnetwork()), Address: addr, Purpose: in.GetPurpose(),
 		Labels: in.GetLabels()}
-	op := s.startOperation("regions/"+region, "insert", s.link("regions", region, "addresses", spec.Name), func() error {
+	op := s.startOperation("regions/"+region, "insert", s.link("regions", region, "addresses", spec.Name), s.recorded("regions/"+region+"/addresses/"+spec.Name, in.GetDescription(), func() error {
 		_, err := s.cloud.ReserveInternalAddress(context.Background(), spec)
 		return err
-	})
+	}))
 	writeProto(w, http.StatusOK, op)
 }
 
@@ -126,6 +126,7 @@ func (s *Server) addressResource(a cloud.Address) *computepb.Address {
 		Id:       proto.Uint64(stableID(a.Region + "/" + a.Name)),
 		Labels:   a.Labels, LabelFingerprint: labelFingerprint(a.Labels),
 	}
+	out.CreationTimestamp, out.Description = s.stamp("regions/" + a.Region + "/addresses/" + a.Name)
 	if a.Subnetwork != "" {
 		out.Subnetwork = proto.String(s.link("regions", a.Region, "subnetworks", a.Subnetwork))
 	}

@@ -37,9 +37,9 @@ func (s *Server) firewalls(w http.ResponseWriter, r *http.Request, rest []string
 			return
 		}
 		name := rest[0]
-		writeProto(w, http.StatusOK, s.startOperation("global", "delete", s.link("global", "firewalls", name), func() error {
+		writeProto(w, http.StatusOK, s.startOperation("global", "delete", s.link("global", "firewalls", name), s.forgotten("global/firewalls/"+name, func() error {
 			return s.cloud.DeleteFirewall(context.Background(), name)
-		}))
+		})))
 		return
 	}
 	getOrList(s, w, r, "firewalls", rest, all, func(items []*computepb.Firewall) proto.Message {
@@ -52,10 +52,11 @@ func (s *Server) firewalls(w http.ResponseWriter, r *http.Request, rest []string
 // into allowed or denied entries ({IPProtocol, ports}; no ports: every port).
 func (s *Server) firewallResource(network string, f *topology.Rule) *computepb.Firewall {
 	out := &computepb.Firewall{Kind: proto.String("compute#firewall"), Name: proto.String(f.Name),
-		Id: proto.Uint64(stableID("firewall/" + network + "/" + f.Name)), CreationTimestamp: proto.String(s.created()),
+		Id: proto.Uint64(stableID("firewall/" + network + "/" + f.Name)),
 		Network: proto.String(s.link("global", "networks", network)), SelfLink: proto.String(s.link("global", "firewalls", f.Name)),
 		Direction: proto.String("INGRESS"), Priority: proto.Int32(int32(f.Priority)), Disabled: proto.Bool(false),
 		TargetTags: slices.Clone(f.TargetTags), LogConfig: &computepb.FirewallLogConfig{Enable: proto.Bool(false)}}
+	out.CreationTimestamp, out.Description = s.stamp("global/firewalls/" + f.Name)
 	for _, p := range f.Sources {
 		out.SourceRanges = append(out.SourceRanges, p.String())
 	}
@@ -105,9 +106,9 @@ func (s *Server) insertFirewall(w http.ResponseWriter, r *http.Request) {
 	if network == "" {
 		network = "default"
 	}
-	writeProto(w, http.StatusOK, s.startOperation("global", "insert", s.link("global", "firewalls", rule.Name), func() error {
+	writeProto(w, http.StatusOK, s.startOperation("global", "insert", s.link("global", "firewalls", rule.Name), s.recorded("global/firewalls/"+rule.Name, in.GetDescription(), func() error {
 		return s.cloud.InsertFirewall(context.Background(), network, rule)
-	}))
+	})))
 }
 
 // patchFirewall serves firewalls.patch: the fields present in the body replace the rule's.

@@ -56,6 +56,8 @@ type Server struct {
 	// apply runs a mutation of an operation; tests replace it to delay or fail one.
 	apply func(func() error) error
 
+	// records are the descriptions and creation times of inserted resources (records.go).
+	records records
 	// guests holds the instances' metadata and guest attributes and serves their metadata
 	// servers (metadata.go).
 	guests guests
@@ -155,6 +157,12 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, p []string) {
 		s.aggregatedSubnetworks(w, r)
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "instances" && r.Method == http.MethodGet:
 		s.aggregatedInstances(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "addresses" && r.Method == http.MethodGet:
+		s.aggregatedAddresses(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "vpnGateways" && r.Method == http.MethodGet:
+		s.aggregatedVpnGateways(w, r)
+	case len(p) == 3 && p[1] == "aggregated" && p[2] == "vpnTunnels" && r.Method == http.MethodGet:
+		s.aggregatedVpnTunnels(w, r)
 	case len(p) == 3 && p[1] == "aggregated" && p[2] == "interconnectAttachments" && r.Method == http.MethodGet:
 		s.aggregatedInterconnectAttachments(w, r)
 	case len(p) >= 4 && p[1] == "zones" && p[3] == "instances":

@@ -36,18 +36,20 @@ func decode(w http.ResponseWriter, r *http.Request, m proto.Message) bool {
 }
 
 // mutate answers an insert (len(rest) == 0, POST) or a delete (one name, DELETE) with an
-// operation of scope that runs do; anything else is 405.
-func (s *Server) mutate(w http.ResponseWriter, r *http.Request, scope, coll string, rest []string, insert func() (string, func() error, bool), del func(name string) error) {
+// operation of scope that runs do, recording the inserted resource's description and time
+// (records.go); anything else is 405.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, scope, coll string, rest []string, insert func() (name, description string, do func() error, ok bool), del func(name string) error) {
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodPost:
-		name, do, ok := insert()
+		name, description, do, ok := insert()
 		if !ok {
 			return
 		}
-		writeProto(w, http.StatusOK, s.startOperation(scope, "insert", s.link(scope, coll, name), do))
+		writeProto(w, http.StatusOK, s.startOperation(scope, "insert", s.link(scope, coll, name), s.recorded(scope+"/"+coll+"/"+name, description, do)))
 	case len(rest) == 1 && r.Method == http.MethodDelete:
 		name := rest[0]
-		writeProto(w, http.StatusOK, s.startOperation(scope, "delete", s.link(scope, coll, name), func() error { return del(name) }))
+		writeProto(w, http.StatusOK, s.startOperation(scope, "delete", s.link(scope, coll, name),
+			s.forgotten(scope+"/"+coll+"/"+name, func() error { return del(name) })))
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
 	}
@@ -67,16 +69,16 @@ func (s *Server) vpnGateways(w http.ResponseWriter, r *http.Request, region stri
 		s.readVpnGateways(w, r, region, rest)
 		return
 	}
-	s.mutate(w, r, "regions/"+region, "vpnGateways", rest, func() (string, func() error, bool) {
+	s.mutate(w, r, "regions/"+region, "vpnGateways", rest, func() (string, string, func() error, bool) {
 		var in computepb.VpnGateway
 		if !decode(w, r, &in) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		if !checkLabels(w, in.GetLabels()) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		g := cloud.VpnGateway{Name: in.GetName(), Network: lastSegment(in.GetNetwork()), Region: region, Labels: in.GetLabels()}
-		return g.Name, func() error { return s.cloud.InsertVpnGateway(context.Background(), g) }, true
+		return g.Name, in.GetDescription(), func() error { return s.cloud.InsertVpnGateway(context.Background(), g) }, true
 	}, func(name string) error { return s.cloud.DeleteVpnGateway(context.Background(), name) })
 }
 
@@ -94,16 +96,16 @@ func (s *Server) externalVpnGateways(w http.ResponseWriter, r *http.Request, res
 		s.readExternalVpnGateways(w, r, rest)
 		return
 	}
-	s.mutate(w, r, "global", "externalVpnGateways", rest, func() (string, func() error, bool) {
+	s.mutate(w, r, "global", "externalVpnGateways", rest, func() (string, string, func() error, bool) {
 		var in computepb.ExternalVpnGateway
 		if !decode(w, r, &in) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		if !checkLabels(w, in.GetLabels()) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		g := cloud.ExternalVpnGateway{Name: in.GetName(), RedundancyType: in.GetRedundancyType(), Labels: in.GetLabels()}
-		return g.Name, func() error { return s.cloud.InsertExternalVpnGateway(context.Background(), g) }, true
+		return g.Name, in.GetDescription(), func() error { return s.cloud.InsertExternalVpnGateway(context.Background(), g) }, true
 	}, func(name string) error { return s.cloud.DeleteExternalVpnGateway(context.Background(), name) })
 }
 
@@ -121,21 +123,21 @@ func (s *Server) vpnTunnels(w http.ResponseWriter, r *http.Request, region strin
 		s.readVpnTunnels(w, r, region, rest)
 		return
 	}
-	s.mutate(w, r, "regions/"+region, "vpnTunnels", rest, func() (string, func() error, bool) {
+	s.mutate(w, r, "regions/"+region, "vpnTunnels", rest, func() (string, string, func() error, bool) {
 		var in computepb.VpnTunnel
 		if !decode(w, r, &in) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		if in.GetSharedSecret() == "" {
 			writeError(w, http.StatusBadRequest, "required", fmt.Sprintf("Invalid value for field 'resource.sharedSecret': ''. The shared secret of tunnel %q is required.", in.GetName()))
-			return "", nil, false
+			return "", "", nil, false
 		}
 		if !checkLabels(w, in.GetLabels()) {
-			return "", nil, false
+			return "", "", nil, false
 		}
 		t := cloud.VpnTunnel{Name: in.GetName(), Region: region, Labels: in.GetLabels(), VpnGateway: lastSegment(in.GetVpnGateway()),
 			VpnGatewayInterface: int(in.GetVpnGatewayInterface()), PeerExternalGateway: lastSegment(in.GetPeerExternalGateway()),
 			PeerExternalGatewayInterface: int(in.GetPeerExternalGatewayInterface()), Router: lastSegment(in.GetRouter())}
-		return t.Name, func() error { return s.cloud.InsertVpnTunnel(context.Background(), t) }, true
+		return t.Name, in.GetDescription(), func() error { return s.cloud.InsertVpnTunnel(context.Background(), t) }, true
 	}, func(name string) error { return s.cloud.DeleteVpnTunnel(context.Background(), name) })
 }

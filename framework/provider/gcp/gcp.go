@@ -59,16 +59,19 @@ type Cloud struct {
 	externalGateways *compute.ExternalVpnGatewaysClient
 	vpnTunnels       *compute.VpnTunnelsClient
 
-	instances *compute.InstancesClient
-	zoneOps   *compute.ZoneOperationsClient
+	instances   *compute.InstancesClient
+	zoneOps     *compute.ZoneOperationsClient
+	firewalls   *compute.FirewallsClient
+	subnetworks *compute.SubnetworksClient
 }
 
 var _ provider.Cloud = (*Cloud)(nil)
 
-// New opens the clients; Close releases them.
+// New opens the clients; Close releases them. The cluster's calls (provider.Cloud) need
+// Location and Cluster; the project-wide ones (the janitor, the agent) only Project.
 func New(ctx context.Context, cfg Config) (*Cloud, error) {
-	if cfg.Project == "" || cfg.Location == "" || cfg.Cluster == "" {
-		return nil, errors.New("gcp: project, location and cluster are required")
+	if cfg.Project == "" {
+		return nil, errors.New("gcp: a project is required")
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Minute
@@ -108,6 +111,12 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	}
 	if c.zoneOps, err = compute.NewZoneOperationsRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: zone operations client: %w", err), c.Close())
+	}
+	if c.firewalls, err = compute.NewFirewallsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: firewalls client: %w", err), c.Close())
+	}
+	if c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: subnetworks client: %w", err), c.Close())
 	}
 	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
@@ -150,6 +159,12 @@ func (c *Cloud) Close() error {
 	}
 	if c.zoneOps != nil {
 		errs = append(errs, c.zoneOps.Close())
+	}
+	if c.firewalls != nil {
+		errs = append(errs, c.firewalls.Close())
+	}
+	if c.subnetworks != nil {
+		errs = append(errs, c.subnetworks.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -377,13 +392,18 @@ func (c *Cloud) updateCluster(ctx context.Context, u *containerpb.ClusterUpdate)
 	}); err != nil {
 		return wrap("update cluster "+c.clusterName(), err)
 	}
+	return c.waitContainer(ctx, c.cfg.Location, op)
+}
+
+// waitContainer polls a container operation of location until it is DONE and returns its error.
+func (c *Cloud) waitContainer(ctx context.Context, location string, op *containerpb.Operation) error {
 	for delay := 250 * time.Millisecond; op.GetStatus() != containerpb.Operation_DONE; delay = min(2*delay, 5*time.Second) {
 		select {
 		case <-ctx.Done():
 			return &OperationError{Operation: op.GetName(), Message: "not DONE: " + ctx.Err().Error(), err: ctx.Err()}
 		case <-time.After(delay):
 		}
-		name := fmt.Sprintf("projects/%s/locations/%s/operations/%s", c.cfg.Project, c.cfg.Location, op.GetName())
+		name := fmt.Sprintf("projects/%s/locations/%s/operations/%s", c.cfg.Project, location, op.GetName())
 		var err error
 		if op, err = c.clusters.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name}); err != nil {
 			return wrap("get operation "+name, err)

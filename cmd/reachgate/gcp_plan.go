@@ -15,8 +15,8 @@ import (
 func newGCPPlanCommand() *cobra.Command {
 	var (
 		file, run, prices, tpRegion string
-		hours             float64
-		asJSON            bool
+		hours                       float64
+		asJSON                      bool
 	)
 	c := &cobra.Command{
 		Use:   "plan [-f topology.yaml] [--run NAME] [--hours H]",

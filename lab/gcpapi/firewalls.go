@@ -52,7 +52,7 @@ func (s *Server) firewalls(w http.ResponseWriter, r *http.Request, rest []string
 // into allowed or denied entries ({IPProtocol, ports}; no ports: every port).
 func (s *Server) firewallResource(network string, f *topology.Rule) *computepb.Firewall {
 	out := &computepb.Firewall{Kind: proto.String("compute#firewall"), Name: proto.String(f.Name),
-		Id: proto.Uint64(stableID("firewall/" + network + "/" + f.Name)),
+		Id:      proto.Uint64(stableID("firewall/" + network + "/" + f.Name)),
 		Network: proto.String(s.link("global", "networks", network)), SelfLink: proto.String(s.link("global", "firewalls", f.Name)),
 		Direction: proto.String("INGRESS"), Priority: proto.Int32(int32(f.Priority)), Disabled: proto.Bool(false),
 		TargetTags: slices.Clone(f.TargetTags), LogConfig: &computepb.FirewallLogConfig{Enable: proto.Bool(false)}}

@@ -116,7 +116,7 @@ func (s *Server) interfaceAddress(gateway string, k int, peer bool) (netip.Addr,
 // vpnGatewayResource is the VpnGateway resource: its two interfaces with their addresses.
 func (s *Server) vpnGatewayResource(g cloud.VpnGateway) *computepb.VpnGateway {
 	out := &computepb.VpnGateway{Kind: proto.String("compute#vpnGateway"), Name: proto.String(g.Name),
-		Id: proto.Uint64(stableID(g.Region + "/vpnGateway/" + g.Name)),
+		Id:     proto.Uint64(stableID(g.Region + "/vpnGateway/" + g.Name)),
 		Region: proto.String(s.link("regions", g.Region)), Network: proto.String(s.link("global", "networks", g.Network)),
 		SelfLink: proto.String(s.link("regions", g.Region, "vpnGateways", g.Name)), StackType: proto.String("IPV4_ONLY"),
 		GatewayIpVersion: proto.String("IPV4"), Labels: g.Labels, LabelFingerprint: labelFingerprint(g.Labels)}
@@ -154,7 +154,7 @@ func (s *Server) readExternalVpnGateways(w http.ResponseWriter, _ *http.Request,
 // redundancy type gives it.
 func (s *Server) externalVpnGatewayResource(g lab.ExternalGateway) *computepb.ExternalVpnGateway {
 	out := &computepb.ExternalVpnGateway{Kind: proto.String("compute#externalVpnGateway"), Name: proto.String(g.Name),
-		Id: proto.Uint64(stableID("externalVpnGateway/" + g.Name)),
+		Id:             proto.Uint64(stableID("externalVpnGateway/" + g.Name)),
 		RedundancyType: proto.String(g.RedundancyType), SelfLink: proto.String(s.link("global", "externalVpnGateways", g.Name)),
 		Labels: g.Labels, LabelFingerprint: labelFingerprint(g.Labels)}
 	out.CreationTimestamp, out.Description = s.stamp("global/externalVpnGateways/" + g.Name)
@@ -223,7 +223,7 @@ func (s *Server) vpnTunnelResource(name string, t lab.VPNTunnel, st cloud.VpnGat
 	}
 	sum := sha256.Sum256([]byte(t.Link + "/" + name))
 	out := &computepb.VpnTunnel{Kind: proto.String("compute#vpnTunnel"), Name: proto.String(name),
-		Id: proto.Uint64(stableID(t.Region + "/vpnTunnel/" + name)),
+		Id:     proto.Uint64(stableID(t.Region + "/vpnTunnel/" + name)),
 		Region: proto.String(s.link("regions", t.Region)), SelfLink: proto.String(s.link("regions", t.Region, "vpnTunnels", name)),
 		VpnGateway: proto.String(s.link("regions", t.Region, "vpnGateways", t.VpnGateway)), VpnGatewayInterface: proto.Int32(int32(t.VpnGatewayInterface)),
 		PeerExternalGateway:          proto.String(s.link("global", "externalVpnGateways", t.PeerExternalGateway)),

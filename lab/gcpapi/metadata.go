@@ -40,7 +40,7 @@ type guests struct {
 	store  *metadata.Store
 	err    error
 	mu     sync.Mutex
-	served map[string]bool
+	served map[string]*http.Server
 }
 
 // metaStore opens the lab's metadata store on first use.
@@ -173,7 +173,7 @@ func (s *Server) serveMetadata(h *topology.Machine) error {
 	}
 	s.guests.mu.Lock()
 	defer s.guests.mu.Unlock()
-	if s.guests.served[h.Name] {
+	if s.guests.served[h.Name] != nil {
 		return nil
 	}
 	ns := s.cloud.L.State.Hosts[h.Name].Namespace
@@ -192,10 +192,21 @@ func (s *Server) serveMetadata(h *topology.Machine) error {
 	srv := &http.Server{Handler: store.Handler(s.metadataInstance(h)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	if s.guests.served == nil {
-		s.guests.served = map[string]bool{}
+		s.guests.served = map[string]*http.Server{}
 	}
-	s.guests.served[h.Name] = true
+	s.guests.served[h.Name] = srv
 	return nil
+}
+
+// stopMetadata closes an instance's metadata server (the instance is being deleted: its
+// listening socket would keep the deleted namespace alive).
+func (s *Server) stopMetadata(name string) {
+	s.guests.mu.Lock()
+	defer s.guests.mu.Unlock()
+	if srv := s.guests.served[name]; srv != nil {
+		_ = srv.Close()
+		delete(s.guests.served, name)
+	}
 }
 
 // ResumeGuests starts the metadata servers of the instances that have metadata (the API

@@ -71,7 +71,7 @@ func (s *Server) subnetworkResource(n *topology.Network, sn *topology.Subnetwork
 	cl := s.cloud.L.Current.Cluster
 	pga := cl != nil && cl.VPC == n.Name && cl.Subnet == sn.Name
 	out := &computepb.Subnetwork{Kind: proto.String("compute#subnetwork"), Name: proto.String(sn.Name),
-		Id: proto.Uint64(stableID(sn.Region + "/subnetwork/" + n.Name + "/" + sn.Name)),
+		Id:      proto.Uint64(stableID(sn.Region + "/subnetwork/" + n.Name + "/" + sn.Name)),
 		Network: proto.String(s.link("global", "networks", n.Name)), Region: proto.String(s.link("regions", sn.Region)),
 		SelfLink:    proto.String(s.link("regions", sn.Region, "subnetworks", sn.Name)),
 		IpCidrRange: proto.String(sn.CIDR.String()), GatewayAddress: proto.String(sn.CIDR.Masked().Addr().Next().String()),

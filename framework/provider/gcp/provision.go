@@ -100,7 +100,9 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 	}
 	p := c.cfg.Project
 	desc := proto.String(Description(o.Run))
-	netRef := func(n string) *string { return proto.String("projects/" + p + "/global/networks/" + ResourceName(o.Run, n)) }
+	netRef := func(n string) *string {
+		return proto.String("projects/" + p + "/global/networks/" + ResourceName(o.Run, n))
+	}
 	step := func(what string, err error, t0 time.Time) error {
 		if err != nil {
 			return fmt.Errorf("provision %s: %w", what, err)

@@ -267,8 +267,40 @@ func (c *Cloud) waitAgent(ctx context.Context, zone, instance, before string) er
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gcp: the agent on %s did not announce itself (its startup script's output is in the serial console): %w", instance, ctx.Err())
+			return fmt.Errorf("gcp: the agent on %s did not announce itself: %w%s", instance, ctx.Err(), c.serialTail(zone, instance))
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// SerialPortOutput is what an instance printed on its serial console (its boot and startup
+// script).
+func (c *Cloud) SerialPortOutput(ctx context.Context, zone, instance string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var out *computepb.SerialPortOutput
+	err := retry(ctx, func() (err error) {
+		out, err = c.instances.GetSerialPortOutput(ctx, &computepb.GetSerialPortOutputInstanceRequest{Project: c.cfg.Project, Zone: zone, Instance: instance})
+		return err
+	})
+	if err != nil {
+		return "", wrap("serial port output of "+instance, err)
+	}
+	return out.GetContents(), nil
+}
+
+// serialTail is the end of an instance's serial console, for an error message; "" when it
+// cannot be read.
+func (c *Cloud) serialTail(zone, instance string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := c.SerialPortOutput(ctx, zone, instance)
+	if err != nil || strings.TrimSpace(out) == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return "\nthe end of its serial console:\n  " + strings.Join(lines, "\n  ")
 }

@@ -124,6 +124,10 @@ func TestProvisionIntoBareLab(t *testing.T) {
 	if got := runNamespaces(t, l, "pt"); len(got) != 3 {
 		t.Errorf("namespaces of the run: %v, want the VPC's router and two VMs", got)
 	}
+	serial, err := c.SerialPortOutput(ctx, p.Hosts["vm-a"].Zone, p.Hosts["vm-a"].Instance)
+	if err != nil || !strings.Contains(serial, "reachgate agent started") {
+		t.Errorf("vm-a's serial console: %q, %v; want the startup script's output", serial, err)
+	}
 	a := c.AgentHost(p.Hosts["vm-a"].Zone, p.Hosts["vm-a"].Instance)
 	out, err := a.Run(ctx, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
 	if err != nil || !strings.Contains(out, " 10.10.0.10/") {

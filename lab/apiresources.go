@@ -19,11 +19,20 @@ import (
 // router namespace per VPC, a host namespace per VM on a veth to it, routes and filters
 // from the model), and removes what was deleted.
 
-// APINetwork is a VPC the API inserted, with the subnets inserted into it.
+// APINetwork is a VPC the API inserted, with the subnets and Cloud Routers inserted into it.
 type APINetwork struct {
 	Name        string      `json:"name"`
 	RoutingMode string      `json:"routingMode"`
 	Subnets     []APISubnet `json:"subnets,omitempty"`
+	Routers     []APIRouter `json:"routers,omitempty"`
+}
+
+// APIRouter is a Cloud Router the API inserted.
+type APIRouter struct {
+	Name      string                 `json:"name"`
+	Region    string                 `json:"region"`
+	ASN       uint32                 `json:"asn"`
+	Advertise topology.Advertisement `json:"advertise"`
 }
 
 // APISubnet is a subnet the API inserted.
@@ -71,6 +80,9 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 		tn := &topology.Network{Name: n.Name, Cloud: "gcp", RoutingMode: n.RoutingMode}
 		for _, s := range n.Subnets {
 			tn.Subnets = append(tn.Subnets, &topology.Subnetwork{Name: s.Name, Region: s.Region, CIDR: s.CIDR, Secondary: s.Secondary})
+		}
+		for _, r := range n.Routers {
+			tn.Routers = append(tn.Routers, &topology.CloudRouter{Name: r.Name, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise})
 		}
 		d.Networks = append(d.Networks, tn)
 	}

@@ -57,6 +57,9 @@ func (c Lab) DeleteNetwork(ctx context.Context, name string) error {
 	if len(n.Firewall) > 0 {
 		return fmt.Errorf("network %q is in use by firewall %q (delete it first)", name, n.Firewall[0].Name)
 	}
+	if len(n.Routers) > 0 {
+		return fmt.Errorf("network %q is in use by router %q (delete it first)", name, n.Routers[0].Name)
+	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		delete(cs.Networks, name)
 		return nil
@@ -204,4 +207,54 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	n |= 1<<(32-p.Bits()) - 1
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+// InsertRouter adds a Cloud Router to a VPC the API inserted. GCP: the ASN is a private one
+// (64512-65534, 4200000000-4294967294) or 16550 (Partner Interconnect), and a name is unique in
+// its region.
+func (c Lab) InsertRouter(ctx context.Context, network string, r lab.APIRouter) error {
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	if c.L.Cloud.Networks[network] == nil {
+		if c.L.Current.Network(network) != nil {
+			return fmt.Errorf("network %q is the lab topology's: add routers to it in the topology file", network)
+		}
+		return fmt.Errorf("network %q does not exist", network)
+	}
+	if a := r.ASN; !(a >= 64512 && a <= 65534 || a >= 4200000000 && a <= 4294967294 || a == 16550) {
+		return fmt.Errorf("router %q: bgp.asn %d is not a private ASN (64512-65534, 4200000000-4294967294) or 16550", r.Name, r.ASN)
+	}
+	for _, n := range c.L.Current.Networks {
+		if rt := n.Router(r.Name); rt != nil && rt.Region == r.Region {
+			return fmt.Errorf("router %q already exists in %s", r.Name, r.Region)
+		}
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		cs.Networks[network].Routers = append(cs.Networks[network].Routers, r)
+		return nil
+	})
+}
+
+// DeleteRouter removes a Cloud Router the API inserted, once no tunnel uses it.
+func (c Lab) DeleteRouter(ctx context.Context, region, name string) error {
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	for tn, t := range c.L.Cloud.Tunnels {
+		if t.Router == name && t.Region == region {
+			return fmt.Errorf("router %q is in use by vpn tunnel %q (delete the tunnel first)", name, tn)
+		}
+	}
+	for vpc, n := range c.L.Cloud.Networks {
+		i := slices.IndexFunc(n.Routers, func(r lab.APIRouter) bool { return r.Name == name && r.Region == region })
+		if i < 0 {
+			continue
+		}
+		return c.change(ctx, func(cs *lab.CloudState) error {
+			cs.Networks[vpc].Routers = slices.Delete(cs.Networks[vpc].Routers, i, i+1)
+			return nil
+		})
+	}
+	return fmt.Errorf("router %q in %s does not exist (or is the lab topology's)", name, region)
 }

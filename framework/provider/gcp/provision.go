@@ -50,10 +50,10 @@ type ProvisionedHost struct {
 // ErrNotProvisionable lists what of a topology the gcp provider does not create yet.
 var ErrNotProvisionable = errors.New("gcp: provision")
 
-// Provision creates a topology's VPCs, subnets (with secondary ranges), firewall rules and
-// VMs in the project, marked with the run (name prefix, label, description), and waits for
-// every VM's agent. Cloud Routers, peerings, interconnects and clusters are refused with
-// ErrNotProvisionable (not created yet by this provider). On error what was created stays:
+// Provision creates a topology's VPCs, subnets (with secondary ranges), Cloud Routers,
+// firewall rules and VMs in the project, marked with the run (name prefix, label,
+// description), and waits for every VM's agent. Peerings, interconnects and clusters are
+// refused with ErrNotProvisionable (not created yet by this provider). On error what was created stays:
 // the caller tears the run down (Teardown), as it must after a kill too (the janitor).
 func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o ProvisionOptions) (*Provisioned, error) {
 	start := time.Now()
@@ -76,11 +76,6 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		return n != nil && n.ManagedBy == "" && (n.GCP() || !o.ExternalThirdParty)
 	}
 	var refused []string
-	for _, n := range t.Networks {
-		if mine(n) && len(n.Routers) > 0 {
-			refused = append(refused, "Cloud Routers of "+n.Name)
-		}
-	}
 	for _, l := range t.Links {
 		if mine(t.Network(l.A.VPC)) || mine(t.Network(l.B.VPC)) {
 			refused = append(refused, "link "+l.Name)
@@ -139,6 +134,24 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 				return c.subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{Project: p, Region: rg, RequestId: requestID(), SubnetworkResource: sub})
 			})
 			if err := step("subnetwork "+sub.GetName(), err, t0); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range n.Routers {
+			t0 := time.Now()
+			rg := region(n, r.Region)
+			bgp := &computepb.RouterBgp{Asn: proto.Uint32(r.ASN), AdvertiseMode: proto.String(r.Advertise.Mode), AdvertisedGroups: r.Advertise.Groups}
+			if r.Advertise.Mode == "" {
+				bgp.AdvertiseMode = proto.String(topology.AdvertiseDefault)
+			}
+			for _, p := range r.Advertise.Ranges {
+				bgp.AdvertisedIpRanges = append(bgp.AdvertisedIpRanges, &computepb.RouterAdvertisedIpRange{Range: proto.String(p.String())})
+			}
+			rt := &computepb.Router{Name: proto.String(ResourceName(o.Run, r.Name)), Description: desc, Network: netRef(n.Name), Bgp: bgp}
+			err := c.do(ctx, rg, "insert router", func() (*compute.Operation, error) {
+				return c.routers.Insert(ctx, &computepb.InsertRouterRequest{Project: p, Region: rg, RequestId: requestID(), RouterResource: rt})
+			})
+			if err := step("router "+rt.GetName(), err, t0); err != nil {
 				return nil, err
 			}
 		}

@@ -121,6 +121,10 @@ func TestProvisionIntoBareLab(t *testing.T) {
 	if _, ok := p.Hosts["tp-vm"]; ok {
 		t.Error("the third-party VM was created in the project, though the lab has it")
 	}
+	rt, err := c.GetRouter(ctx, "rg-pt-app", "rg-pt-app-router")
+	if err != nil || rt.ASN != 64514 || rt.Advertise.Mode != "CUSTOM" || len(rt.Advertise.Ranges) != 1 {
+		t.Errorf("the Cloud Router: %+v, %v; want ASN 64514 advertising 192.168.32.32/28", rt, err)
+	}
 	if got := runNamespaces(t, l, "pt"); len(got) != 3 {
 		t.Errorf("namespaces of the run: %v, want the VPC's router and two VMs", got)
 	}

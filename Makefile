@@ -51,6 +51,7 @@ preflight:
 	command -v ip >/dev/null || miss+=("ip: apt-get install iproute2"); \
 	command -v nsenter >/dev/null || miss+=("nsenter: apt-get install util-linux"); \
 	command -v nft >/dev/null || miss+=("nft: apt-get install nftables"); \
+	command -v curl >/dev/null || miss+=("curl (the startup script of the VMs the lab's GCP API boots): apt-get install curl"); \
 	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || miss+=("nginx: apt-get install nginx"); \
 	[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || miss+=("nginx stream module: apt-get install libnginx-mod-stream"); \
 	command -v gcloud >/dev/null || miss+=("gcloud (suites/gcloud): install google-cloud-cli (https://cloud.google.com/sdk/docs/install#deb)"); \

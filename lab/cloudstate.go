@@ -13,6 +13,7 @@ import (
 	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
 	"reachgate/lab/dnsserver"
+	"reachgate/lab/netns"
 )
 
 // CloudState is what cloud operations changed in the lab since it came up: the resources a
@@ -46,6 +47,9 @@ type CloudState struct {
 	ClusterConnect []string `json:"clusterConnect,omitempty"`
 	// PrivateZones are the DNS zones of each third-party VPC's resolver, by VPC.
 	PrivateZones map[string][]dnsserver.Zone `json:"privateZones,omitempty"`
+	// Networks and Instances are the VPCs and VMs the API inserted (apiresources.go).
+	Networks  map[string]*APINetwork  `json:"networks,omitempty"`
+	Instances map[string]*APIInstance `json:"instances,omitempty"`
 }
 
 // ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
@@ -131,6 +135,9 @@ func (l *Lab) UpdateCloud(fn func(*CloudState) error) error {
 
 // refreshModel recomputes the effective topology and model from the cloud state.
 func (l *Lab) refreshModel(cs *CloudState) error {
+	if len(cs.Networks) > 0 || len(cs.Instances) > 0 || l.Plan == nil {
+		l.Plan = netns.NewPlanWith(l.State.Name, Declared(l.Topology, cs), cs.hostIfs())
+	}
 	eff := Effective(l.Topology, cs)
 	m, err := netmodel.Compute(eff)
 	if err != nil {
@@ -231,6 +238,7 @@ func effectiveFirewall(n *topology.Network, changes map[string]FirewallChange) (
 // and control plane global access.
 // t is not modified.
 func Effective(t *topology.Topology, cs *CloudState) *topology.Topology {
+	t = Declared(t, cs)
 	up := map[string]bool{}
 	for _, peers := range cs.BGPPeers {
 		for _, p := range peers {

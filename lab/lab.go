@@ -30,6 +30,9 @@ type Options struct {
 	// Empty: node status is written once and not refreshed.
 	Self string
 	Log  *slog.Logger
+	// Bare realizes only the topology's third-party side (ThirdPartySide): the project is
+	// empty until the lab's GCP API is told to create VPCs, subnets and VMs.
+	Bare bool
 }
 
 // Lab is a provisioned lab.
@@ -59,6 +62,12 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Bare {
+		topo = topo.ThirdPartySide()
+		if len(topo.Networks) == 0 {
+			return nil, fmt.Errorf("%s: --bare keeps the third-party side only, and the topology has no VPC outside GCP", opts.Source)
+		}
+	}
 	if old, err := netns.LoadState(opts.Name); err == nil {
 		if old.Alive() && old.Phase == netns.PhaseUp {
 			log.Info("lab already up", "lab", opts.Name)
@@ -87,7 +96,7 @@ func Up(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	start := time.Now()
-	st := &netns.State{Name: opts.Name, Topology: opts.Source, Phase: netns.PhaseProvisioning,
+	st := &netns.State{Name: opts.Name, Topology: opts.Source, Phase: netns.PhaseProvisioning, Bare: opts.Bare,
 		Created: start.UTC(), Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir(opts.Name)}
 	if err := st.SetOwner(); err != nil {
 		return nil, err
@@ -159,6 +168,9 @@ func Open(name string) (*Lab, error) {
 	topo, err := topology.ParseFile(st.Path("topology.yaml"))
 	if err != nil {
 		return nil, err
+	}
+	if st.Bare {
+		topo = topo.ThirdPartySide()
 	}
 	l := &Lab{State: st, Topology: topo, Plan: netns.NewPlan(name, topo)}
 	cs, err := l.LoadCloud()

@@ -48,7 +48,10 @@ func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) erro
 	if err := l.Refresh(); err != nil {
 		return err
 	}
-	if err := netns.Program(ctx, l.Plan, l.Topology, l.Model); err != nil {
+	if err := l.realizeAPI(ctx); err != nil {
+		return err
+	}
+	if err := netns.Program(ctx, l.Plan, Declared(l.Topology, l.Cloud), l.Model); err != nil {
 		return err
 	}
 	if err := l.writeGoogleAPIsConfig(); err != nil {
@@ -360,9 +363,9 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 	pick := func(vpc string, from, to netip.Addr) error {
 		// The packet as it enters vpc's router: from a host interface or a link.
 		iif := ""
-		for i, o := range l.Topology.Hosts {
+		for _, o := range l.Topology.Hosts {
 			if o.IP == from && o.VPC == vpc {
-				iif = netns.HostIf(i)
+				iif = l.Plan.HostIfs[o.Name]
 			}
 		}
 		if iif == "" {

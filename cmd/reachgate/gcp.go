@@ -17,7 +17,7 @@ func newGCPCommand() *cobra.Command {
 		Use:   "gcp",
 		Short: "Read a GCP project (or a lab's GCP API) through Google's official clients, and clean up after runs",
 	}
-	c.AddCommand(newGCPImportCommand(), newGCPJanitorCommand(), newGCPPlanCommand())
+	c.AddCommand(newGCPImportCommand(), newGCPJanitorCommand(), newGCPPlanCommand(), newGCPProvisionCommand(), newGCPTeardownCommand())
 	return c
 }
 

@@ -35,11 +35,7 @@ after every run, whatever the run's outcome.`,
 			if olderThan < 0 {
 				return exitErrorf(2, "--older-than %s: want a duration ≥ 0 (e.g. 3h)", olderThan)
 			}
-			cfg, _, err := g.config(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := gcp.New(cmd.Context(), gcp.Config{Project: cfg.Project, Endpoint: cfg.Endpoint, Options: cfg.Options, Timeout: 10 * time.Minute})
+			c, _, project, err := g.cloud(cmd)
 			if err != nil {
 				return err
 			}
@@ -67,7 +63,7 @@ after every run, whatever the run's outcome.`,
 			if !dryRun {
 				verb = "deleting"
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "janitor: project %s: %d resources of reachgate runs older than %s; %s them\n", cfg.Project, len(found), olderThan, verb)
+			fmt.Fprintf(cmd.ErrOrStderr(), "janitor: project %s: %d resources of reachgate runs older than %s; %s them\n", project, len(found), olderThan, verb)
 			if dryRun || len(found) == 0 {
 				return nil
 			}

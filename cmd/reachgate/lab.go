@@ -51,6 +51,7 @@ func readTopology(path string) (source string, data []byte, err error) {
 
 func newLabUpCommand() *cobra.Command {
 	var file, name string
+	var bare bool
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Provision the lab (idempotent: an up lab is left as it is)",
@@ -71,11 +72,14 @@ func newLabUpCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := lab.Up(cmd.Context(), lab.Options{Name: name, Source: source, Data: data, Self: self, Log: slog.Default()})
+			l, err := lab.Up(cmd.Context(), lab.Options{Name: name, Source: source, Data: data, Self: self, Log: slog.Default(), Bare: bare})
 			if err != nil {
 				return err
 			}
 			fmt.Printf("lab %s is up (state in %s)\n", l.State.Name, l.State.Dir)
+			if bare {
+				fmt.Printf("bare: the third-party side only; project %s is empty until its GCP API creates VPCs, subnets and VMs (reachgate lab env --name %s)\n", lab.Project(l.State.Name), l.State.Name)
+			}
 			if l.CP != nil {
 				fmt.Printf("control plane: %s (admin kubeconfig %s)\n", l.CP.URL(), l.CP.AdminKubeconfig)
 			}
@@ -96,6 +100,7 @@ func newLabUpCommand() *cobra.Command {
 	}
 	c.Flags().StringVarP(&file, "topology", "f", "", "topology file (default: the embedded fixtures/topologies/seed.yaml)")
 	c.Flags().StringVar(&name, "name", "", "lab name (default: the topology's metadata.name)")
+	c.Flags().BoolVar(&bare, "bare", false, "the topology's third-party side only, with an empty project behind the lab's GCP API")
 	return c
 }
 

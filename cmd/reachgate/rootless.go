@@ -38,6 +38,9 @@ var rootlessCommands = map[string]string{
 	"reachgate gate check":      rootlessEnter,
 	"reachgate bench":           rootlessEnter,
 	"reachgate gcp import":      rootlessEnter,
+	"reachgate gcp janitor":     rootlessEnter,
+	"reachgate gcp provision":   rootlessEnter,
+	"reachgate gcp teardown":    rootlessEnter,
 }
 
 // rootlessMode is how cmd runs without root: "" when it never needs the lab's namespaces (it

@@ -433,3 +433,29 @@ func (t *Topology) ResolverAddr(vpc string) (a netip.Addr, ok bool) {
 	}
 	return n.Subnets[0].CIDR.Masked().Addr().Next().Next(), true
 }
+
+// ThirdPartySide is the topology without its GCP side: the third-party cloud's VPCs, their
+// hosts and the links between them, no cluster (a bare lab: the project starts empty and the
+// gcp provider builds it through the lab's API). t is not modified.
+func (t *Topology) ThirdPartySide() *Topology {
+	c := *t
+	c.Networks, c.Hosts, c.Links, c.Cluster = nil, nil, nil, nil
+	keep := map[string]bool{}
+	for _, n := range t.Networks {
+		if !n.GCP() {
+			c.Networks = append(c.Networks, n)
+			keep[n.Name] = true
+		}
+	}
+	for _, h := range t.Hosts {
+		if keep[h.VPC] {
+			c.Hosts = append(c.Hosts, h)
+		}
+	}
+	for _, l := range t.Links {
+		if keep[l.A.VPC] && keep[l.B.VPC] {
+			c.Links = append(c.Links, l)
+		}
+	}
+	return &c
+}

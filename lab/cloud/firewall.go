@@ -67,7 +67,7 @@ func (c Lab) DeleteFirewall(ctx context.Context, name string) error {
 
 // putFirewall checks a rule as the topology's schema does and records it.
 func (c Lab) putFirewall(ctx context.Context, network string, r topology.Rule) error {
-	n := c.L.Topology.Network(network)
+	n := c.L.Current.Network(network)
 	if n == nil || !n.GCP() || n.ManagedBy != "" {
 		return fmt.Errorf("network %q does not exist in this project (firewall rules apply to the customer's GCP VPCs)", network)
 	}

@@ -23,7 +23,7 @@ import (
 
 // basePackages are what the Dockerfile would otherwise install: the base image made by
 // debootstrap carries them, so the image builds without a registry or network.
-var basePackages = []string{"iproute2", "nftables", "nginx", "libnginx-mod-stream", "util-linux", "procps", "redis-server"}
+var basePackages = []string{"iproute2", "nftables", "nginx", "libnginx-mod-stream", "util-linux", "procps", "redis-server", "curl"}
 
 const suite = "bookworm"
 

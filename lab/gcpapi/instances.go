@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/topology"
+	"reachgate/lab"
 )
 
 // machineType is the machine type every lab instance shows (GKE's default node type).
@@ -28,6 +29,16 @@ func (s *Server) instances(w http.ResponseWriter, r *http.Request, zone string, 
 		return
 	}
 	switch {
+	case len(rest) == 0 && r.Method == http.MethodPost:
+		s.insertInstance(w, r, zone)
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		if h := s.cloud.L.Current.Host(rest[0]); h != nil {
+			if z, ok := s.hostZone(h); ok && z == zone {
+				s.deleteInstance(w, zone, h.Name)
+				return
+			}
+		}
+		s.notFoundResource(w, "zones/"+zone+"/instances/"+rest[0])
 	case r.Method != http.MethodGet:
 		methodNotAllowed(w, r)
 	case len(rest) == 0:
@@ -75,6 +86,9 @@ func (s *Server) aggregatedInstances(w http.ResponseWriter, _ *http.Request) {
 // the label by which an operator tells reachgate which VM of a project plays which role. A
 // plain VM has none.
 func (s *Server) hostLabels(h *topology.Machine) map[string]string {
+	if in := s.apiInstance(h.Name); in != nil {
+		return in.Labels
+	}
 	switch h.Role {
 	case topology.RoleVM:
 		return nil
@@ -93,6 +107,9 @@ func (s *Server) hostLabels(h *topology.Machine) map[string]string {
 // topology places hosts in regions only; false for hosts outside the customer VPCs, and for a
 // Private Service Connect control plane (its endpoint is a forwarding rule, not an instance).
 func (s *Server) hostZone(h *topology.Machine) (string, bool) {
+	if in := s.apiInstance(h.Name); in != nil {
+		return in.Zone, true
+	}
 	n := s.cloud.L.Current.Network(h.VPC)
 	if n == nil || !n.GCP() || n.ManagedBy != "" || h.Role == topology.RoleControlPlane {
 		return "", false
@@ -120,8 +137,9 @@ func (s *Server) instanceResource(h *topology.Machine, zone string) *computepb.I
 	nic.Fingerprint = proto.String(fingerprint(h.VPC, h.Subnet, h.IP, nic.GetAliasIpRanges()))
 	tags := &computepb.Tags{Items: slices.Clone(h.Tags), Fingerprint: proto.String(fingerprint(strings.Join(h.Tags, ",")))}
 	labels := s.hostLabels(h)
-	return &computepb.Instance{Kind: proto.String("compute#instance"), Name: proto.String(h.Name),
-		Id: proto.Uint64(stableID(zone + "/instance/" + h.Name)), CreationTimestamp: proto.String(s.created()),
+	created, description := s.stamp("zones/" + zone + "/instances/" + h.Name)
+	return &computepb.Instance{Kind: proto.String("compute#instance"), Name: proto.String(h.Name), Description: description,
+		Id: proto.Uint64(stableID(zone + "/instance/" + h.Name)), CreationTimestamp: created,
 		Zone: proto.String(s.link("zones", zone)), SelfLink: proto.String(s.link("zones", zone, "instances", h.Name)),
 		MachineType: proto.String(s.link("zones", zone, "machineTypes", machineType)), Status: proto.String("RUNNING"),
 		NetworkInterfaces: []*computepb.NetworkInterface{nic}, Tags: tags, Labels: labels, CanIpForward: proto.Bool(false),
@@ -145,4 +163,12 @@ func (s *Server) podRangeName(cl *topology.GKECluster) string {
 		}
 	}
 	return ""
+}
+
+// apiInstance is the instance the API inserted by that name, or nil (a host of the topology).
+func (s *Server) apiInstance(name string) *lab.APIInstance {
+	if cs := s.cloud.L.Cloud; cs != nil {
+		return cs.Instances[name]
+	}
+	return nil
 }

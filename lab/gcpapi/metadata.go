@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ import (
 )
 
 // The instances' metadata, their guests and their metadata servers: instances.setMetadata
-// (fingerprint-locked), getGuestAttributes and reset. A reset is a reboot: the lab ends what
+// (fingerprint-locked), getGuestAttributes, getSerialPortOutput (the boot's output) and reset. A reset is a reboot: the lab ends what
 // the instance's previous boot started and runs its startup-script in the instance's
 // namespace, as the guest environment of a GCE image does at boot. The metadata server of an
 // instance listens at 169.254.169.254:80 inside its namespace from its first setMetadata on
@@ -40,7 +41,7 @@ type guests struct {
 	store  *metadata.Store
 	err    error
 	mu     sync.Mutex
-	served map[string]bool
+	served map[string]*http.Server
 }
 
 // metaStore opens the lab's metadata store on first use.
@@ -103,6 +104,17 @@ func (s *Server) instanceMethod(w http.ResponseWriter, r *http.Request, zone str
 		writeProto(w, http.StatusOK, s.startOperation("zones/"+zone, "reset", target, func() error {
 			return s.boot(context.Background(), h)
 		}))
+	case method == "serialPort" && r.Method == http.MethodGet:
+		// What the VM's boot printed: its init's and startup script's output.
+		data, err := os.ReadFile(s.cloud.L.State.Path("logs", "guest-"+h.Name+".log"))
+		if err != nil && !os.IsNotExist(err) {
+			writeError(w, http.StatusInternalServerError, "internalError", err.Error())
+			return
+		}
+		start, _ := strconv.ParseInt(r.URL.Query().Get("start"), 10, 64)
+		start = min(max(start, 0), int64(len(data)))
+		writeProto(w, http.StatusOK, &computepb.SerialPortOutput{Kind: proto.String("compute#serialPortOutput"), SelfLink: proto.String(target + "/serialPort"),
+			Contents: proto.String(string(data[start:])), Start: proto.Int64(start), Next: proto.Int64(int64(len(data)))})
 	case method == "getGuestAttributes" && r.Method == http.MethodGet:
 		q := r.URL.Query()
 		out := &computepb.GuestAttributes{Kind: proto.String("compute#guestAttributes"), SelfLink: proto.String(target + "/guestAttributes")}
@@ -173,7 +185,7 @@ func (s *Server) serveMetadata(h *topology.Machine) error {
 	}
 	s.guests.mu.Lock()
 	defer s.guests.mu.Unlock()
-	if s.guests.served[h.Name] {
+	if s.guests.served[h.Name] != nil {
 		return nil
 	}
 	ns := s.cloud.L.State.Hosts[h.Name].Namespace
@@ -192,10 +204,21 @@ func (s *Server) serveMetadata(h *topology.Machine) error {
 	srv := &http.Server{Handler: store.Handler(s.metadataInstance(h)), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	if s.guests.served == nil {
-		s.guests.served = map[string]bool{}
+		s.guests.served = map[string]*http.Server{}
 	}
-	s.guests.served[h.Name] = true
+	s.guests.served[h.Name] = srv
 	return nil
+}
+
+// stopMetadata closes an instance's metadata server (the instance is being deleted: its
+// listening socket would keep the deleted namespace alive).
+func (s *Server) stopMetadata(name string) {
+	s.guests.mu.Lock()
+	defer s.guests.mu.Unlock()
+	if srv := s.guests.served[name]; srv != nil {
+		_ = srv.Close()
+		delete(s.guests.served, name)
+	}
 }
 
 // ResumeGuests starts the metadata servers of the instances that have metadata (the API

@@ -12,9 +12,13 @@ import (
 	"reachgate/framework/topology"
 )
 
-// networks serves networks.list, networks.get (with peerings), networks.updatePeering (PATCH) and
-// networks.listPeeringRoutes of the lab's customer GCP VPCs.
+// networks serves networks.list, networks.get (with peerings), networks.updatePeering (PATCH),
+// networks.listPeeringRoutes, insert and delete of the lab's customer GCP VPCs.
 func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string) {
+	if len(rest) == 0 && r.Method == http.MethodPost {
+		s.insertNetwork(w, r)
+		return
+	}
 	if len(rest) == 0 && r.Method == http.MethodGet {
 		list := &computepb.NetworkList{Kind: proto.String("compute#networkList"), Id: proto.String("projects/" + s.project + "/global/networks"),
 			SelfLink: proto.String(s.link("global", "networks"))}
@@ -39,6 +43,8 @@ func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string)
 	switch {
 	case len(rest) == 1 && r.Method == http.MethodGet:
 		writeProto(w, http.StatusOK, s.networkResource(r.Context(), n))
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		s.deleteNetwork(w, n.Name)
 	case len(rest) == 2 && rest[1] == "updatePeering" && r.Method == http.MethodPatch:
 		s.updatePeering(w, r, n.Name)
 	case len(rest) == 2 && rest[1] == "listPeeringRoutes" && r.Method == http.MethodGet:
@@ -65,7 +71,8 @@ func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string)
 func (s *Server) networkResource(ctx context.Context, n *topology.Network) *computepb.Network {
 	out := &computepb.Network{Kind: proto.String("compute#network"), Name: proto.String(n.Name), Id: proto.Uint64(stableID("network/" + n.Name)),
 		SelfLink: proto.String(s.link("global", "networks", n.Name)), AutoCreateSubnetworks: proto.Bool(false),
-		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)}, CreationTimestamp: proto.String(s.created())}
+		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)}}
+	out.CreationTimestamp, out.Description = s.stamp("global/networks/" + n.Name)
 	for _, sn := range n.Subnets {
 		out.Subnetworks = append(out.Subnetworks, s.link("regions", sn.Region, "subnetworks", sn.Name))
 	}

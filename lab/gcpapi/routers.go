@@ -15,13 +15,18 @@ import (
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
+	"reachgate/lab"
 )
 
-// routers serves routers.list, routers.get, routers.patch and routers.getRouterStatus of the
-// lab's Cloud Routers (the routers of its customer GCP VPCs).
+// routers serves routers.list, get, insert, patch, delete and getRouterStatus of the lab's
+// Cloud Routers (the routers of its customer GCP VPCs).
 func (s *Server) routers(w http.ResponseWriter, r *http.Request, region string, rest []string) {
 	if len(rest) == 0 && r.Method == http.MethodGet {
 		s.listRouters(w, r, region)
+		return
+	}
+	if len(rest) == 0 && r.Method == http.MethodPost {
+		s.insertRouter(w, r, region)
 		return
 	}
 	if len(rest) == 0 || len(rest) > 2 {
@@ -44,6 +49,9 @@ func (s *Server) routers(w http.ResponseWriter, r *http.Request, region string, 
 		writeProto(w, http.StatusOK, s.routerResource(rt))
 	case len(rest) == 1 && (r.Method == http.MethodPatch || r.Method == http.MethodPut):
 		s.patchRouter(w, r, region, network, name)
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		writeProto(w, http.StatusOK, s.startOperation("regions/"+region, "delete", s.link("regions", region, "routers", name),
+			s.forgotten("regions/"+region+"/routers/"+name, func() error { return s.cloud.DeleteRouter(context.Background(), region, name) })))
 	case len(rest) == 2 && rest[1] == "getRouterStatus" && r.Method == http.MethodGet:
 		st, err := s.cloud.GetRouterStatus(r.Context(), network, name)
 		if err != nil {
@@ -119,7 +127,8 @@ func (s *Server) routerResource(rt cloud.Router) *computepb.Router {
 	}
 	out := &computepb.Router{Kind: proto.String("compute#router"), Name: proto.String(rt.Name), Id: proto.Uint64(stableID(rt.Region + "/router/" + rt.Name)),
 		Network: proto.String(s.link("global", "networks", rt.Network)), Region: proto.String(s.link("regions", rt.Region)),
-		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv, CreationTimestamp: proto.String(s.created())}
+		SelfLink: proto.String(s.link("regions", rt.Region, "routers", rt.Name)), Bgp: adv}
+	out.CreationTimestamp, out.Description = s.stamp("regions/" + rt.Region + "/routers/" + rt.Name)
 	for _, i := range rt.Interfaces {
 		ri := &computepb.RouterInterface{Name: proto.String(i.Name)}
 		if i.IPRange.IsValid() {
@@ -273,4 +282,32 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// insertRouter serves routers.insert: a Cloud Router (name, network, bgp: asn and the
+// advertisement) in a VPC the API inserted.
+func (s *Server) insertRouter(w http.ResponseWriter, r *http.Request, region string) {
+	var in computepb.Router
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.GetName() == "" || in.GetNetwork() == "" {
+		writeError(w, http.StatusBadRequest, "required", "Required fields 'resource.name' and 'resource.network' not specified")
+		return
+	}
+	rt := lab.APIRouter{Name: in.GetName(), Region: region, ASN: in.GetBgp().GetAsn(),
+		Advertise: topology.Advertisement{Mode: orDefault(in.GetBgp().GetAdvertiseMode(), topology.AdvertiseDefault), Groups: in.GetBgp().GetAdvertisedGroups()}}
+	for _, ar := range in.GetBgp().GetAdvertisedIpRanges() {
+		p, err := netip.ParsePrefix(ar.GetRange())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Invalid value for field 'resource.bgp.advertisedIpRanges[].range': '%s'.", ar.GetRange()))
+			return
+		}
+		rt.Advertise.Ranges = append(rt.Advertise.Ranges, p)
+	}
+	network := lastSegment(in.GetNetwork())
+	writeProto(w, http.StatusOK, s.startOperation("regions/"+region, "insert", s.link("regions", region, "routers", rt.Name),
+		s.recorded("regions/"+region+"/routers/"+rt.Name, in.GetDescription(), func() error {
+			return s.cloud.InsertRouter(context.Background(), network, rt)
+		})))
 }

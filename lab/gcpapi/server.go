@@ -3,13 +3,16 @@
 // a project. Every mutation goes to the lab's own cloud (reachgate/lab/cloud), which records it
 // in the lab's state and realizes it; reads reflect that state.
 //
-// Served so far, compute: addresses (insert, get, list, delete); routers (get, list, patch,
-// getRouterStatus, aggregatedList); networks (get, list, updatePeering, listPeeringRoutes);
-// subnetworks (get, list, aggregatedList); routes (get, list: the subnet routes); firewalls
-// (get, list); instances (get, list, aggregatedList: the hosts of the customer VPCs, labelled
-// by role); interconnectAttachments (get, list, aggregatedList: the interconnect links);
-// vpnGateways (insert, delete, get, list, getStatus); vpnTunnels and externalVpnGateways
-// (insert, delete, get, list); regional and global operations (get, wait). Container: clusters (get, list, update
+// Served so far, compute: addresses (insert, get, list, aggregatedList, delete); routers
+// (get, list, patch, getRouterStatus, aggregatedList); networks (get, list, insert, delete,
+// updatePeering, listPeeringRoutes); subnetworks (get, list, aggregatedList, insert, delete);
+// routes (get, list: the subnet routes); firewalls (get, list, insert, patch, delete);
+// instances (get, list, aggregatedList, insert, delete, setMetadata, getGuestAttributes,
+// reset: the hosts of the customer VPCs, labelled by role, and the VMs inserted, each with a
+// metadata server in its namespace); interconnectAttachments (get, list, aggregatedList: the
+// interconnect links); vpnGateways (insert, delete, get, list, aggregatedList, getStatus);
+// vpnTunnels and externalVpnGateways (insert, delete, get, list; tunnels aggregatedList);
+// regional, global and zone operations (get, wait). Container: clusters (get, list, update
 // of the authorized networks) and operations (get). Shapes are the v1 REST resources,
 // marshalled from the clients' own protobuf types (computepb, containerpb), so a field the
 // client reads is spelled as the client expects. The Router resource has no fingerprint in

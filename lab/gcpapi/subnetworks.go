@@ -11,10 +11,14 @@ import (
 	"reachgate/framework/topology"
 )
 
-// subnetworks serves subnetworks.get and subnetworks.list of a region: the subnets of the
-// customer GCP VPCs.
+// subnetworks serves subnetworks.get, list, insert and delete of a region: the subnets of
+// the customer GCP VPCs.
 func (s *Server) subnetworks(w http.ResponseWriter, r *http.Request, region string, rest []string) {
 	switch {
+	case len(rest) == 0 && r.Method == http.MethodPost:
+		s.insertSubnetwork(w, r, region)
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		s.deleteSubnetwork(w, region, rest[0])
 	case r.Method != http.MethodGet:
 		methodNotAllowed(w, r)
 	case len(rest) == 0:
@@ -67,11 +71,12 @@ func (s *Server) subnetworkResource(n *topology.Network, sn *topology.Subnetwork
 	cl := s.cloud.L.Current.Cluster
 	pga := cl != nil && cl.VPC == n.Name && cl.Subnet == sn.Name
 	out := &computepb.Subnetwork{Kind: proto.String("compute#subnetwork"), Name: proto.String(sn.Name),
-		Id: proto.Uint64(stableID(sn.Region + "/subnetwork/" + n.Name + "/" + sn.Name)), CreationTimestamp: proto.String(s.created()),
+		Id:      proto.Uint64(stableID(sn.Region + "/subnetwork/" + n.Name + "/" + sn.Name)),
 		Network: proto.String(s.link("global", "networks", n.Name)), Region: proto.String(s.link("regions", sn.Region)),
 		SelfLink:    proto.String(s.link("regions", sn.Region, "subnetworks", sn.Name)),
 		IpCidrRange: proto.String(sn.CIDR.String()), GatewayAddress: proto.String(sn.CIDR.Masked().Addr().Next().String()),
 		PrivateIpGoogleAccess: proto.Bool(pga), Purpose: proto.String("PRIVATE"), StackType: proto.String("IPV4_ONLY")}
+	out.CreationTimestamp, out.Description = s.stamp("regions/" + sn.Region + "/subnetworks/" + sn.Name)
 	parts := []any{n.Name, sn.Name, sn.Region, sn.CIDR, pga}
 	for _, r := range sn.Secondary {
 		out.SecondaryIpRanges = append(out.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String(r.Name), IpCidrRange: proto.String(r.CIDR.String())})

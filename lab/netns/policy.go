@@ -62,14 +62,14 @@ func routeSpecs(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string) []
 			out = append(out, fmt.Sprintf("blackhole %s", pfx))
 		}
 	}
-	for i, h := range t.Hosts {
+	for _, h := range t.Hosts {
 		if h.VPC != vpc {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s/32 dev %s", h.IP, HostIf(i)))
+		out = append(out, fmt.Sprintf("%s/32 dev %s", h.IP, p.HostIfs[h.Name]))
 		if pods, ok := nodePods(t, h.Name); ok {
 			// The node's alias range (its pods) is delivered to the node, which forwards to pods.
-			out = append(out, fmt.Sprintf("%s via %s dev %s", pods, h.IP, HostIf(i)))
+			out = append(out, fmt.Sprintf("%s via %s dev %s", pods, h.IP, p.HostIfs[h.Name]))
 		}
 	}
 	for _, rt := range m.EffectiveIn(vpc, "") {
@@ -138,9 +138,9 @@ func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, 
 			}
 		}
 	}
-	for i, h := range t.Hosts {
+	for _, h := range t.Hosts {
 		if id, ok := table[h.Region]; ok && h.VPC == vpc {
-			out = append(out, fmt.Sprintf("rule add iif %s lookup %d pref %d", HostIf(i), id, regionRulePref))
+			out = append(out, fmt.Sprintf("rule add iif %s lookup %d pref %d", p.HostIfs[h.Name], id, regionRulePref))
 		}
 	}
 	for _, e := range m.Entries(vpc) {
@@ -161,7 +161,7 @@ const filterTable = "rg_filter"
 // admission decisions imply. Nothing else filters traffic in the lab.
 func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Model) error {
 	for _, n := range t.Networks {
-		script := filterScript(t, m, n.Name)
+		script := filterScript(p, t, m, n.Name)
 		if script == "" {
 			continue
 		}
@@ -179,12 +179,12 @@ func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmode
 // (GCP firewalls are stateful), and connections the internal load balancer forwarded pass
 // too: GKE creates a k8s-fw rule for each LoadBalancer Service that allows its
 // loadBalancerSourceRanges (default all) on the Service's ports.
-func filterScript(t *topology.Topology, m *netmodel.Model, vpc string) string {
+func filterScript(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string) string {
 	rules := m.FirewallRules(vpc)
 	authorized, enforced := m.AuthorizedSources()
 	var chains []string
 	var jumps []string
-	for i, h := range t.Hosts {
+	for _, h := range t.Hosts {
 		if h.VPC != vpc {
 			continue
 		}
@@ -219,9 +219,9 @@ func filterScript(t *topology.Topology, m *netmodel.Model, vpc string) string {
 		default:
 			continue
 		}
-		chain := "in_" + HostIf(i)
+		chain := "in_" + p.HostIfs[h.Name]
 		chains = append(chains, fmt.Sprintf("\tchain %s {\n\t\t%s\n\t}\n", chain, strings.Join(body, "\n\t\t")))
-		jumps = append(jumps, fmt.Sprintf("\t\toifname %q jump %s\n", HostIf(i), chain))
+		jumps = append(jumps, fmt.Sprintf("\t\toifname %q jump %s\n", p.HostIfs[h.Name], chain))
 	}
 	if len(chains) == 0 {
 		return ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 
 	"reachgate/framework/netmodel"
 	"reachgate/framework/topology"
@@ -20,6 +21,10 @@ type Plan struct {
 	// LinkAddr holds the transit address of each side of each link: LinkAddr[link][vpc].
 	LinkAddr map[string]map[string]netip.Addr
 	LinkIf   map[string]string // link -> interface name (same on both sides)
+	// HostIfs is each host's interface on its VPC's router: h<index> for the topology's
+	// hosts, a fixed name for an instance the lab's API inserted (NewPlanWith), so one
+	// instance's deletion does not rename another's.
+	HostIfs map[string]string
 	// GoogleAPIs is the namespace of Google's API front end ("" when the cluster has no
 	// DNS-based endpoint), and GoogleAPIsVia the front end's address on each gcp VPC's link.
 	GoogleAPIs    string
@@ -31,17 +36,25 @@ type Plan struct {
 var transitBase = netip.MustParseAddr("100.64.0.0")
 
 // NewPlan names every namespace and link of a topology.
-func NewPlan(lab string, t *topology.Topology) *Plan {
+func NewPlan(lab string, t *topology.Topology) *Plan { return NewPlanWith(lab, t, nil) }
+
+// NewPlanWith is NewPlan with fixed router-side interface names for some hosts.
+func NewPlanWith(lab string, t *topology.Topology, hostIfs map[string]string) *Plan {
 	p := &Plan{Lab: lab, Routers: map[string]string{}, Hosts: map[string]string{},
-		Gateways: map[string]netip.Addr{}, LinkAddr: map[string]map[string]netip.Addr{}, LinkIf: map[string]string{}}
+		Gateways: map[string]netip.Addr{}, LinkAddr: map[string]map[string]netip.Addr{}, LinkIf: map[string]string{},
+		HostIfs: map[string]string{}}
 	for _, n := range t.Networks {
 		p.Routers[n.Name] = NamespaceName(lab, "vpc", n.Name)
 		for _, s := range n.Subnets {
 			p.Gateways[n.Name+"/"+s.Name] = s.CIDR.Addr().Next()
 		}
 	}
-	for _, h := range t.Hosts {
+	for i, h := range t.Hosts {
 		p.Hosts[h.Name] = NamespaceName(lab, "h", h.Name)
+		p.HostIfs[h.Name] = HostIf(i)
+		if n, ok := hostIfs[h.Name]; ok {
+			p.HostIfs[h.Name] = n
+		}
 	}
 	p.planGoogleAPIs(lab, t)
 	for i, l := range t.Links {
@@ -113,11 +126,8 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 	for _, n := range t.Networks {
 		nsBatch(p.Routers[n.Name])
 	}
-	for i, h := range t.Hosts {
-		r := nsBatch(p.Routers[h.VPC])
-		r.add("link add %s type veth peer name eth0 netns %s", HostIf(i), p.Hosts[h.Name])
-		r.add("addr add %s/32 dev %s", p.Gateways[h.VPC+"/"+h.Subnet], HostIf(i))
-		r.add("link set %s up", HostIf(i))
+	for _, h := range t.Hosts {
+		hostRouterLines(p, h, nsBatch(p.Routers[h.VPC]))
 	}
 	// Links are created from the router side of each pair; each end is born in its namespace.
 	// A link a solution creates (its VPN tunnels) appears when the solution is applied.
@@ -150,19 +160,8 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 		}
 	}
 	for _, h := range t.Hosts {
-		gw := p.Gateways[h.VPC+"/"+h.Subnet]
-		b := nsBatch(p.Hosts[h.Name])
-		b.add("addr add %s/32 dev eth0", h.IP)
-		b.add("link set eth0 up")
-		b.add("route replace %s/32 dev eth0 scope link", gw)
-		b.add("route replace default via %s dev eth0", gw)
-		if err := b.run(ctx); err != nil {
+		if err := realizeHostSide(ctx, p, t, h, nsBatch(p.Hosts[h.Name])); err != nil {
 			return nil, err
-		}
-		if _, ok := nodePods(t, h.Name); ok {
-			if err := WriteSysctl(p.Hosts[h.Name], "net/ipv4/ip_forward", "1"); err != nil {
-				return nil, fmt.Errorf("enable forwarding on node %s: %w", h.Name, err)
-			}
 		}
 	}
 	if err := realizeGoogleAPIs(ctx, p, t); err != nil {
@@ -176,6 +175,93 @@ func Realize(ctx context.Context, st *State, t *topology.Topology, m *netmodel.M
 	}
 	log.Info("network realized", "vpcs", len(t.Networks), "hosts", len(t.Hosts), "links", len(t.Links))
 	return p, st.Save()
+}
+
+// hostRouterLines adds to the router's batch the veth to a host and the gateway address.
+func hostRouterLines(p *Plan, h *topology.Machine, r *batch) {
+	ifname := p.HostIfs[h.Name]
+	r.add("link add %s type veth peer name eth0 netns %s", ifname, p.Hosts[h.Name])
+	r.add("addr add %s/32 dev %s", p.Gateways[h.VPC+"/"+h.Subnet], ifname)
+	r.add("link set %s up", ifname)
+}
+
+// realizeHostSide configures a host's end: its address, the route to its gateway, and
+// forwarding on a node (its pods are behind it).
+func realizeHostSide(ctx context.Context, p *Plan, t *topology.Topology, h *topology.Machine, b *batch) error {
+	gw := p.Gateways[h.VPC+"/"+h.Subnet]
+	b.add("addr add %s/32 dev eth0", h.IP)
+	b.add("link set eth0 up")
+	b.add("route replace %s/32 dev eth0 scope link", gw)
+	b.add("route replace default via %s dev eth0", gw)
+	if err := b.run(ctx); err != nil {
+		return err
+	}
+	if _, ok := nodePods(t, h.Name); ok {
+		if err := WriteSysctl(p.Hosts[h.Name], "net/ipv4/ip_forward", "1"); err != nil {
+			return fmt.Errorf("enable forwarding on node %s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// AddNetwork creates a VPC's router namespace after the lab is up (a network the lab's API
+// inserted); it is recorded in the state first, so lab down removes it.
+func AddNetwork(ctx context.Context, st *State, p *Plan, n *topology.Network) error {
+	ns := p.Routers[n.Name]
+	if err := st.RecordNamespace(ns); err != nil {
+		return err
+	}
+	if _, err := run(ctx, "", "ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	b := &batch{ns: ns}
+	b.add("link set lo up")
+	if err := b.run(ctx); err != nil {
+		return err
+	}
+	return WriteSysctl(ns, "net/ipv4/ip_forward", "1")
+}
+
+// AddHost creates a host's namespace and its link to its VPC's router after the lab is up
+// (an instance the lab's API inserted), and records it in the state.
+func AddHost(ctx context.Context, st *State, p *Plan, t *topology.Topology, h *topology.Machine) error {
+	ns := p.Hosts[h.Name]
+	if err := st.RecordNamespace(ns); err != nil {
+		return err
+	}
+	if _, err := run(ctx, "", "ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	r := &batch{ns: p.Routers[h.VPC]}
+	hostRouterLines(p, h, r)
+	if err := r.run(ctx); err != nil {
+		return err
+	}
+	b := &batch{ns: ns}
+	b.add("link set lo up")
+	if err := realizeHostSide(ctx, p, t, h, b); err != nil {
+		return err
+	}
+	return st.Update(func(s *State) error {
+		s.Hosts[h.Name] = HostInfo{Namespace: ns, IP: h.IP.String(), VPC: h.VPC, Role: h.Role}
+		return nil
+	})
+}
+
+// RemoveNamespace ends what runs in one of the lab's namespaces, deletes it and forgets it
+// (an instance or a network the lab's API deleted); host, when not "", leaves the state's
+// hosts too.
+func RemoveNamespace(ctx context.Context, st *State, ns, host string) error {
+	if err := deleteNamespace(ctx, ns); err != nil {
+		return err
+	}
+	return st.Update(func(s *State) error {
+		s.Namespaces = slices.DeleteFunc(s.Namespaces, func(n string) bool { return n == ns })
+		if host != "" {
+			delete(s.Hosts, host)
+		}
+		return nil
+	})
 }
 
 // nodePods returns the pod range of a GKE node host.

@@ -55,6 +55,8 @@ type State struct {
 	Topology string    `json:"topology"`
 	Phase    string    `json:"phase"`
 	Created  time.Time `json:"created"`
+	// Bare marks a lab of the topology's third-party side only: its project starts empty.
+	Bare bool `json:"bare,omitempty"`
 	// OwnerPID is the process provisioning the lab; while phase is provisioning and it is
 	// alive, GC leaves the lab alone.
 	OwnerPID       int                 `json:"ownerPID"`

@@ -249,20 +249,7 @@ func (c *Cloud) InstallAgent(ctx context.Context, zone, instance, url, sha256 st
 	if err != nil {
 		return wrap("reset "+instance, err)
 	}
-	for {
-		now, err := c.GuestAttributes(cctx, zone, instance, agent.GuestNamespace+"/")
-		if err != nil {
-			return err
-		}
-		if v, ok := now[agent.ReadyKey]; ok && v != before[agent.ReadyKey] {
-			return nil
-		}
-		select {
-		case <-cctx.Done():
-			return fmt.Errorf("gcp: the agent on %s did not announce itself after the reset (its startup script's output is in the serial console): %w", instance, cctx.Err())
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
+	return c.waitAgent(ctx, zone, instance, before[agent.ReadyKey])
 }
 
 // InstanceZone finds an instance of the project by name (instances.aggregatedList) and

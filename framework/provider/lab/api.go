@@ -157,10 +157,10 @@ func (c apiCloud) SetDNSEndpointExternalTraffic(ctx context.Context, allow bool)
 // up without one, the lab's cloud served on 127.0.0.1 by this process.
 func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
 	e.api.once.Do(func() {
-		cl := e.lab.Topology.Cluster
-		if cl == nil {
-			e.api.err = errors.New("the lab's topology declares no cluster")
-			return
+		// Without a cluster (a bare lab) the project-wide calls still work.
+		var location, cluster string
+		if cl := e.lab.Topology.Cluster; cl != nil {
+			location, cluster = cl.Location, cl.Name
 		}
 		project := lab.Project(e.lab.State.Name)
 		endpoint, ns, ok := e.lab.APIEndpoint()
@@ -182,7 +182,7 @@ func (e *Environment) startAPI(lc labcloud.Lab) (*gcp.Cloud, error) {
 			}
 		}
 		e.api.access = provider.APIAccess{Project: project, Endpoint: endpoint, Options: opts}
-		e.api.gcp, e.api.err = gcp.New(context.Background(), gcp.Config{Project: project, Location: cl.Location, Cluster: cl.Name,
+		e.api.gcp, e.api.err = gcp.New(context.Background(), gcp.Config{Project: project, Location: location, Cluster: cluster,
 			Endpoint: endpoint, Options: opts, Timeout: 2 * time.Minute})
 		if e.log != nil && e.api.err == nil {
 			e.log.Debug("lab GCP API", "endpoint", endpoint, "namespace", ns, "project", project)

@@ -1,0 +1,223 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"reachgate/framework/provider/gcp"
+	"reachgate/framework/topology"
+	"reachgate/lab"
+	"reachgate/lab/netns"
+)
+
+const vpcVMs = "testdata/vpc-vms.yaml"
+
+// requireRootLab gates a test that brings a lab up: root and a built reachgate
+// (REACHGATE_BIN), or a skip — a failure under REACHGATE_REQUIRE_ROOT_TESTS=1.
+func requireRootLab(t *testing.T) string {
+	t.Helper()
+	strict := os.Getenv("REACHGATE_REQUIRE_ROOT_TESTS") == "1"
+	if os.Geteuid() != 0 {
+		if strict {
+			t.Fatal("this test needs root (network namespaces) and REACHGATE_REQUIRE_ROOT_TESTS=1 forbids skipping it")
+		}
+		t.Skip("needs root (network namespaces)")
+	}
+	self := os.Getenv("REACHGATE_BIN")
+	if _, err := os.Stat(self); self == "" || err != nil {
+		if strict {
+			t.Fatalf("REACHGATE_BIN=%q is not a built reachgate binary (run 'make build')", self)
+		}
+		t.Skip("set REACHGATE_BIN to a built reachgate binary (make build)")
+	}
+	return self
+}
+
+// bareLab brings up the third-party side of testdata/vpc-vms.yaml, and returns the official
+// clients on its API with the lab's agent.
+func bareLab(t *testing.T, name string) (*lab.Lab, *Environment, *gcp.Cloud) {
+	t.Helper()
+	self := requireRootLab(t)
+	data, err := os.ReadFile(vpcVMs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	l, err := lab.Up(ctx, lab.Options{Name: name, Source: vpcVMs, Data: data, Self: self, Log: log, Bare: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if st, err := netns.LoadState(name); err == nil {
+			_ = netns.Down(context.Background(), st, log)
+		}
+	})
+	env := newEnvironment(l, self, log)
+	access, err := env.GCPAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := gcp.New(ctx, gcp.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return l, env, c
+}
+
+// runNamespaces lists the lab's namespaces made for a run's resources.
+func runNamespaces(t *testing.T, l *lab.Lab, run string) []string {
+	t.Helper()
+	all, err := netns.ListNamespaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ns := range all {
+		if strings.HasPrefix(ns, "rg-"+l.State.Name+"-") && strings.Contains(ns, "-"+gcp.NamePrefix+run+"-") {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// The gcp provider builds a topology's GCP side into a bare lab through the official clients;
+// the lab realizes it (namespaces, routes, the firewall), the VMs run the agent, and teardown
+// leaves nothing.
+func TestProvisionIntoBareLab(t *testing.T) {
+	l, env, c := bareLab(t, "prov-t")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	topo := l.Topology
+	full, err := os.ReadFile(vpcVMs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Networks) != 1 || len(topo.Hosts) != 1 {
+		t.Fatalf("the bare lab has %d VPCs and %d hosts, want the third-party side only", len(topo.Networks), len(topo.Hosts))
+	}
+	url, sum, err := env.AgentSource(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := topology.Parse(vpcVMs, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Provision(ctx, whole, gcp.ProvisionOptions{Run: "pt", ExternalThirdParty: true, AgentURL: url, AgentSHA256: sum, Log: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("provision into the lab: %d VMs with their agents in %.2fs", len(p.Hosts), p.Took.Seconds())
+	if _, ok := p.Hosts["tp-vm"]; ok {
+		t.Error("the third-party VM was created in the project, though the lab has it")
+	}
+	rt, err := c.GetRouter(ctx, "rg-pt-app", "rg-pt-app-router")
+	if err != nil || rt.ASN != 64514 || rt.Advertise.Mode != "CUSTOM" || len(rt.Advertise.Ranges) != 1 {
+		t.Errorf("the Cloud Router: %+v, %v; want ASN 64514 advertising 192.168.32.32/28", rt, err)
+	}
+	if got := runNamespaces(t, l, "pt"); len(got) != 3 {
+		t.Errorf("namespaces of the run: %v, want the VPC's router and two VMs", got)
+	}
+	serial, err := c.SerialPortOutput(ctx, p.Hosts["vm-a"].Zone, p.Hosts["vm-a"].Instance)
+	if err != nil || !strings.Contains(serial, "reachgate agent started") {
+		t.Errorf("vm-a's serial console: %q, %v; want the startup script's output", serial, err)
+	}
+	a := c.AgentHost(p.Hosts["vm-a"].Zone, p.Hosts["vm-a"].Instance)
+	out, err := a.Run(ctx, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	if err != nil || !strings.Contains(out, " 10.10.0.10/") {
+		t.Fatalf("vm-a's address: %q, %v", out, err)
+	}
+	// The firewall rule is realized: tcp:8080 from the subnet reaches vm-b (refused: nothing
+	// listens), another port is dropped (the implied deny), the third party is not reachable.
+	curl := func(url string) int {
+		_, err := a.Run(ctx, "curl", "-s", "-m", "2", url)
+		var re *gcp.RunError
+		if errors.As(err, &re) {
+			return re.Result.Exit
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	if got := curl("http://10.10.0.11:8080/"); got != 7 {
+		t.Errorf("vm-a -> vm-b:8080: curl exit %d, want 7 (refused: reachable, allowed by allow-web)", got)
+	}
+	if got := curl("http://10.10.0.11:9090/"); got != 28 {
+		t.Errorf("vm-a -> vm-b:9090: curl exit %d, want 28 (timed out: dropped by the implied deny)", got)
+	}
+	if err := c.Teardown(ctx, "pt", testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{})
+	if err != nil || len(left) != 0 {
+		t.Fatalf("after teardown: %v %v", left, err)
+	}
+	if got := runNamespaces(t, l, "pt"); len(got) != 0 {
+		t.Errorf("namespaces left after teardown: %v", got)
+	}
+}
+
+// A provision killed with SIGKILL halfway leaves resources behind; the janitor removes them.
+func TestKilledProvisionJanitor(t *testing.T) {
+	l, _, c := bareLab(t, "prov-k")
+	self := os.Getenv("REACHGATE_BIN")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.Command(self, "gcp", "provision", "--gcp-lab", l.State.Name, "-f", vpcVMs, "--run", "pk")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Halfway: once a VM exists, before its agent has announced itself.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: "pk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 && left[0].Kind == "instance" {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no VM of the run after a minute: %v", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: "pk"})
+	if err != nil || len(left) == 0 {
+		t.Fatalf("after the kill: %v %v, want leftovers", left, err)
+	}
+	t.Logf("killed provision left %d resources", len(left))
+	j := exec.Command(self, "gcp", "janitor", "--gcp-lab", l.State.Name, "--older-than", "0s")
+	if out, err := j.CombinedOutput(); err != nil {
+		t.Fatalf("janitor: %v\n%s", err, out)
+	}
+	left, err = c.FindLeftovers(ctx, gcp.JanitorOptions{})
+	if err != nil || len(left) != 0 {
+		t.Fatalf("after the janitor: %v %v", left, err)
+	}
+	if got := runNamespaces(t, l, "pk"); len(got) != 0 {
+		t.Errorf("namespaces left after the janitor: %v", got)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

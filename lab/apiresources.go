@@ -1,0 +1,158 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"reachgate/framework/topology"
+	"reachgate/lab/netns"
+)
+
+// What the lab's GCP API inserted into the project beyond the topology file: VPCs with their
+// subnets, and VMs. They live in the cloud state (cloud.json); Declared adds them to the
+// file's topology, and Reconcile realizes them as the lab's other VPCs and hosts are (a
+// router namespace per VPC, a host namespace per VM on a veth to it, routes and filters
+// from the model), and removes what was deleted.
+
+// APINetwork is a VPC the API inserted, with the subnets and Cloud Routers inserted into it.
+type APINetwork struct {
+	Name        string      `json:"name"`
+	RoutingMode string      `json:"routingMode"`
+	Subnets     []APISubnet `json:"subnets,omitempty"`
+	Routers     []APIRouter `json:"routers,omitempty"`
+}
+
+// APIRouter is a Cloud Router the API inserted.
+type APIRouter struct {
+	Name      string                 `json:"name"`
+	Region    string                 `json:"region"`
+	ASN       uint32                 `json:"asn"`
+	Advertise topology.Advertisement `json:"advertise"`
+}
+
+// APISubnet is a subnet the API inserted.
+type APISubnet struct {
+	Name      string                `json:"name"`
+	Region    string                `json:"region"`
+	CIDR      netip.Prefix          `json:"cidr"`
+	Secondary []topology.NamedRange `json:"secondary,omitempty"`
+}
+
+// APIInstance is a VM the API inserted.
+type APIInstance struct {
+	Name    string            `json:"name"`
+	Zone    string            `json:"zone"`
+	Network string            `json:"network"`
+	Subnet  string            `json:"subnet"`
+	IP      netip.Addr        `json:"ip"`
+	Tags    []string          `json:"tags,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Seq names its interface on the VPC's router (v<Seq>), stable across other deletions.
+	Seq int `json:"seq"`
+}
+
+// RoleLabel is the label that gives an inserted VM a host role (in-vpc-client, ...).
+const RoleLabel = "reachgate-role"
+
+// ZoneRegion is a zone's region ("us-central1-a" → "us-central1").
+func ZoneRegion(zone string) string {
+	if i := strings.LastIndex(zone, "-"); i > 0 {
+		return zone[:i]
+	}
+	return zone
+}
+
+// Declared is the topology with what the API inserted: its VPCs after the file's, its VMs
+// after the file's hosts. t is not modified.
+func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
+	if len(cs.Networks) == 0 && len(cs.Instances) == 0 {
+		return t
+	}
+	d := *t
+	d.Networks = slices.Clone(t.Networks)
+	for _, name := range slices.Sorted(maps.Keys(cs.Networks)) {
+		n := cs.Networks[name]
+		tn := &topology.Network{Name: n.Name, Cloud: "gcp", RoutingMode: n.RoutingMode}
+		for _, s := range n.Subnets {
+			tn.Subnets = append(tn.Subnets, &topology.Subnetwork{Name: s.Name, Region: s.Region, CIDR: s.CIDR, Secondary: s.Secondary})
+		}
+		for _, r := range n.Routers {
+			tn.Routers = append(tn.Routers, &topology.CloudRouter{Name: r.Name, Region: r.Region, ASN: r.ASN, Advertise: r.Advertise})
+		}
+		d.Networks = append(d.Networks, tn)
+	}
+	d.Hosts = slices.Clone(t.Hosts)
+	insts := slices.Collect(maps.Values(cs.Instances))
+	slices.SortFunc(insts, func(a, b *APIInstance) int { return a.Seq - b.Seq })
+	for _, in := range insts {
+		role := in.Labels[RoleLabel]
+		if role == "" {
+			role = topology.RoleVM
+		}
+		d.Hosts = append(d.Hosts, &topology.Machine{Name: in.Name, VPC: in.Network, Subnet: in.Subnet, Region: ZoneRegion(in.Zone),
+			IP: in.IP, Role: role, Tags: slices.Clone(in.Tags)})
+	}
+	return &d
+}
+
+// hostIfs names the routers' interfaces to the inserted VMs.
+func (cs *CloudState) hostIfs() map[string]string {
+	m := map[string]string{}
+	for name, in := range cs.Instances {
+		m[name] = "v" + strconv.Itoa(in.Seq)
+	}
+	return m
+}
+
+// realizeAPI creates the namespaces of inserted VPCs and VMs that have none yet, and removes
+// those of deleted ones. It runs under Reconcile's lock.
+func (l *Lab) realizeAPI(ctx context.Context) error {
+	d := Declared(l.Topology, l.Cloud)
+	have := map[string]bool{}
+	for _, ns := range l.State.Namespaces {
+		have[ns] = true
+	}
+	// Deleted VMs first (their veths hang on routers that may go too), then VPCs.
+	file := map[string]bool{}
+	for _, h := range l.Topology.Hosts {
+		file[h.Name] = true
+	}
+	for name, h := range l.State.Hosts {
+		if file[name] || name == OperatorHost || d.Host(name) != nil || !strings.HasPrefix(h.Namespace, netns.NamespaceName(l.State.Name, "h", "")) {
+			continue
+		}
+		if err := netns.RemoveNamespace(ctx, l.State, h.Namespace, name); err != nil {
+			return fmt.Errorf("remove instance %s: %w", name, err)
+		}
+	}
+	routerPrefix := netns.NamespaceName(l.State.Name, "vpc", "")
+	for _, ns := range slices.Clone(l.State.Namespaces) {
+		vpc, ok := strings.CutPrefix(ns, routerPrefix)
+		if !ok || d.Network(vpc) != nil {
+			continue
+		}
+		if err := netns.RemoveNamespace(ctx, l.State, ns, ""); err != nil {
+			return fmt.Errorf("remove network %s: %w", vpc, err)
+		}
+	}
+	for _, n := range d.Networks {
+		if ns := l.Plan.Routers[n.Name]; !have[ns] && l.Cloud.Networks[n.Name] != nil {
+			if err := netns.AddNetwork(ctx, l.State, l.Plan, n); err != nil {
+				return fmt.Errorf("network %s: %w", n.Name, err)
+			}
+		}
+	}
+	for _, h := range d.Hosts {
+		if ns := l.Plan.Hosts[h.Name]; !have[ns] && l.Cloud.Instances[h.Name] != nil {
+			if err := netns.AddHost(ctx, l.State, l.Plan, d, h); err != nil {
+				return fmt.Errorf("instance %s: %w", h.Name, err)
+			}
+		}
+	}
+	return nil
+}

@@ -56,6 +56,28 @@ type APIInstance struct {
 	Seq int `json:"seq"`
 }
 
+// APIPeering is one side of a VPC peering the API added (networks.addPeering). The lab pairs
+// the two sides by name: a peering is ACTIVE, and carries routes, once the peer network has a
+// peering of the same name back.
+type APIPeering struct {
+	Network            string `json:"network"`
+	Name               string `json:"name"`
+	Peer               string `json:"peer"`
+	ExportCustomRoutes bool   `json:"exportCustomRoutes,omitempty"`
+	ImportCustomRoutes bool   `json:"importCustomRoutes,omitempty"`
+	// Seq numbers the link once active (its interface p<Seq>).
+	Seq int `json:"seq"`
+}
+
+// PeeringKey is an APIPeering's key in the cloud state.
+func PeeringKey(network, name string) string { return network + "/" + name }
+
+// Active reports whether the peer has the same peering back.
+func (cs *CloudState) Active(p *APIPeering) (*APIPeering, bool) {
+	back := cs.APIPeerings[PeeringKey(p.Peer, p.Name)]
+	return back, back != nil && back.Peer == p.Network
+}
+
 // RoleLabel is the label that gives an inserted VM a host role (in-vpc-client, ...).
 const RoleLabel = "reachgate-role"
 
@@ -70,7 +92,7 @@ func ZoneRegion(zone string) string {
 // Declared is the topology with what the API inserted: its VPCs after the file's, its VMs
 // after the file's hosts. t is not modified.
 func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
-	if len(cs.Networks) == 0 && len(cs.Instances) == 0 {
+	if len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 {
 		return t
 	}
 	d := *t
@@ -86,6 +108,17 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 		}
 		d.Networks = append(d.Networks, tn)
 	}
+	d.Links = slices.Clone(t.Links)
+	for _, key := range slices.Sorted(maps.Keys(cs.APIPeerings)) {
+		a := cs.APIPeerings[key]
+		b, ok := cs.Active(a)
+		if !ok || a.Network > b.Network {
+			continue // one side only (INACTIVE), or added from the other side
+		}
+		d.Links = append(d.Links, &topology.Connection{Name: a.Name, Type: topology.LinkPeering,
+			A: topology.Endpoint{VPC: a.Network, ExportCustomRoutes: a.ExportCustomRoutes, ImportCustomRoutes: a.ImportCustomRoutes},
+			B: topology.Endpoint{VPC: b.Network, ExportCustomRoutes: b.ExportCustomRoutes, ImportCustomRoutes: b.ImportCustomRoutes}})
+	}
 	d.Hosts = slices.Clone(t.Hosts)
 	insts := slices.Collect(maps.Values(cs.Instances))
 	slices.SortFunc(insts, func(a, b *APIInstance) int { return a.Seq - b.Seq })
@@ -100,13 +133,18 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 	return &d
 }
 
-// hostIfs names the routers' interfaces to the inserted VMs.
-func (cs *CloudState) hostIfs() map[string]string {
-	m := map[string]string{}
+// fixed names the routers' interfaces to the inserted VMs and the active peerings' links.
+func (cs *CloudState) fixed() netns.Fixed {
+	f := netns.Fixed{HostIfs: map[string]string{}, Links: map[string]int{}}
 	for name, in := range cs.Instances {
-		m[name] = "v" + strconv.Itoa(in.Seq)
+		f.HostIfs[name] = "v" + strconv.Itoa(in.Seq)
 	}
-	return m
+	for _, p := range cs.APIPeerings {
+		if b, ok := cs.Active(p); ok {
+			f.Links[p.Name] = min(p.Seq, b.Seq)
+		}
+	}
+	return f
 }
 
 // realizeAPI creates the namespaces of inserted VPCs and VMs that have none yet, and removes
@@ -151,6 +189,49 @@ func (l *Lab) realizeAPI(ctx context.Context) error {
 		if ns := l.Plan.Hosts[h.Name]; !have[ns] && l.Cloud.Instances[h.Name] != nil {
 			if err := netns.AddHost(ctx, l.State, l.Plan, d, h); err != nil {
 				return fmt.Errorf("instance %s: %w", h.Name, err)
+			}
+		}
+	}
+	return l.realizePeerings(ctx, d)
+}
+
+// realizePeerings gives each active peering of the API's VPCs its link, and removes the links
+// of peerings that are no longer active.
+func (l *Lab) realizePeerings(ctx context.Context, d *topology.Topology) error {
+	fixed := l.Cloud.fixed()
+	want := map[string]map[string]bool{} // router namespace → link interfaces
+	for _, c := range d.Links {
+		if _, ok := fixed.Links[c.Name]; !ok {
+			continue
+		}
+		for _, vpc := range []string{c.A.VPC, c.B.VPC} {
+			ns := l.Plan.Routers[vpc]
+			if want[ns] == nil {
+				want[ns] = map[string]bool{}
+			}
+			want[ns][l.Plan.LinkIf[c.Name]] = true
+		}
+		have, err := links(ctx, l.Plan.Routers[c.A.VPC])
+		if err != nil {
+			return err
+		}
+		if !have[l.Plan.LinkIf[c.Name]] {
+			if err := netns.AddLink(ctx, l.Plan, c); err != nil {
+				return fmt.Errorf("peering %s: %w", c.Name, err)
+			}
+		}
+	}
+	for name := range l.Cloud.Networks {
+		ns := l.Plan.Routers[name]
+		have, err := links(ctx, ns)
+		if err != nil {
+			continue // its namespace is gone
+		}
+		for ifname := range have {
+			if len(ifname) > 1 && ifname[0] == 'p' && strings.Trim(ifname[1:], "0123456789") == "" && !want[ns][ifname] {
+				if err := netns.RemoveLink(ctx, ns, ifname); err != nil {
+					return fmt.Errorf("remove link %s of %s: %w", ifname, name, err)
+				}
 			}
 		}
 	}

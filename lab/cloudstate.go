@@ -50,6 +50,8 @@ type CloudState struct {
 	// Networks and Instances are the VPCs and VMs the API inserted (apiresources.go).
 	Networks  map[string]*APINetwork  `json:"networks,omitempty"`
 	Instances map[string]*APIInstance `json:"instances,omitempty"`
+	// APIPeerings are the peerings the API added, by PeeringKey.
+	APIPeerings map[string]*APIPeering `json:"apiPeerings,omitempty"`
 }
 
 // ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
@@ -135,8 +137,8 @@ func (l *Lab) UpdateCloud(fn func(*CloudState) error) error {
 
 // refreshModel recomputes the effective topology and model from the cloud state.
 func (l *Lab) refreshModel(cs *CloudState) error {
-	if len(cs.Networks) > 0 || len(cs.Instances) > 0 || l.Plan == nil {
-		l.Plan = netns.NewPlanWith(l.State.Name, Declared(l.Topology, cs), cs.hostIfs())
+	if len(cs.Networks) > 0 || len(cs.Instances) > 0 || len(cs.APIPeerings) > 0 || l.Plan == nil {
+		l.Plan = netns.NewPlanWith(l.State.Name, Declared(l.Topology, cs), cs.fixed())
 	}
 	eff := Effective(l.Topology, cs)
 	m, err := netmodel.Compute(eff)

@@ -60,6 +60,11 @@ func (c Lab) DeleteNetwork(ctx context.Context, name string) error {
 	if len(n.Routers) > 0 {
 		return fmt.Errorf("network %q is in use by router %q (delete it first)", name, n.Routers[0].Name)
 	}
+	for _, p := range c.L.Cloud.APIPeerings {
+		if p.Network == name {
+			return fmt.Errorf("network %q is in use by peering %q (remove it first)", name, p.Name)
+		}
+	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		delete(cs.Networks, name)
 		return nil
@@ -257,4 +262,63 @@ func (c Lab) DeleteRouter(ctx context.Context, region, name string) error {
 		})
 	}
 	return fmt.Errorf("router %q in %s does not exist (or is the lab topology's)", name, region)
+}
+
+// AddPeering adds one side of a peering between two of the project's VPCs (networks.
+// addPeering). GCP: the peer is another VPC, a name is unique on its network, and the two
+// VPCs' subnet ranges must not overlap. It is ACTIVE once the peer adds it back.
+func (c Lab) AddPeering(ctx context.Context, p lab.APIPeering) error {
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	me, peer := c.L.Current.Network(p.Network), c.L.Current.Network(p.Peer)
+	switch {
+	case me == nil || !me.GCP() || me.ManagedBy != "":
+		return fmt.Errorf("network %q does not exist in the project", p.Network)
+	case c.L.Cloud.Networks[p.Network] == nil:
+		return fmt.Errorf("network %q is the lab topology's: declare its peerings in the topology file", p.Network)
+	case peer == nil || !peer.GCP() || peer.ManagedBy != "":
+		return fmt.Errorf("peer network %q does not exist in the project", p.Peer)
+	case p.Peer == p.Network:
+		return fmt.Errorf("peering %q: a network cannot peer with itself", p.Name)
+	case c.L.Cloud.APIPeerings[lab.PeeringKey(p.Network, p.Name)] != nil || c.L.Current.Link(p.Name) != nil:
+		return fmt.Errorf("peering %q already exists", p.Name)
+	}
+	for _, a := range me.Subnets {
+		for _, b := range peer.Subnets {
+			for _, pa := range a.Prefixes() {
+				for _, pb := range b.Prefixes() {
+					if pa.Overlaps(pb) {
+						return fmt.Errorf("peering %q: %s of subnetwork %q overlaps %s of %q in %s", p.Name, pa, a.Name, pb, b.Name, p.Peer)
+					}
+				}
+			}
+		}
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		if cs.APIPeerings == nil {
+			cs.APIPeerings = map[string]*lab.APIPeering{}
+		}
+		for _, o := range cs.APIPeerings {
+			p.Seq = max(p.Seq, o.Seq+1)
+		}
+		cs.APIPeerings[lab.PeeringKey(p.Network, p.Name)] = &p
+		return nil
+	})
+}
+
+// RemovePeering removes one side of a peering (networks.removePeering); the other side turns
+// INACTIVE and the routes between the VPCs go.
+func (c Lab) RemovePeering(ctx context.Context, network, name string) error {
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	if c.L.Cloud.APIPeerings[lab.PeeringKey(network, name)] == nil {
+		return fmt.Errorf("network %s has no peering %q (that the API added)", network, name)
+	}
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		delete(cs.APIPeerings, lab.PeeringKey(network, name))
+		delete(cs.Peerings, name+"/"+network)
+		return nil
+	})
 }

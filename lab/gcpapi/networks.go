@@ -10,6 +10,7 @@ import (
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
+	"reachgate/lab"
 )
 
 // networks serves networks.list, networks.get (with peerings), networks.updatePeering (PATCH),
@@ -47,6 +48,17 @@ func (s *Server) networks(w http.ResponseWriter, r *http.Request, rest []string)
 		s.deleteNetwork(w, n.Name)
 	case len(rest) == 2 && rest[1] == "updatePeering" && r.Method == http.MethodPatch:
 		s.updatePeering(w, r, n.Name)
+	case len(rest) == 2 && rest[1] == "addPeering" && r.Method == http.MethodPost:
+		s.addPeering(w, r, n.Name)
+	case len(rest) == 2 && rest[1] == "removePeering" && r.Method == http.MethodPost:
+		var in computepb.NetworksRemovePeeringRequest
+		if !decode(w, r, &in) {
+			return
+		}
+		name := in.GetName()
+		writeProto(w, http.StatusOK, s.startOperation("global", "removePeering", s.link("global", "networks", n.Name), func() error {
+			return s.cloud.RemovePeering(context.Background(), n.Name, name)
+		}))
 	case len(rest) == 2 && rest[1] == "listPeeringRoutes" && r.Method == http.MethodGet:
 		q := r.URL.Query()
 		routes, err := s.cloud.ListPeeringRoutes(r.Context(), n.Name, q.Get("peeringName"), q.Get("direction"))
@@ -76,8 +88,23 @@ func (s *Server) networkResource(ctx context.Context, n *topology.Network) *comp
 	for _, sn := range n.Subnets {
 		out.Subnetworks = append(out.Subnetworks, s.link("regions", sn.Region, "subnetworks", sn.Name))
 	}
+	cs := s.state()
+	for _, key := range sortedKeys(cs.APIPeerings) {
+		p := cs.APIPeerings[key]
+		if p.Network != n.Name {
+			continue
+		}
+		state := "INACTIVE"
+		if _, ok := cs.Active(p); ok {
+			state = "ACTIVE"
+		}
+		out.Peerings = append(out.Peerings, &computepb.NetworkPeering{Name: proto.String(p.Name),
+			Network: proto.String(s.link("global", "networks", p.Peer)), State: proto.String(state),
+			ExchangeSubnetRoutes: proto.Bool(true), ExportCustomRoutes: proto.Bool(p.ExportCustomRoutes),
+			ImportCustomRoutes: proto.Bool(p.ImportCustomRoutes)})
+	}
 	for _, l := range s.cloud.L.Current.Links {
-		if l.Type != topology.LinkPeering || (l.A.VPC != n.Name && l.B.VPC != n.Name) {
+		if l.Type != topology.LinkPeering || (l.A.VPC != n.Name && l.B.VPC != n.Name) || cs.APIPeerings[lab.PeeringKey(n.Name, l.Name)] != nil {
 			continue
 		}
 		_, them := l.Side(n.Name)
@@ -129,4 +156,26 @@ func (s *Server) customerNetworks() []*topology.Network {
 		}
 	}
 	return out
+}
+
+// addPeering serves networks.addPeering: one side of a peering, named, to another VPC of
+// the project (networkPeering, or the older top-level name and peerNetwork), with its custom
+// route flags.
+func (s *Server) addPeering(w http.ResponseWriter, r *http.Request, network string) {
+	var in computepb.NetworksAddPeeringRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	p := lab.APIPeering{Network: network, Name: in.GetName(), Peer: lastSegment(in.GetPeerNetwork())}
+	if np := in.GetNetworkPeering(); np != nil {
+		p.Name, p.Peer = np.GetName(), lastSegment(np.GetNetwork())
+		p.ExportCustomRoutes, p.ImportCustomRoutes = np.GetExportCustomRoutes(), np.GetImportCustomRoutes()
+	}
+	if p.Name == "" || p.Peer == "" {
+		writeError(w, http.StatusBadRequest, "required", "A peering needs a name and a peer network.")
+		return
+	}
+	writeProto(w, http.StatusOK, s.startOperation("global", "addPeering", s.link("global", "networks", network), func() error {
+		return s.cloud.AddPeering(context.Background(), p)
+	}))
 }

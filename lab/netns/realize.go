@@ -36,10 +36,22 @@ type Plan struct {
 var transitBase = netip.MustParseAddr("100.64.0.0")
 
 // NewPlan names every namespace and link of a topology.
-func NewPlan(lab string, t *topology.Topology) *Plan { return NewPlanWith(lab, t, nil) }
+func NewPlan(lab string, t *topology.Topology) *Plan { return NewPlanWith(lab, t, Fixed{}) }
 
-// NewPlanWith is NewPlan with fixed router-side interface names for some hosts.
-func NewPlanWith(lab string, t *topology.Topology, hostIfs map[string]string) *Plan {
+// Fixed names what the lab's API inserted, so that one deletion does not rename another:
+// a VM's router-side interface (HostIfs), a peering's number (Links: its interface is
+// p<n> and its /30 comes from apiTransitBase).
+type Fixed struct {
+	HostIfs map[string]string
+	Links   map[string]int
+}
+
+// apiTransitBase is where the API's peerings number their /30s, apart from the file's links.
+var apiTransitBase = netip.MustParseAddr("100.64.128.0")
+
+// NewPlanWith is NewPlan with fixed names for what the lab's API inserted.
+func NewPlanWith(lab string, t *topology.Topology, fixed Fixed) *Plan {
+	hostIfs := fixed.HostIfs
 	p := &Plan{Lab: lab, Routers: map[string]string{}, Hosts: map[string]string{},
 		Gateways: map[string]netip.Addr{}, LinkAddr: map[string]map[string]netip.Addr{}, LinkIf: map[string]string{},
 		HostIfs: map[string]string{}}
@@ -58,9 +70,12 @@ func NewPlanWith(lab string, t *topology.Topology, hostIfs map[string]string) *P
 	}
 	p.planGoogleAPIs(lab, t)
 	for i, l := range t.Links {
-		base := addAddr(transitBase, uint32(4*i))
+		base, ifname := addAddr(transitBase, uint32(4*i)), fmt.Sprintf("l%d", i)
+		if n, ok := fixed.Links[l.Name]; ok {
+			base, ifname = addAddr(apiTransitBase, uint32(4*n)), fmt.Sprintf("p%d", n)
+		}
 		p.LinkAddr[l.Name] = map[string]netip.Addr{l.A.VPC: base.Next(), l.B.VPC: base.Next().Next()}
-		p.LinkIf[l.Name] = fmt.Sprintf("l%d", i)
+		p.LinkIf[l.Name] = ifname
 	}
 	return p
 }
@@ -246,6 +261,29 @@ func AddHost(ctx context.Context, st *State, p *Plan, t *topology.Topology, h *t
 		s.Hosts[h.Name] = HostInfo{Namespace: ns, IP: h.IP.String(), VPC: h.VPC, Role: h.Role}
 		return nil
 	})
+}
+
+// AddLink creates a link between two VPCs' routers after the lab is up (a peering the lab's
+// API made active): a veth whose ends carry the plan's /30 addresses.
+func AddLink(ctx context.Context, p *Plan, l *topology.Connection) error {
+	ifname := p.LinkIf[l.Name]
+	a := &batch{ns: p.Routers[l.A.VPC]}
+	a.add("link add %s type veth peer name %s netns %s", ifname, ifname, p.Routers[l.B.VPC])
+	a.add("addr add %s/30 dev %s", p.LinkAddr[l.Name][l.A.VPC], ifname)
+	a.add("link set %s up", ifname)
+	if err := a.run(ctx); err != nil {
+		return err
+	}
+	b := &batch{ns: p.Routers[l.B.VPC]}
+	b.add("addr add %s/30 dev %s", p.LinkAddr[l.Name][l.B.VPC], ifname)
+	b.add("link set %s up", ifname)
+	return b.run(ctx)
+}
+
+// RemoveLink deletes a link's veth from one of its routers (the other end goes with it).
+func RemoveLink(ctx context.Context, routerNS, ifname string) error {
+	_, err := run(ctx, "", "ip", "-n", routerNS, "link", "del", ifname)
+	return err
 }
 
 // RemoveNamespace ends what runs in one of the lab's namespaces, deletes it and forgets it

@@ -13,6 +13,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
 )
 
 // How a run marks what it creates, so that a janitor finds it and never anything else: the
@@ -42,7 +43,7 @@ type Leftover struct {
 func (l Leftover) String() string { return l.Kind + " " + l.Scope + "/" + l.Name }
 
 // deleteOrder is the order a janitor deletes kinds in: what uses a resource goes before it.
-var deleteOrder = []string{"instance", "cluster", "vpnTunnel", "router", "vpnGateway", "externalVpnGateway", "address", "firewall", "subnetwork", "network"}
+var deleteOrder = []string{"instance", "cluster", "vpnTunnel", "router", "vpnGateway", "externalVpnGateway", "address", "firewall", "peering", "subnetwork", "network"}
 
 // candidate is what a list says of one resource.
 type candidate struct {
@@ -203,6 +204,12 @@ func (c *Cloud) deleteOne(ctx context.Context, l Leftover) error {
 		return c.do(ctx, "", "delete "+l.String(), func() (*compute.Operation, error) {
 			return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: p, Firewall: l.Name, RequestId: requestID()})
 		})
+	case "peering":
+		network := strings.TrimPrefix(l.Scope, "global/networks/")
+		return c.do(ctx, "", "delete "+l.String(), func() (*compute.Operation, error) {
+			return c.networks.RemovePeering(ctx, &computepb.RemovePeeringNetworkRequest{Project: p, Network: network, RequestId: requestID(),
+				NetworksRemovePeeringRequestResource: &computepb.NetworksRemovePeeringRequest{Name: proto.String(l.Name)}})
+		})
 	case "network":
 		return c.do(ctx, "", "delete "+l.String(), func() (*compute.Operation, error) {
 			return c.networks.Delete(ctx, &computepb.DeleteNetworkRequest{Project: p, Network: l.Name, RequestId: requestID()})
@@ -285,6 +292,12 @@ func (c *Cloud) candidates(ctx context.Context) ([]candidate, error) {
 	nw := c.networks.List(ctx, &computepb.ListNetworksRequest{Project: p})
 	list("networks", each(nw.Next, func(r *computepb.Network) {
 		add("network", "global", r.GetName(), r.GetDescription(), r.GetCreationTimestamp(), nil)
+		// A peering has no marks of its own: it is the run's when its network is.
+		for _, pr := range r.GetPeerings() {
+			if strings.HasPrefix(r.GetName(), NamePrefix) {
+				add("peering", "global/networks/"+r.GetName(), pr.GetName(), r.GetDescription(), r.GetCreationTimestamp(), nil)
+			}
+		}
 	}))
 	cl, err := c.clusters.ListClusters(ctx, &containerpb.ListClustersRequest{Parent: fmt.Sprintf("projects/%s/locations/-", p)})
 	list("clusters", err)

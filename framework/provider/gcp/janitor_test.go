@@ -48,4 +48,5 @@ func TestDeleteOrderPutsUsersFirst(t *testing.T) {
 	before("firewall", "network")
 	before("router", "network")
 	before("subnetwork", "network")
+	before("peering", "network")
 }

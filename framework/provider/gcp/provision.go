@@ -52,8 +52,9 @@ var ErrNotProvisionable = errors.New("gcp: provision")
 
 // Provision creates a topology's VPCs, subnets (with secondary ranges), Cloud Routers,
 // firewall rules and VMs in the project, marked with the run (name prefix, label,
-// description), and waits for every VM's agent. Peerings, interconnects and clusters are
-// refused with ErrNotProvisionable (not created yet by this provider). On error what was created stays:
+// description), peerings between its VPCs (from both sides), and waits for every VM's agent.
+// Interconnects, VPN links and clusters are refused with ErrNotProvisionable (not created yet
+// by this provider). On error what was created stays:
 // the caller tears the run down (Teardown), as it must after a kill too (the janitor).
 func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o ProvisionOptions) (*Provisioned, error) {
 	start := time.Now()
@@ -76,8 +77,13 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		return n != nil && n.ManagedBy == "" && (n.GCP() || !o.ExternalThirdParty)
 	}
 	var refused []string
+	var peerings []*topology.Connection
 	for _, l := range t.Links {
-		if mine(t.Network(l.A.VPC)) || mine(t.Network(l.B.VPC)) {
+		a, b := t.Network(l.A.VPC), t.Network(l.B.VPC)
+		switch {
+		case l.Type == topology.LinkPeering && mine(a) && mine(b) && a.GCP() && b.GCP() && l.Solution == "":
+			peerings = append(peerings, l)
+		case mine(a) || mine(b):
 			refused = append(refused, "link "+l.Name)
 		}
 	}
@@ -163,6 +169,22 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 				return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: p, RequestId: requestID(), FirewallResource: fw})
 			})
 			if err := step("firewall "+fw.GetName(), err, t0); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, l := range peerings {
+		// A peering is made from each side; it is ACTIVE once both exist.
+		for _, side := range [][2]topology.Endpoint{{l.A, l.B}, {l.B, l.A}} {
+			t0 := time.Now()
+			me, them := side[0], side[1]
+			np := &computepb.NetworkPeering{Name: proto.String(ResourceName(o.Run, l.Name)), Network: netRef(them.VPC), ExchangeSubnetRoutes: proto.Bool(true),
+				ExportCustomRoutes: proto.Bool(me.ExportCustomRoutes), ImportCustomRoutes: proto.Bool(me.ImportCustomRoutes)}
+			err := c.do(ctx, "", "add peering", func() (*compute.Operation, error) {
+				return c.networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: p, Network: ResourceName(o.Run, me.VPC), RequestId: requestID(),
+					NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: np}})
+			})
+			if err := step("peering "+np.GetName()+" from "+ResourceName(o.Run, me.VPC), err, t0); err != nil {
 				return nil, err
 			}
 		}

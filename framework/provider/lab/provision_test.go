@@ -125,8 +125,8 @@ func TestProvisionIntoBareLab(t *testing.T) {
 	if err != nil || rt.ASN != 64514 || rt.Advertise.Mode != "CUSTOM" || len(rt.Advertise.Ranges) != 1 {
 		t.Errorf("the Cloud Router: %+v, %v; want ASN 64514 advertising 192.168.32.32/28", rt, err)
 	}
-	if got := runNamespaces(t, l, "pt"); len(got) != 3 {
-		t.Errorf("namespaces of the run: %v, want the VPC's router and two VMs", got)
+	if got := runNamespaces(t, l, "pt"); len(got) != 5 {
+		t.Errorf("namespaces of the run: %v, want two VPCs' routers and three VMs", got)
 	}
 	serial, err := c.SerialPortOutput(ctx, p.Hosts["vm-a"].Zone, p.Hosts["vm-a"].Instance)
 	if err != nil || !strings.Contains(serial, "reachgate agent started") {
@@ -155,6 +155,14 @@ func TestProvisionIntoBareLab(t *testing.T) {
 	}
 	if got := curl("http://10.10.0.11:9090/"); got != 28 {
 		t.Errorf("vm-a -> vm-b:9090: curl exit %d, want 28 (timed out: dropped by the implied deny)", got)
+	}
+	// The peering is active from both sides: vm-a reaches db-vm's allowed port across it.
+	if got := curl("http://10.30.0.5:5432/"); got != 7 {
+		t.Errorf("vm-a -> db-vm:5432 across the peering: curl exit %d, want 7 (refused: reachable)", got)
+	}
+	pr, err := c.GetPeering(ctx, "rg-pt-db", "rg-pt-app-db")
+	if err != nil || pr.Name != "rg-pt-app-db" {
+		t.Errorf("the peering from db: %+v, %v", pr, err)
 	}
 	if err := c.Teardown(ctx, "pt", testWriter{t}); err != nil {
 		t.Fatal(err)

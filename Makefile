@@ -73,6 +73,10 @@ preflight-container:
 # The suites that must hold on any address plan run again on the second one, alt.yaml (and its
 # bgp-export form): suite:topology pairs. They report as <suite>@<topology name>.
 MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-psa psc:alt-psc dnsendpoint:alt-psc
+# Suites run again with the gcp provider, each against a bare lab of its topology: the provider
+# builds the GCP side through the lab's API with Google's clients, the suite checks it from the
+# VMs' agents, and everything is torn down (zero resources left is part of the teardown).
+GCP_LAB_SUITES = gcpvpc
 # Where the labs run: local (this machine's network namespaces; rootless when not root) or
 # container (one Linux container through Docker, testcontainers-go): the default off Linux,
 # or RUNTIME=container / REACHGATE_RUNTIME=container.
@@ -86,7 +90,7 @@ JOBS ?=
 # Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
 e2e-local: $(if $(filter container,$(RUNTIME)),preflight-container build,preflight lab-binaries)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --runtime $(RUNTIME) --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' || status=$$?; \
+	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --runtime $(RUNTIME) --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' --gcp-lab-suites '$(GCP_LAB_SUITES)' || status=$$?; \
 	$(BIN)/reachgate lab gc --runtime $(RUNTIME) >/dev/null 2>&1 || true; \
 	$(BIN)/reachgate report --in $(REPORTS) || status=1; \
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status

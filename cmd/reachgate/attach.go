@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/provider"
+	_ "reachgate/framework/provider/gcp" // registers the gcp provider
 	_ "reachgate/framework/provider/lab" // registers the lab provider
 	"reachgate/framework/selfbin"
 	"reachgate/framework/topology"

@@ -164,7 +164,7 @@ func checkoutFilter(ctx context.Context, root string) func(string, bool) bool {
 
 // e2eInContainer runs the suites (built here for Linux) in one lab container and copies
 // the reports and logs back.
-func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jobs int, matrix string, ginkgoFlags []string) error {
+func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jobs int, matrix, gcpLab string, ginkgoFlags []string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	copies, err := linuxLabBinaries(ctx, root, binDir)
@@ -200,6 +200,9 @@ func e2eInContainer(cmd *cobra.Command, root, binDir string, pkgs []suitePkg, jo
 	argv := []string{ctrBin, "e2e", "--prebuilt", "--runtime", "local", "--bin-dir", ctrSuites}
 	if jobs > 0 {
 		argv = append(argv, "--jobs", strconv.Itoa(jobs))
+	}
+	if gcpLab != "" {
+		argv = append(argv, "--gcp-lab-suites", gcpLab)
 	}
 	if matrix != "" {
 		argv = append(argv, "--matrix", matrix)

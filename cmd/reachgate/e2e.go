@@ -31,6 +31,7 @@ func newE2ECommand() *cobra.Command {
 	var (
 		jobs        int
 		matrix      string
+		gcpLab      string
 		binDir      string
 		ginkgoFlags []string
 		rt          string
@@ -47,6 +48,9 @@ their JUnit and Ginkgo JSON into REACHGATE_REPORT_DIR as before; 'reachgate repo
 
 --matrix runs suites again on other topologies: space-separated suite:topology pairs, the
 topology a file name under fixtures/topologies without .yaml (e.g. "baseline:alt").
+--gcp-lab-suites runs suites again with the gcp provider, each against a bare lab of its
+topology that the provider brings up: it builds the GCP side through the lab's API with the
+official clients, the suite checks it from the VMs' agents, and it is torn down.
 Suites start longest first, by the wall times of the previous run (kept in --bin-dir).
 Exit status 1 when any suite failed.
 
@@ -126,14 +130,14 @@ removes the container.`,
 				if jobsSet {
 					j = jobs
 				}
-				return e2eInContainer(cmd, root, binDir, pkgs, j, matrix, ginkgoFlags)
+				return e2eInContainer(cmd, root, binDir, pkgs, j, matrix, gcpLab, ginkgoFlags)
 			}
 			// Without root the suites run inside the user's lab namespaces, built here first
 			// (the build may download modules; the namespaces have no network).
 			if handled, err := maybeRootless(cmd, rootlessCreate); handled {
 				return err
 			}
-			all, err := e2eJobs(root, binDir, pkgs, matrix, ginkgoFlags)
+			all, err := e2eJobs(root, binDir, pkgs, matrix, gcpLab, ginkgoFlags)
 			if err != nil {
 				return err
 			}
@@ -153,6 +157,7 @@ removes the container.`,
 	}
 	cmd.Flags().IntVar(&jobs, "jobs", 0, "suites at once (default from cores and memory, or REACHGATE_JOBS)")
 	cmd.Flags().StringVar(&matrix, "matrix", "", `suite:topology pairs run in addition, e.g. "baseline:alt bgpexport:alt-bgp-export"`)
+	cmd.Flags().StringVar(&gcpLab, "gcp-lab-suites", "", `suites run again with --provider gcp against a bare lab of their topology (REACHGATE_GCP_LAB=new), e.g. "gcpvpc"`)
 	cmd.Flags().StringVar(&binDir, "bin-dir", "", "where the suite binaries, their logs and the last wall times go (default <checkout>/bin/suites)")
 	cmd.Flags().StringVar(&rt, "runtime", defaultRuntime(), "where the labs run: local (this machine's namespaces; rootless without root) or container (one Linux container through Docker; $"+runtimeEnv+")")
 	cmd.Flags().BoolVar(&prebuilt, "prebuilt", false, "run the suites the host built (inside a lab container)")
@@ -214,8 +219,9 @@ func buildSuites(cmd *cobra.Command, root, binDir string, pkgs []suitePkg) error
 	return errors.Join(errs...)
 }
 
-// e2eJobs is one job per suite package and one per matrix pair.
-func e2eJobs(root, binDir string, pkgs []suitePkg, matrix string, extra []string) ([]suiterun.Job, error) {
+// e2eJobs is one job per suite package, one per matrix pair and one per suite run with the
+// gcp provider against a bare lab.
+func e2eJobs(root, binDir string, pkgs []suitePkg, matrix, gcpLab string, extra []string) ([]suiterun.Job, error) {
 	args := append([]string{"-ginkgo.timeout=60m", "-ginkgo.poll-progress-after=120s", "-ginkgo.no-color"}, extra...)
 	byName := map[string]suitePkg{}
 	var jobs []suiterun.Job
@@ -238,6 +244,14 @@ func e2eJobs(root, binDir string, pkgs []suitePkg, matrix string, extra []string
 		}
 		jobs = append(jobs, suiterun.Job{Name: suite + "@" + topo, Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
 			Env: []string{"REACHGATE_TOPOLOGY=" + file}})
+	}
+	for _, suite := range strings.Fields(gcpLab) {
+		p, known := byName[suite]
+		if !known {
+			return nil, exitErrorf(2, "--gcp-lab-suites %q: no suite %q among %s", gcpLab, suite, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))
+		}
+		jobs = append(jobs, suiterun.Job{Name: suite + "-on-gcp", Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
+			Env: []string{"REACHGATE_PROVIDER=gcp", "REACHGATE_GCP_LAB=new"}})
 	}
 	return jobs, nil
 }

@@ -31,17 +31,23 @@ func TestE2EJobsMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkgs := []suitePkg{{ImportPath: "reachgate/suites/baseline", Dir: "/d/baseline", ID: "baseline"}}
-	jobs, err := e2eJobs(root, "/b", pkgs, "baseline:alt", []string{"-ginkgo.label-filter=x"})
+	jobs, err := e2eJobs(root, "/b", pkgs, "baseline:alt", "baseline", []string{"-ginkgo.label-filter=x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) != 2 || jobs[1].Name != "baseline@alt" || jobs[1].Binary != "/b/baseline.test" ||
+	if len(jobs) != 3 || jobs[2].Name != "baseline-on-gcp" || !slices.Contains(jobs[2].Env, "REACHGATE_GCP_LAB=new") || !slices.Contains(jobs[2].Env, "REACHGATE_PROVIDER=gcp") {
+		t.Errorf("the gcp provider's job: %+v", jobs)
+	}
+	if _, err := e2eJobs(root, "/b", pkgs, "", "nosuch", nil); exitCode(err) != 2 {
+		t.Errorf("--gcp-lab-suites nosuch: err %v; want exit 2", err)
+	}
+	if len(jobs) != 3 || jobs[1].Name != "baseline@alt" || jobs[1].Binary != "/b/baseline.test" ||
 		!slices.Contains(jobs[1].Env, "REACHGATE_TOPOLOGY="+filepath.Join(root, "fixtures", "topologies", "alt.yaml")) ||
 		!slices.Contains(jobs[0].Args, "-ginkgo.label-filter=x") {
 		t.Errorf("jobs %+v", jobs)
 	}
 	for _, bad := range []string{"baseline", "nosuch:alt", "baseline:nosuch", ":alt"} {
-		if _, err := e2eJobs(root, "/b", pkgs, bad, nil); exitCode(err) != 2 {
+		if _, err := e2eJobs(root, "/b", pkgs, bad, "", nil); exitCode(err) != 2 {
 			t.Errorf("--matrix %q: err %v; want exit 2", bad, err)
 		}
 	}

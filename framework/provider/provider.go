@@ -24,6 +24,9 @@ type Spec struct {
 	Source string
 	Data   []byte
 	Log    *slog.Logger
+	// Bare asks for the topology's third-party side only, with an empty project behind the
+	// environment's GCP API (the lab: `lab up --bare`), for the gcp provider to build the rest.
+	Bare bool
 }
 
 // Provider realizes topologies.

@@ -24,6 +24,7 @@ import (
 	"reachgate/framework/checkout"
 	"reachgate/framework/provider"
 	_ "reachgate/framework/provider/coreonly" // registers the core-only test provider
+	_ "reachgate/framework/provider/gcp"      // registers the gcp provider
 	_ "reachgate/framework/provider/lab"      // registers the lab provider
 	"reachgate/framework/topology"
 	"reachgate/reports"
@@ -110,7 +111,7 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 			defer machine.release()
 			Expect(env.Teardown(context.WithoutCancel(ctx))).To(Succeed())
 		}
-	}, NodeTimeout(time.Minute))
+	}, NodeTimeout(15*time.Minute))
 	ReportAfterSuite("junit", func(r Report) {
 		dir := *reportDir
 		if dir == "" {
@@ -151,12 +152,17 @@ func labName() string {
 }
 
 // Name is the suite's name in reports: the name given to Setup, with "@<topology name>"
-// when --topology chose another file than the suite's own.
+// when --topology chose another file than the suite's own, and "-on-<provider>" on a
+// provider other than the lab.
 func Name() string {
+	name := suiteName
 	if *topologyFile != "" && topo != nil {
-		return suiteName + "@" + topo.Name
+		name += "@" + topo.Name
 	}
-	return suiteName
+	if *providerName != "lab" {
+		name += "-on-" + *providerName
+	}
+	return name
 }
 
 // Run is the suite's Test function (title is Ginkgo's suite description): it reads the topology and checks that it has a host for

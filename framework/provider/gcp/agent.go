@@ -30,6 +30,8 @@ type AgentHost struct {
 	Kubeconfig string
 	// Poll is how often a result is looked for (default 300 ms).
 	Poll time.Duration
+	// label is the host's name in the topology (the instance's otherwise).
+	label string
 }
 
 var _ provider.Host = (*AgentHost)(nil)
@@ -40,7 +42,12 @@ func (c *Cloud) AgentHost(zone, instance string) *AgentHost {
 }
 
 // Name implements provider.Host.
-func (h *AgentHost) Name() string { return h.instance }
+func (h *AgentHost) Name() string {
+	if h.label != "" {
+		return h.label
+	}
+	return h.instance
+}
 
 // ErrNoDial is DialContext at a VM reached through the agent: a connection cannot travel
 // through metadata. Checks from the VM run reachgate probe there (Run).

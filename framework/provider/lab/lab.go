@@ -48,7 +48,7 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 	if err != nil {
 		return nil, err
 	}
-	l, err := lab.Up(ctx, lab.Options{Name: spec.Name, Source: spec.Source, Data: spec.Data, Self: self, Log: spec.Log})
+	l, err := lab.Up(ctx, lab.Options{Name: spec.Name, Source: spec.Source, Data: spec.Data, Self: self, Log: spec.Log, Bare: spec.Bare})
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 	"reachgate/lab/netns"
 )
 
-const vpcVMs = "testdata/vpc-vms.yaml"
+const vpcVMs = "../../../fixtures/topologies/vpc-vms.yaml"
 
 // requireRootLab gates a test that brings a lab up: root and a built reachgate
 // (REACHGATE_BIN), or a skip — a failure under REACHGATE_REQUIRE_ROOT_TESTS=1.

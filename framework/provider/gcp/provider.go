@@ -1,0 +1,212 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"reachgate/framework/cloud"
+	"reachgate/framework/provider"
+	"reachgate/framework/topology"
+)
+
+// The gcp provider: a topology provisioned in a project (Provision), its hosts reached through
+// the agent, torn down by run. Its configuration is the environment, as the harness's flags
+// pass it on (the CLI's --gcp-project, --gcp-region and --gcp-lab are its twins).
+const (
+	ProjectEnv   = "REACHGATE_GCP_PROJECT"
+	RegionEnv    = "REACHGATE_GCP_REGION"
+	LabEnv       = "REACHGATE_GCP_LAB"
+	RunEnv       = "REACHGATE_GCP_RUN"
+	AgentURLEnv  = "REACHGATE_GCP_AGENT_URL"
+	AgentHashEnv = "REACHGATE_GCP_AGENT_SHA256"
+)
+
+func init() {
+	provider.Register("gcp", func() (provider.Provider, error) { return Provider{}, nil })
+}
+
+// Provider provisions topologies in a GCP project: Google's (REACHGATE_GCP_PROJECT, with the
+// agent at REACHGATE_GCP_AGENT_URL) or a bare lab's API (REACHGATE_GCP_LAB).
+type Provider struct{}
+
+// Name implements provider.Provider.
+func (Provider) Name() string { return "gcp" }
+
+// runName is the run of an environment: REACHGATE_GCP_RUN, else the environment's name made
+// a valid run name.
+func runName(name string) string {
+	if r := os.Getenv(RunEnv); r != "" {
+		return r
+	}
+	r := strings.Trim(strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			return c
+		case c >= 'A' && c <= 'Z':
+			return c + 'a' - 'A'
+		}
+		return '-'
+	}, name), "-")
+	if r == "" || r[0] < 'a' || r[0] > 'z' {
+		r = "r" + r
+	}
+	if len(r) > 20 {
+		r = strings.TrimRight(r[:20], "-")
+	}
+	return r
+}
+
+// Provision implements provider.Provider: the topology into the project, every VM with the
+// agent. A failed or interrupted Provision tears down what it made before it returns.
+func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Environment, error) {
+	t, err := topology.Parse(spec.Source, spec.Data)
+	if err != nil {
+		return nil, err
+	}
+	log := spec.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Environment{topo: t, run: runName(spec.Name), log: log}
+	if err := ValidRun(e.run); err != nil {
+		return nil, fmt.Errorf("gcp provider: %w (set %s)", err, RunEnv)
+	}
+	o := ProvisionOptions{Run: e.run, Log: logWriter{log}, ThirdPartyRegion: os.Getenv(RegionEnv)}
+	if name := os.Getenv(LabEnv); name != "" {
+		// A bare lab: its API is the project, its third-party side the third-party cloud.
+		// "new" brings one up for this environment (and removes it in Teardown).
+		lp, err := provider.Get("lab")
+		if err != nil {
+			return nil, fmt.Errorf("gcp provider: %s=%s: %w", LabEnv, name, err)
+		}
+		if name == NewLab {
+			e.ownLab = true
+			e.lab, err = lp.Provision(ctx, provider.Spec{Name: bareLabName(spec.Name), Source: spec.Source, Data: spec.Data, Log: log, Bare: true})
+		} else {
+			e.lab, err = provider.Attach(ctx, lp, name, log)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gcp provider: %s=%s: %w", LabEnv, name, err)
+		}
+		api, ok := e.lab.(provider.GCPAPI)
+		src, ok2 := e.lab.(provider.AgentSource)
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("gcp provider: lab %s serves no GCP API or agent", name)
+		}
+		if e.access, err = api.GCPAPI(ctx); err != nil {
+			return nil, err
+		}
+		if o.AgentURL, o.AgentSHA256, err = src.AgentSource(ctx); err != nil {
+			return nil, err
+		}
+		o.ExternalThirdParty = true
+	} else {
+		e.access.Project = os.Getenv(ProjectEnv)
+		o.AgentURL, o.AgentSHA256 = os.Getenv(AgentURLEnv), os.Getenv(AgentHashEnv)
+		if e.access.Project == "" || o.AgentURL == "" || o.AgentSHA256 == "" {
+			return nil, fmt.Errorf("gcp provider: set %s (the project) with %s and %s (the agent binary the VMs fetch), or %s (a lab started with 'reachgate lab up --bare')",
+				ProjectEnv, AgentURLEnv, AgentHashEnv, LabEnv)
+		}
+	}
+	if e.cloud, err = New(ctx, Config{Project: e.access.Project, Endpoint: e.access.Endpoint, Options: e.access.Options, Timeout: 10 * time.Minute}); err != nil {
+		if e.ownLab {
+			err = errors.Join(err, e.lab.Teardown(context.WithoutCancel(ctx)))
+		}
+		return nil, err
+	}
+	log.Info("gcp provider: provisioning", "project", e.access.Project, "run", e.run, "topology", spec.Source)
+	if e.prov, err = e.cloud.Provision(ctx, t, o); err != nil {
+		// Also on Ctrl-C: what was made goes before the error is returned.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		defer cancel()
+		return nil, errors.Join(err, e.Teardown(cctx))
+	}
+	log.Info("gcp provider: provisioned", "run", e.run, "vms", len(e.prov.Hosts), "seconds", fmt.Sprintf("%.1f", e.prov.Took.Seconds()))
+	return e, nil
+}
+
+// Environment is a provisioned topology in a project.
+type Environment struct {
+	topo   *topology.Topology
+	run    string
+	log    *slog.Logger
+	cloud  *Cloud
+	prov   *Provisioned
+	access provider.APIAccess
+	// lab is the bare lab whose API is the project (nil against Google); ownLab when this
+	// environment brought it up (REACHGATE_GCP_LAB=new).
+	lab    provider.Environment
+	ownLab bool
+}
+
+// NewLab as REACHGATE_GCP_LAB brings up a bare lab of the topology for the environment.
+const NewLab = "new"
+
+// bareLabName names the bare lab an environment brings up: its own name, apart from a lab
+// provider's environment of the same name.
+func bareLabName(name string) string {
+	if len(name) > 16 {
+		name = strings.TrimRight(name[:16], "-")
+	}
+	return name + "-gcp"
+}
+
+var (
+	_ provider.Environment = (*Environment)(nil)
+	_ provider.GCPAPI      = (*Environment)(nil)
+)
+
+// Topology implements provider.Environment.
+func (e *Environment) Topology() *topology.Topology { return e.topo }
+
+// Run is the run's name (every resource's prefix rg-<run>-).
+func (e *Environment) Run() string { return e.run }
+
+// Host implements provider.Environment: a VM of the run through its agent; with a bare lab,
+// a host of the lab's third-party side as the lab reaches it.
+func (e *Environment) Host(name string) (provider.Host, error) {
+	if ph, ok := e.prov.Hosts[name]; ok {
+		h := e.cloud.AgentHost(ph.Zone, ph.Instance)
+		h.label = name
+		return h, nil
+	}
+	if e.lab != nil && e.lab.Topology().Host(name) != nil {
+		return e.lab.Host(name)
+	}
+	return nil, fmt.Errorf("gcp provider: no VM for host %q in run %s", name, e.run)
+}
+
+// Cluster implements provider.Environment: the provider makes no cluster yet.
+func (e *Environment) Cluster() cloud.ClusterDescription { return cloud.ClusterDescription{} }
+
+// GCPAPI implements provider.GCPAPI.
+func (e *Environment) GCPAPI(context.Context) (provider.APIAccess, error) { return e.access, nil }
+
+// Teardown implements provider.Environment: everything of the run, in dependency order.
+func (e *Environment) Teardown(ctx context.Context) error {
+	err := e.cloud.Teardown(ctx, e.run, logWriter{e.log})
+	if left, ferr := e.cloud.FindLeftovers(ctx, JanitorOptions{Run: e.run}); ferr == nil && len(left) > 0 {
+		err = errors.Join(err, fmt.Errorf("gcp provider: %d resources of run %s left after teardown (reachgate gcp janitor removes them)", len(left), e.run))
+	}
+	err = errors.Join(err, e.cloud.Close())
+	if e.ownLab {
+		err = errors.Join(err, e.lab.Teardown(ctx))
+	}
+	return err
+}
+
+// logWriter writes each line to a slog logger.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+var _ io.Writer = logWriter{}

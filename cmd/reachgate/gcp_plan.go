@@ -31,11 +31,7 @@ is called: it reads the topology only.`,
   reachgate gcp plan -f fixtures/topologies/bgp-export.yaml --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			source, data, err := readTopology(file)
-			if err != nil {
-				return err
-			}
-			t, err := topology.Parse(source, data)
+			t, _, err := parseTopologyFile(file)
 			if err != nil {
 				return err
 			}
@@ -84,4 +80,14 @@ is called: it reads the topology only.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	c.Flags().StringVar(&tpRegion, "third-party-region", gcp.DefaultThirdPartyRegion, "the GCP region that plays the third-party cloud")
 	return c
+}
+
+// parseTopologyFile reads and parses a topology file (the embedded seed when file is "").
+func parseTopologyFile(file string) (*topology.Topology, string, error) {
+	source, data, err := readTopology(file)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := topology.Parse(source, data)
+	return t, source, err
 }

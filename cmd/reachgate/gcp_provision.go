@@ -9,7 +9,6 @@ import (
 
 	"reachgate/framework/provider"
 	"reachgate/framework/provider/gcp"
-	"reachgate/framework/topology"
 )
 
 // gcpCloud opens the official clients on the project the flags name (Google's, or a lab's
@@ -44,11 +43,7 @@ Against Google, --agent-url names the agent binary (a Cloud Storage object the V
 through Private Google Access) and --agent-sha256 its digest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			source, data, err := readTopology(file)
-			if err != nil {
-				return err
-			}
-			t, err := topology.Parse(source, data)
+			t, source, err := parseTopologyFile(file)
 			if err != nil {
 				return err
 			}

@@ -117,9 +117,20 @@ func endAll(ctx context.Context, ns string, grace time.Duration) (int, error) {
 	if !strings.HasPrefix(ns, Prefix) {
 		return 0, fmt.Errorf("namespace %s is not reachgate's", ns)
 	}
+	n, err := endWhile(ctx, func() []int { return namespacePIDs(ns) }, grace)
+	if err != nil {
+		return n, fmt.Errorf("end processes in %s: %w", ns, err)
+	}
+	return n, nil
+}
+
+// endWhile ends the processes list finds (SIGTERM and grace first unless grace is 0, then
+// SIGKILL), waits for the exits, and lists again until a list is empty: a process can appear
+// while the others are stopped.
+func endWhile(ctx context.Context, list func() []int, grace time.Duration) (int, error) {
 	n := 0
 	for range 5 {
-		hs := openAll(namespacePIDs(ns))
+		hs := openAll(list())
 		if len(hs) == 0 {
 			return n, nil
 		}
@@ -134,10 +145,10 @@ func endAll(ctx context.Context, ns string, grace time.Duration) (int, error) {
 			}
 		}
 		if err != nil {
-			return n, fmt.Errorf("end processes in %s: %w", ns, err)
+			return n, err
 		}
 	}
-	return n, fmt.Errorf("processes keep entering namespace %s", ns)
+	return n, errors.New("processes keep appearing")
 }
 
 // deleteNamespace ends what still runs inside a namespace of ours, then deletes it.
@@ -226,16 +237,9 @@ func gc(ctx context.Context, only string, log *slog.Logger) error {
 // REACHGATE_GUEST): SIGTERM, grace, SIGKILL, and waits until they have exited. A guest's
 // reboot stops what its previous boot started this way, however it detached.
 func EndMarked(ctx context.Context, mark string, grace time.Duration) (int, error) {
-	n := 0
-	for range 5 {
-		hs := openAll(markedPIDs(mark))
-		if len(hs) == 0 {
-			return n, nil
-		}
-		n += len(hs)
-		if err := terminate(ctx, hs, grace); err != nil {
-			return n, err
-		}
+	n, err := endWhile(ctx, func() []int { return markedPIDs(mark) }, grace)
+	if err != nil {
+		return n, fmt.Errorf("end processes marked %s: %w", mark, err)
 	}
-	return n, fmt.Errorf("processes marked %s keep starting", mark)
+	return n, nil
 }

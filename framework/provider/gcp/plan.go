@@ -89,7 +89,19 @@ func ValidRun(run string) error {
 // ResourceName is a topology object's name in a run: rg-<run>-<name>, lower case, at most 63
 // characters (GCE's rule; a longer one keeps a prefix and a hash of the whole).
 func ResourceName(run, name string) string {
-	n := NamePrefix + run + "-" + strings.Trim(strings.Map(func(r rune) rune {
+	n := NamePrefix + run + "-" + lowerDashes(name)
+	if len(n) <= 63 {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n))
+	return strings.TrimRight(n[:54], "-") + "-" + fmt.Sprintf("%08x", h.Sum32())
+}
+
+// lowerDashes is s in lower case with every character but a-z and 0-9 a dash, without dashes
+// at either end.
+func lowerDashes(s string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			return r
@@ -97,13 +109,7 @@ func ResourceName(run, name string) string {
 			return r + 'a' - 'A'
 		}
 		return '-'
-	}, name), "-")
-	if len(n) <= 63 {
-		return n
-	}
-	h := fnv.New32a()
-	h.Write([]byte(n))
-	return strings.TrimRight(n[:54], "-") + "-" + fmt.Sprintf("%08x", h.Sum32())
+	}, s), "-")
 }
 
 // Plan lists what a run of topology t creates in a project, in creation order, with what

@@ -44,15 +44,7 @@ func runName(name string) string {
 	if r := os.Getenv(RunEnv); r != "" {
 		return r
 	}
-	r := strings.Trim(strings.Map(func(c rune) rune {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			return c
-		case c >= 'A' && c <= 'Z':
-			return c + 'a' - 'A'
-		}
-		return '-'
-	}, name), "-")
+	r := lowerDashes(name)
 	if r == "" || r[0] < 'a' || r[0] > 'z' {
 		r = "r" + r
 	}

@@ -177,6 +177,9 @@ func Run(t *testing.T, title string) {
 	if *topologyFile != "" {
 		title += "@" + topo.Name
 	}
+	if *providerName != "lab" {
+		title += "-on-" + *providerName // as Name(): a report tells the runs apart
+	}
 	RunSpecs(t, title)
 }
 

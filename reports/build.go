@@ -45,6 +45,15 @@ func Build(dir string) (*Results, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	nightly, err := readNightly(dir)
+	if err != nil {
+		return nil, err
+	}
+	if nightly != nil {
+		res.Meta.Source = append(res.Meta.Source, NightlyJSON)
+	}
+	res.Fidelity = nil
+	res.computeFidelity(nightly)
 	runs, err := readGateRuns(dir)
 	if err != nil {
 		return nil, err
@@ -118,19 +127,30 @@ func load(dir string) (*Results, error) {
 		return res, nil
 	}
 	res.Meta.Source = sources
-	// Provider and topology come from the JUnit properties the harness writes.
-	if data, err := os.ReadFile(filepath.Join(dir, JUnitMerged)); err == nil && res.Meta.Provider == "" {
+	// Provider, topology and where each suite ran come from the JUnit properties the harness
+	// writes.
+	if data, err := os.ReadFile(filepath.Join(dir, JUnitMerged)); err == nil {
 		var doc Suites
 		if xml.Unmarshal(data, &doc) == nil {
+			provenOn := map[string]string{}
 			for _, su := range doc.Suites {
 				for _, p := range su.Properties {
 					switch p.Name {
 					case "provider":
-						res.Meta.Provider = p.Value
+						if res.Meta.Provider == "" {
+							res.Meta.Provider = p.Value
+						}
 					case "topology":
-						res.Meta.Topology = p.Value
+						if res.Meta.Topology == "" {
+							res.Meta.Topology = p.Value
+						}
+					case PropertyProvenOn:
+						provenOn[su.Name] = p.Value
 					}
 				}
+			}
+			for i := range res.Suites {
+				res.Suites[i].ProvenOn = provenOn[res.Suites[i].Name]
 			}
 		}
 	}

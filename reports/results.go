@@ -27,9 +27,9 @@ const (
 )
 
 // ResultsSchema names the results.json format. v1.1 adds "timing" to v1; v1.2 adds
-// "footprints" and "compare", and "expected" to checks; each changes nothing else: a reader of
-// v1 can read v1.2.
-const ResultsSchema = "reachgate.dev/results/v1.2"
+// "footprints" and "compare", and "expected" to checks; v1.3 adds "fidelity" and suites'
+// "provenOn"; each changes nothing else: a reader of v1 can read v1.3.
+const ResultsSchema = "reachgate.dev/results/v1.3"
 
 // Results is results.json.
 type Results struct {
@@ -48,6 +48,9 @@ type Results struct {
 	// solutions side by side (see Compare).
 	Footprints []Footprint  `json:"footprints,omitempty"`
 	Compare    []CompareRow `json:"compare,omitempty"`
+	// Fidelity says, for each spec that passed, where it has been proven: the lab, the lab
+	// through its GCP API, GCP (with the date of the last nightly run that passed it).
+	Fidelity []FidelityRow `json:"fidelity,omitempty"`
 }
 
 // Meta describes the run.
@@ -93,11 +96,14 @@ func (l Labels) Key() string {
 
 // SuiteResult is one suite.
 type SuiteResult struct {
-	Name      string       `json:"name"`
-	Path      string       `json:"path,omitempty"`
-	Passed    bool         `json:"passed"`
-	DurationS float64      `json:"durationSeconds"`
-	Specs     []SpecResult `json:"specs"`
+	Name      string  `json:"name"`
+	Path      string  `json:"path,omitempty"`
+	Passed    bool    `json:"passed"`
+	DurationS float64 `json:"durationSeconds"`
+	// ProvenOn is where the suite ran: lab, lab via the GCP API, GCP (the harness's JUnit
+	// property proven-on).
+	ProvenOn string       `json:"provenOn,omitempty"`
+	Specs    []SpecResult `json:"specs"`
 }
 
 // SpecResult is one spec (or a failed suite-level node such as BeforeSuite).

@@ -91,8 +91,8 @@ func TestTimingInResultsJSON(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Schema != "reachgate.dev/results/v1.2" {
-		t.Errorf("schema %q; want reachgate.dev/results/v1.2", doc.Schema)
+	if doc.Schema != "reachgate.dev/results/v1.3" {
+		t.Errorf("schema %q; want reachgate.dev/results/v1.3", doc.Schema)
 	}
 	if len(doc.Timing.Suites) != 3 {
 		t.Fatalf("timing.suites %v; want 3", doc.Timing.Suites)

@@ -15,7 +15,7 @@ import (
 )
 
 func newReportCommand() *cobra.Command {
-	var in string
+	var in, nightly string
 	c := &cobra.Command{
 		Use:   "report --in DIR",
 		Short: "Build results.json and report.html from the suite reports in DIR (reports/out)",
@@ -23,13 +23,25 @@ func newReportCommand() *cobra.Command {
 			"else DIR/junit.xml; adds DIR/findings.json (a JSON list of {id, severity, title, evidence, fix})\n" +
 			"when present; writes DIR/results.json and DIR/report.html (one static file, no external assets)\n" +
 			"and prints a summary with each suite's wall, lab up and lab down seconds.\n" +
-			"With only a results.json in DIR, regenerates report.html from it.",
+			"With only a results.json in DIR, regenerates report.html from it.\n" +
+			"--nightly names the results.json of the last nightly run on GCP (copied to DIR/nightly.json):\n" +
+			"the Fidelity section then dates each spec GCP has proven.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nightly != "" {
+				data, err := os.ReadFile(nightly)
+				if err != nil {
+					return exitErrorf(2, "--nightly: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(in, reports.NightlyJSON), data, 0o644); err != nil {
+					return err
+				}
+			}
 			return runReport(cmd.Context(), in, os.Stdout)
 		},
 	}
 	c.Flags().StringVar(&in, "in", "reports/out", "report directory")
+	c.Flags().StringVar(&nightly, "nightly", "", "the last nightly run's results.json (its GCP verdicts date the Fidelity section)")
 	return c
 }
 

@@ -17,7 +17,7 @@ import (
 // (--provider lab), or the gcp provider through the compute API (--provider gcp: a bare lab's
 // API in make test, a real project at night). The checks run at the VMs themselves, so they
 // are the same on every provider.
-var _ = Describe("gcpvpc: VPCs, a firewall rule and a peering, as built", Label("gcpvpc", "gcp-api"), Ordered, func() {
+var _ = Describe("gcpvpc: VPCs, a firewall rule and a peering, as built", Label("gcpvpc"), Ordered, func() {
 	var (
 		env       provider.Environment
 		vmA, tpVM provider.Host

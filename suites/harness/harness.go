@@ -24,7 +24,7 @@ import (
 	"reachgate/framework/checkout"
 	"reachgate/framework/provider"
 	_ "reachgate/framework/provider/coreonly" // registers the core-only test provider
-	_ "reachgate/framework/provider/gcp"      // registers the gcp provider
+	"reachgate/framework/provider/gcp"        // registers the gcp provider
 	_ "reachgate/framework/provider/lab"      // registers the lab provider
 	"reachgate/framework/topology"
 	"reachgate/reports"
@@ -119,7 +119,8 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 			Expect(err).NotTo(HaveOccurred())
 			dir = filepath.Join(root, "reports", "out")
 		}
-		props := []reports.Property{{Name: "provider", Value: *providerName}, {Name: "topology", Value: source}}
+		props := []reports.Property{{Name: "provider", Value: *providerName}, {Name: "topology", Value: source},
+			{Name: reports.PropertyProvenOn, Value: provenOn()}}
 		s := reports.FromGinkgo(r, Name(), props)
 		Expect(reports.WriteSuite(filepath.Join(dir, "junit", Name()+".xml"), s)).To(Succeed())
 		Expect(reports.Merge(filepath.Join(dir, "junit"), filepath.Join(dir, "junit.xml"))).To(Succeed())
@@ -149,6 +150,17 @@ func labName() string {
 	h := fnv.New32a()
 	h.Write([]byte(n))
 	return strings.TrimRight(n[:12], "-") + "-" + fmt.Sprintf("%07x", h.Sum32())[:7]
+}
+
+// provenOn is where this run proves its specs (reports.ProvenLab, ProvenLabAPI, ProvenGCP).
+func provenOn() string {
+	switch {
+	case *providerName == "gcp" && os.Getenv(gcp.LabEnv) != "":
+		return reports.ProvenLabAPI
+	case *providerName == "gcp":
+		return reports.ProvenGCP
+	}
+	return reports.ProvenLab
 }
 
 // Name is the suite's name in reports: the name given to Setup, with "@<topology name>"

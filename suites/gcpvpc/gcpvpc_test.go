@@ -2,12 +2,14 @@ package gcpvpc
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"reachgate/framework/gcpimport"
 	"reachgate/framework/provider"
 	"reachgate/framework/topology"
 	"reachgate/suites/harness"
@@ -64,4 +66,68 @@ var _ = Describe("gcpvpc: VPCs, a firewall rule and a peering, as built", Label(
 	It("leaves the third-party VM without a path into the project (this topology has no interconnect)", func(ctx SpecContext) {
 		Expect(connect(ctx, tpVM, vmB.IP.String()+":8080")).To(Equal(28))
 	}, NodeTimeout(time.Minute))
+
+	It("reads back through the GCP API what the topology declares: subnets, VMs, firewall rules, the router, the peering", func(ctx SpecContext) {
+		access, err := harness.Require[provider.GCPAPI](env).GCPAPI(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		data, err := r.YAML()
+		Expect(err).NotTo(HaveOccurred())
+		imported, err := topology.Parse("imported", data)
+		Expect(err).NotTo(HaveOccurred(), "the import:\n%s", data)
+		// Names differ by provider (the gcp provider prefixes its run's); what is built does not.
+		have, want := projectFacts(imported), projectFacts(env.Topology())
+		Expect(want).NotTo(BeEmpty(), "the topology declares nothing in GCP")
+		for _, f := range want {
+			Expect(have).To(ContainElement(f), "the project as its API reads it back:\n%s", data)
+		}
+	}, NodeTimeout(2*time.Minute))
 })
+
+// projectFacts is what a topology says of its GCP VPCs, without names: each subnet's ranges,
+// each VM's address and role, each firewall rule, each Cloud Router, and each peering by the
+// first subnet of its two VPCs.
+func projectFacts(t *topology.Topology) []string {
+	var out []string
+	first := map[string]string{}
+	for _, n := range t.Networks {
+		if !n.GCP() || n.ManagedBy != "" {
+			continue
+		}
+		for _, s := range n.Subnets {
+			if first[n.Name] == "" {
+				first[n.Name] = s.CIDR.String()
+			}
+			f := fmt.Sprintf("subnet %s in %s", s.CIDR, s.Region)
+			for _, r := range s.Secondary {
+				f += " + " + r.CIDR.String()
+			}
+			out = append(out, f)
+		}
+		for _, r := range n.Firewall {
+			var ports []string
+			for _, p := range r.Ports {
+				ports = append(ports, p.String())
+			}
+			out = append(out, fmt.Sprintf("rule deny=%v %v %v %s", r.Deny, r.Sources, r.TargetTags, strings.Join(ports, ",")))
+		}
+		for _, r := range n.Routers {
+			out = append(out, fmt.Sprintf("router in %s asn %d %s %v %v", r.Region, r.ASN, r.Advertise.Mode, r.Advertise.Groups, r.Advertise.Ranges))
+		}
+	}
+	for _, h := range t.Hosts {
+		if n := t.Network(h.VPC); n != nil && n.GCP() && n.ManagedBy == "" && h.Role != topology.RoleNode && h.Role != topology.RoleControlPlane {
+			out = append(out, fmt.Sprintf("vm %s %s", h.IP, h.Role))
+		}
+	}
+	for _, l := range t.Links {
+		a, b := first[l.A.VPC], first[l.B.VPC]
+		if l.Type == topology.LinkPeering && a != "" && b != "" {
+			pair := []string{a, b}
+			slices.Sort(pair)
+			out = append(out, "peering "+strings.Join(pair, " <-> "))
+		}
+	}
+	return out
+}

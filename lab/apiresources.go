@@ -92,7 +92,7 @@ func ZoneRegion(zone string) string {
 // Declared is the topology with what the API inserted: its VPCs after the file's, its VMs
 // after the file's hosts. t is not modified.
 func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
-	if len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 {
+	if cs.empty() {
 		return t
 	}
 	d := *t
@@ -130,7 +130,15 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 		d.Hosts = append(d.Hosts, &topology.Machine{Name: in.Name, VPC: in.Network, Subnet: in.Subnet, Region: ZoneRegion(in.Zone),
 			IP: in.IP, Role: role, Tags: slices.Clone(in.Tags)})
 	}
+	if cs.Cluster != nil && t.Cluster == nil {
+		declareCluster(&d, cs)
+	}
 	return &d
+}
+
+// empty reports whether the API inserted nothing the topology file lacks.
+func (cs *CloudState) empty() bool {
+	return len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 && cs.Cluster == nil
 }
 
 // fixed names the routers' interfaces to the inserted VMs and the active peerings' links.
@@ -144,6 +152,7 @@ func (cs *CloudState) fixed() netns.Fixed {
 			f.Links[p.Name] = min(p.Seq, b.Seq)
 		}
 	}
+	cs.fixCluster(f)
 	return f
 }
 
@@ -179,14 +188,14 @@ func (l *Lab) realizeAPI(ctx context.Context) error {
 		}
 	}
 	for _, n := range d.Networks {
-		if ns := l.Plan.Routers[n.Name]; !have[ns] && l.Cloud.Networks[n.Name] != nil {
+		if ns := l.Plan.Routers[n.Name]; !have[ns] && (l.Cloud.Networks[n.Name] != nil || l.Cloud.Cluster != nil && n.Name == l.Cloud.Cluster.MasterNetwork()) {
 			if err := netns.AddNetwork(ctx, l.State, l.Plan, n); err != nil {
 				return fmt.Errorf("network %s: %w", n.Name, err)
 			}
 		}
 	}
 	for _, h := range d.Hosts {
-		if ns := l.Plan.Hosts[h.Name]; !have[ns] && l.Cloud.Instances[h.Name] != nil {
+		if ns := l.Plan.Hosts[h.Name]; !have[ns] && (l.Cloud.Instances[h.Name] != nil || l.Cloud.clusterHost(h.Name)) {
 			if err := netns.AddHost(ctx, l.State, l.Plan, d, h); err != nil {
 				return fmt.Errorf("instance %s: %w", h.Name, err)
 			}

@@ -52,6 +52,8 @@ type CloudState struct {
 	Instances map[string]*APIInstance `json:"instances,omitempty"`
 	// APIPeerings are the peerings the API added, by PeeringKey.
 	APIPeerings map[string]*APIPeering `json:"apiPeerings,omitempty"`
+	// Cluster is the cluster the container API created (apicluster.go).
+	Cluster *APICluster `json:"cluster,omitempty"`
 }
 
 // ExternalGateway is the peer side's VPN gateway (AWS: FOUR_IPS_REDUNDANCY) and the number of
@@ -137,7 +139,7 @@ func (l *Lab) UpdateCloud(fn func(*CloudState) error) error {
 
 // refreshModel recomputes the effective topology and model from the cloud state.
 func (l *Lab) refreshModel(cs *CloudState) error {
-	if len(cs.Networks) > 0 || len(cs.Instances) > 0 || len(cs.APIPeerings) > 0 || l.Plan == nil {
+	if !cs.empty() || l.Plan == nil {
 		l.Plan = netns.NewPlanWith(l.State.Name, Declared(l.Topology, cs), cs.fixed())
 	}
 	eff := Effective(l.Topology, cs)

@@ -21,7 +21,7 @@ import (
 const HeartbeatInterval = 10 * time.Second
 
 func (l *Lab) cpConfig(bins binaries.Set) controlplane.Config {
-	c := l.Topology.Cluster
+	c := l.Current.Cluster
 	return controlplane.Config{
 		Cluster:     c.Name,
 		Namespace:   l.Plan.Hosts[c.ControlPlane],
@@ -35,10 +35,10 @@ func (l *Lab) cpConfig(bins binaries.Set) controlplane.Config {
 
 // NodeSpecs returns the cluster's nodes as the lab presents them to the API server.
 func (l *Lab) NodeSpecs() []controlplane.NodeSpec {
-	c := l.Topology.Cluster
+	c := l.Current.Cluster
 	var out []controlplane.NodeSpec
 	for i, name := range c.Nodes {
-		h := l.Topology.Host(name)
+		h := l.Current.Host(name)
 		out = append(out, controlplane.NodeSpec{
 			Name: name, IP: h.IP.String(), Zone: c.Location, Region: h.Region, Pool: "default-pool",
 			Version: c.KubernetesVersion, PodCIDR: nodePodCIDR(c, i),
@@ -83,7 +83,7 @@ func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, 
 	if self != "" {
 		// The GKE emulation (kubelets, controllers) runs at the first node's position and
 		// reaches the control plane over the lab network, as GKE's kubelets do.
-		first := l.Topology.Cluster.Nodes[0]
+		first := l.Current.Cluster.Nodes[0]
 		p, err := l.State.Start(netns.StartSpec{
 			Name: "gke", Namespace: l.Plan.Hosts[first], Path: self,
 			Args: []string{"lab", "gke", "--name", l.State.Name},
@@ -101,8 +101,8 @@ func (l *Lab) startCluster(ctx context.Context, bins binaries.Set, self string, 
 // writeHostKubeconfigs gives every host but the control plane an admin kubeconfig for the
 // private endpoint, as `gcloud container clusters get-credentials --internal-ip` would.
 func (l *Lab) writeHostKubeconfigs() error {
-	c := l.Topology.Cluster
-	for _, h := range l.Topology.Hosts {
+	c := l.Current.Cluster
+	for _, h := range l.Current.Hosts {
 		if h.Role == topology.RoleControlPlane {
 			continue
 		}

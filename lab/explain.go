@@ -18,7 +18,7 @@ func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
 	if err := l.Refresh(); err != nil {
 		return netmodel.Trace{}, err
 	}
-	h := l.Topology.Host(from)
+	h := l.Current.Host(from)
 	if h == nil {
 		return netmodel.Trace{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
 	}
@@ -36,8 +36,8 @@ func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
 			return err == nil && p.Contains(h.IP)
 		})
 		if !admitted {
-			cl := l.Topology.Cluster
-			region := l.Topology.Network(cl.VPC).Subnet(cl.Subnet).Region
+			cl := l.Current.Cluster
+			region := l.Current.Network(cl.VPC).Subnet(cl.Subnet).Region
 			_, why := l.Model.ILBAdmits(cl.VPC, region, false, h.IP)
 			t.Reachable = false
 			t.Forward.Delivered = false

@@ -46,7 +46,7 @@ func (l *Lab) zonesPath(vpc string) string { return l.State.Path("resolvers", vp
 
 // ResolverOf returns the resolver address ("ip:53") of host's VPC, if it has one.
 func (l *Lab) ResolverOf(host string) (string, bool) {
-	h := l.Topology.Host(host)
+	h := l.Current.Host(host)
 	if h == nil {
 		return "", false
 	}
@@ -66,7 +66,7 @@ func googleAPIsDaemon(name string) bool {
 // kubeconfigs trust), writes its and the resolvers' configuration and starts those of them
 // that do not run.
 func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger) error {
-	c := l.Topology.Cluster
+	c := l.Current.Cluster
 	if c == nil || c.DNS == nil || l.Plan.GoogleAPIs == "" {
 		return nil
 	}
@@ -122,7 +122,7 @@ func (l *Lab) startGoogleAPIs(ctx context.Context, self string, log *slog.Logger
 
 // issueGoogleAPIsCert makes the front end's root and its serving certificate for the name.
 func (l *Lab) issueGoogleAPIsCert(dir string) error {
-	c := l.Topology.Cluster
+	c := l.Current.Cluster
 	root, err := pki.NewCA("reachgate lab public root (stands for Google's public CA)", 5*365*24*time.Hour)
 	if err != nil {
 		return err
@@ -275,7 +275,7 @@ func (l *Lab) ExplainDNSEndpoint(from string) (netmodel.DNSEndpointVerdict, erro
 	if err := l.Refresh(); err != nil {
 		return netmodel.DNSEndpointVerdict{}, err
 	}
-	h := l.Topology.Host(from)
+	h := l.Current.Host(from)
 	if h == nil {
 		return netmodel.DNSEndpointVerdict{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
 	}

@@ -180,10 +180,8 @@ func Open(name string) (*Lab, error) {
 	if err := l.refreshModel(cs); err != nil {
 		return nil, err
 	}
-	if topo.Cluster != nil {
-		if l.CP, err = controlplane.Load(l.cpConfig(binaries.Set{})); err != nil {
-			return nil, err
-		}
+	if err := l.LoadCP(); err != nil && l.Cloud.Cluster == nil {
+		return nil, err // an API cluster's control plane may still be starting
 	}
 	return l, nil
 }

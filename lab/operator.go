@@ -103,7 +103,7 @@ func (l *Lab) OperatorEnv() []string {
 		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"),
 	}
-	if c := l.Topology.Cluster; c != nil {
+	if c := l.Current.Cluster; c != nil {
 		env = append(env, "CLOUDSDK_COMPUTE_REGION="+topology.RegionOf(c.Location))
 	}
 	return env

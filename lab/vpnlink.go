@@ -57,6 +57,9 @@ func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) erro
 	if err := l.writeGoogleAPIsConfig(); err != nil {
 		return err
 	}
+	if err := l.realizeCluster(ctx, self, log); err != nil {
+		return err
+	}
 	for i, link := range l.Topology.Links {
 		if link.Solution == "" {
 			continue
@@ -351,7 +354,7 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 	if err := l.Refresh(); err != nil {
 		return nil, err
 	}
-	h := l.Topology.Host(host)
+	h := l.Current.Host(host)
 	if h == nil {
 		return nil, fmt.Errorf("no host %q", host)
 	}
@@ -363,7 +366,7 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 	pick := func(vpc string, from, to netip.Addr) error {
 		// The packet as it enters vpc's router: from a host interface or a link.
 		iif := ""
-		for _, o := range l.Topology.Hosts {
+		for _, o := range l.Current.Hosts {
 			if o.IP == from && o.VPC == vpc {
 				iif = l.Plan.HostIfs[o.Name]
 			}

@@ -35,9 +35,9 @@ func (c Lab) logger() *slog.Logger {
 
 // Cluster returns the private cluster's description.
 func (c Lab) Cluster(_ context.Context) (cloud.ClusterDescription, error) {
-	t := c.L.Topology
-	if t.Cluster == nil || c.L.CP == nil {
-		return cloud.ClusterDescription{}, errors.New("the lab's topology declares no cluster")
+	t := c.L.Current
+	if t.Cluster == nil || c.L.LoadCP() != nil || c.L.CP == nil {
+		return cloud.ClusterDescription{}, errors.New("the lab's project has no cluster")
 	}
 	cl := t.Cluster
 	region := cl.Location
@@ -90,7 +90,10 @@ func (c Lab) saveAddresses(as []cloud.Address) error {
 // same name and address again is a no-op; an address held by a host or another name is refused,
 // as the compute API refuses it.
 func (c Lab) ReserveInternalAddress(_ context.Context, spec cloud.AddressSpec) (netip.Addr, error) {
-	t := c.L.Topology
+	if err := c.L.Refresh(); err != nil {
+		return netip.Addr{}, err
+	}
+	t := c.L.Current
 	var err error
 	var out netip.Addr
 	lockErr := c.L.State.Update(func(*netns.State) error {

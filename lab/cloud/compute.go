@@ -60,6 +60,9 @@ func (c Lab) DeleteNetwork(ctx context.Context, name string) error {
 	if len(n.Routers) > 0 {
 		return fmt.Errorf("network %q is in use by router %q (delete it first)", name, n.Routers[0].Name)
 	}
+	if cl := c.L.Cloud.Cluster; cl != nil && cl.Network == name {
+		return fmt.Errorf("network %q is in use by cluster %q (delete it first)", name, cl.Name)
+	}
 	for _, p := range c.L.Cloud.APIPeerings {
 		if p.Network == name {
 			return fmt.Errorf("network %q is in use by peering %q (remove it first)", name, p.Name)

@@ -15,7 +15,7 @@ import (
 // SetDNSEndpointExternalTraffic sets the DNS-based endpoint's allowExternalTraffic; the lab's
 // front end takes or refuses user traffic from the next request.
 func (c Lab) SetDNSEndpointExternalTraffic(ctx context.Context, allow bool) error {
-	if cl := c.L.Topology.Cluster; cl == nil || cl.DNS == nil {
+	if cl := c.L.Current.Cluster; cl == nil || cl.DNS == nil {
 		return fmt.Errorf("the cluster has no DNS-based endpoint (set cluster.dnsEndpoint.enabled in the topology)")
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {

@@ -181,7 +181,10 @@ func (c Lab) GetRouter(_ context.Context, network, router string) (cloud.Router,
 
 // PatchRouter changes a router's advertisement and/or BGP peers.
 func (c Lab) PatchRouter(ctx context.Context, p cloud.RouterPatch) error {
-	n := c.L.Topology.Network(p.Network)
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	n := c.L.Current.Network(p.Network)
 	if n == nil || n.Router(p.Router) == nil {
 		return fmt.Errorf("router %s/%s does not exist in the topology", p.Network, p.Router)
 	}
@@ -279,7 +282,7 @@ func (c Lab) UpdatePeering(ctx context.Context, p cloud.NetworkPeering) error {
 	if _, err := c.GetPeering(ctx, p.Network, p.Name); err != nil {
 		return err
 	}
-	if n := c.L.Topology.Network(p.Network); n.ManagedBy != "" {
+	if n := c.L.Current.Network(p.Network); n.ManagedBy != "" {
 		return fmt.Errorf("network %s is managed by %s: its side of peering %s cannot be edited", p.Network, n.ManagedBy, p.Name)
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
@@ -321,7 +324,7 @@ func (c Lab) SetAuthorizedNetworks(ctx context.Context, a cloud.AuthorizedNetwor
 // SetMasterGlobalAccess turns the cluster's control plane global access on or off
 // (Clusters.Update): what a Private Service Connect endpoint's region check follows.
 func (c Lab) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
-	if cl := c.L.Topology.Cluster; cl == nil || !cl.PSC {
+	if cl := c.L.Current.Cluster; cl == nil || !cl.PSC {
 		return fmt.Errorf("control plane global access: the lab models it for a Private Service Connect cluster (endpoint mode psc), and this cluster's endpoint is in a master VPC")
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {

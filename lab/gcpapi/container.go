@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc/codes"
-
 	"reachgate/framework/cloud"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -24,6 +21,10 @@ import (
 func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 	if len(p) == 4 && p[1] == "locations" && p[3] == "clusters" && r.Method == http.MethodGet {
 		s.listClusters(w, r, p[0], p[2])
+		return
+	}
+	if len(p) == 4 && p[0] == s.project && p[1] == "locations" && p[3] == "clusters" && r.Method == http.MethodPost {
+		s.createCluster(w, r, p[2])
 		return
 	}
 	if len(p) != 5 || p[1] != "locations" || (p[3] != "clusters" && p[3] != "operations") {
@@ -43,6 +44,9 @@ func (s *Server) container(w http.ResponseWriter, r *http.Request, p []string) {
 	case http.MethodGet:
 	case http.MethodPut:
 		s.updateCluster(w, r, d.Location, d.Name)
+		return
+	case http.MethodDelete:
+		s.deleteCluster(w, d.Location, d.Name)
 		return
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
@@ -81,7 +85,7 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 		return nil, err
 	}
 	version := ""
-	if c := s.cloud.L.Topology.Cluster; c != nil {
+	if c := s.cloud.L.Current.Cluster; c != nil {
 		version = strings.TrimPrefix(c.KubernetesVersion, "v")
 	}
 	authorized := &containerpb.MasterAuthorizedNetworksConfig{Enabled: an.Enabled,
@@ -122,6 +126,13 @@ func (s *Server) clusterResource(ctx context.Context, d cloud.ClusterDescription
 		ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
 			Enabled: proto.Bool(true), EnablePublicEndpoint: proto.Bool(false), PrivateEndpoint: ep, AuthorizedNetworksConfig: authorized,
 			GlobalAccess: proto.Bool(d.MasterGlobalAccess)}},
+	}
+	if c := s.cloud.L.Cloud.Cluster; c != nil && c.Name == d.Name {
+		// Created through the API: what the request set, and its nodes.
+		out.ResourceLabels, out.Description = c.Labels, c.Description
+		out.CreateTime = c.Created.Format(time.RFC3339)
+		out.CurrentNodeCount = int32(len(c.NodeIPs))
+		out.InitialNodeCount = int32(len(c.NodeIPs))
 	}
 	if d.DNSEndpoint != "" {
 		out.ControlPlaneEndpointsConfig.DnsEndpointConfig = &containerpb.ControlPlaneEndpointsConfig_DNSEndpointConfig{
@@ -193,17 +204,8 @@ func (s *Server) updateCluster(w http.ResponseWriter, r *http.Request, location,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	op := &containerpb.Operation{Name: fmt.Sprintf("operation-%d-%d", time.Now().UnixMilli(), s.nextID), Location: location,
-		OperationType: containerpb.Operation_UPDATE_CLUSTER, Status: containerpb.Operation_DONE,
-		StartTime: time.Now().UTC().Format(time.RFC3339Nano), EndTime: time.Now().UTC().Format(time.RFC3339Nano),
-		TargetLink: s.base + "/v1/projects/" + s.project + "/locations/" + location + "/clusters/" + name}
-	op.SelfLink = s.base + "/v1/projects/" + s.project + "/locations/" + location + "/operations/" + op.Name
-	if err != nil {
-		op.Error = &status.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
-		op.StatusMessage = err.Error()
-	}
-	s.containerOps[op.Name] = op
+	op := s.newContainerOp(location, containerpb.Operation_UPDATE_CLUSTER, name, containerpb.Operation_RUNNING)
+	finishContainerOp(op, err)
 	writeProto(w, http.StatusOK, op)
 }
 

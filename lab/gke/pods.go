@@ -103,7 +103,7 @@ func (c *Controller) nodeIndex(name string) int {
 
 // allocateIP picks the lowest free address of the node's pod range.
 func (c *Controller) allocateIP(node string, pods []corev1.Pod) (netip.Addr, error) {
-	cidr, ok := c.lab.Topology.Cluster.NodePodCIDR(c.nodeIndex(node))
+	cidr, ok := c.lab.Current.Cluster.NodePodCIDR(c.nodeIndex(node))
 	if !ok {
 		return netip.Addr{}, fmt.Errorf("node %s has no pod range", node)
 	}
@@ -135,7 +135,7 @@ func (c *Controller) startPod(ctx context.Context, st *netns.State, pod *corev1.
 	}
 	// Claim the address in the API first, so a restarted controller never reuses it.
 	pod.Status.PodIP, pod.Status.PodIPs = ip.String(), []corev1.PodIP{{IP: ip.String()}}
-	node := c.lab.Topology.Host(pod.Spec.NodeName)
+	node := c.lab.Current.Host(pod.Spec.NodeName)
 	pod.Status.HostIP = node.IP.String()
 	c.setPodStatus(ctx, pod, corev1.PodPending, "ContainerCreating", false, "")
 	if err := st.AddPod(ctx, c.lab.Plan.Hosts[pod.Spec.NodeName], ns, podIfname(pod), ip); err != nil {

@@ -122,7 +122,7 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 		if spec.Backends, err = c.endpointAddresses(ctx, s); err != nil {
 			return err
 		}
-		cl := c.lab.Topology.Cluster
+		cl := c.lab.Current.Cluster
 		spec.SNAT = c.lab.Plan.Gateways[cl.VPC+"/"+cl.Subnet].String()
 	} else {
 		sel := labels.SelectorFromSet(s.Spec.Selector)
@@ -154,7 +154,7 @@ func (c *Controller) realizeLB(ctx context.Context, st *netns.State, s *corev1.S
 		running = running || (p.Name == lbProcessName(s) && p.Running())
 	}
 	if !running {
-		if _, err := st.Start(netns.StartSpec{Name: lbProcessName(s), Namespace: c.lab.Plan.Routers[c.lab.Topology.Cluster.VPC],
+		if _, err := st.Start(netns.StartSpec{Name: lbProcessName(s), Namespace: c.lab.Plan.Routers[c.lab.Current.Cluster.VPC],
 			Path: c.self, Args: []string{"ilb", "--spec", path}}); err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func sameSpec(a, b lb.Spec) bool {
 // is regional (the cluster subnet's region) and admits clients that enter the VPC in that
 // region, unless the Service asks for global access.
 func (c *Controller) admitted(s *corev1.Service) []string {
-	t := c.lab.Topology
+	t := c.lab.Current
 	cl := t.Cluster
 	region := t.Network(cl.VPC).Subnet(cl.Subnet).Region
 	global := strings.EqualFold(s.Annotations[AnnotationGlobalAccess], "true")
@@ -209,8 +209,8 @@ func (c *Controller) endpointAddresses(ctx context.Context, s *corev1.Service) (
 // lbAddress is spec.loadBalancerIP (which must lie in a subnet of the cluster's VPC) or the
 // highest free address of the cluster's node subnet.
 func (c *Controller) lbAddress(s *corev1.Service, taken map[netip.Addr]bool) (netip.Addr, error) {
-	cl := c.lab.Topology.Cluster
-	vpc := c.lab.Topology.Network(cl.VPC)
+	cl := c.lab.Current.Cluster
+	vpc := c.lab.Current.Network(cl.VPC)
 	if want := s.Spec.LoadBalancerIP; want != "" {
 		a, err := netip.ParseAddr(want)
 		if err != nil {
@@ -230,7 +230,7 @@ func (c *Controller) lbAddress(s *corev1.Service, taken map[netip.Addr]bool) (ne
 	}
 	subnet := vpc.Subnet(cl.Subnet)
 	hosts := map[netip.Addr]bool{}
-	for _, h := range c.lab.Topology.Hosts {
+	for _, h := range c.lab.Current.Hosts {
 		hosts[h.IP] = true
 	}
 	for a := lastAddr(subnet.CIDR).Prev().Prev(); subnet.CIDR.Contains(a); a = a.Prev() {

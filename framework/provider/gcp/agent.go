@@ -262,21 +262,33 @@ func (c *Cloud) InstallAgent(ctx context.Context, zone, instance, url, sha256 st
 // InstanceZone finds an instance of the project by name (instances.aggregatedList) and
 // returns its zone.
 func (c *Cloud) InstanceZone(ctx context.Context, instance string) (string, error) {
+	zone := ""
+	err := c.eachInstance(ctx, func(z string, in *computepb.Instance) {
+		if in.GetName() == instance {
+			zone = z
+		}
+	})
+	if err == nil && zone == "" {
+		err = fmt.Errorf("gcp: no instance %s in project %s", instance, c.cfg.Project)
+	}
+	return zone, err
+}
+
+// eachInstance calls fn with every instance of the project and its zone (instances.aggregatedList).
+func (c *Cloud) eachInstance(ctx context.Context, fn func(zone string, in *computepb.Instance)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: c.cfg.Project})
 	for {
 		pair, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return "", fmt.Errorf("gcp: no instance %s in project %s", instance, c.cfg.Project)
+			return nil
 		}
 		if err != nil {
-			return "", wrap("list instances", err)
+			return wrap("list instances", err)
 		}
 		for _, in := range pair.Value.GetInstances() {
-			if in.GetName() == instance {
-				return lastSegment(in.GetZone()), nil
-			}
+			fn(lastSegment(in.GetZone()), in)
 		}
 	}
 }

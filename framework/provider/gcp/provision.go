@@ -38,8 +38,19 @@ type Provisioned struct {
 	Run string
 	// Hosts maps a topology host to its VM.
 	Hosts map[string]ProvisionedHost
+	// Cluster is the topology's cluster as GKE made it (nil without one).
+	Cluster *ProvisionedCluster
 	// Took is how long Provision took.
 	Took time.Duration
+}
+
+// ProvisionedCluster is the topology's cluster in the project.
+type ProvisionedCluster struct {
+	Name, Location string
+	// Peering is the VPC peering GKE made to the control plane's VPC.
+	Peering string
+	// Nodes are the node VMs' names, in GKE's order.
+	Nodes []string
 }
 
 // ProvisionedHost is a host's VM.
@@ -53,8 +64,9 @@ var ErrNotProvisionable = errors.New("gcp: provision")
 // Provision creates a topology's VPCs, subnets (with secondary ranges), Cloud Routers,
 // firewall rules and VMs in the project, marked with the run (name prefix, label,
 // description), peerings between its VPCs (from both sides), and waits for every VM's agent.
-// Interconnects, VPN links and clusters are refused with ErrNotProvisionable (not created yet
-// by this provider). On error what was created stays:
+// A peering-based private GKE cluster is created with the topology's master range (GKE's own
+// peering and master VPC come with it). Interconnects and VPN links are refused with
+// ErrNotProvisionable (not created yet by this provider). On error what was created stays:
 // the caller tears the run down (Teardown), as it must after a kill too (the janitor).
 func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o ProvisionOptions) (*Provisioned, error) {
 	start := time.Now()
@@ -81,14 +93,16 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 	for _, l := range t.Links {
 		a, b := t.Network(l.A.VPC), t.Network(l.B.VPC)
 		switch {
+		case t.Cluster != nil && l.Name == t.Cluster.Peering:
+			// GKE's own peering to the control plane's VPC: the cluster brings it.
 		case l.Type == topology.LinkPeering && mine(a) && mine(b) && a.GCP() && b.GCP() && l.Solution == "":
 			peerings = append(peerings, l)
 		case mine(a) || mine(b):
 			refused = append(refused, "link "+l.Name)
 		}
 	}
-	if t.Cluster != nil {
-		refused = append(refused, "cluster "+t.Cluster.Name)
+	if cl := t.Cluster; cl != nil && (cl.PSC || !masterCIDR(t).IsValid()) {
+		refused = append(refused, "cluster "+cl.Name+" (the gcp provider creates peering-based private clusters: give it a master VPC and range)")
 	}
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("%w: not created by the gcp provider yet: %s", ErrNotProvisionable, strings.Join(refused, ", "))
@@ -190,6 +204,14 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		}
 	}
 	out := &Provisioned{Run: o.Run, Hosts: map[string]ProvisionedHost{}}
+	if t.Cluster != nil {
+		t0 := time.Now()
+		cl, err := c.createCluster(ctx, t, o.Run)
+		if err := step("cluster "+ResourceName(o.Run, t.Cluster.Name), err, t0); err != nil {
+			return nil, err
+		}
+		out.Cluster = cl
+	}
 	for _, h := range t.Hosts {
 		n := t.Network(h.VPC)
 		if !mine(n) || h.Role == topology.RoleNode || h.Role == topology.RoleControlPlane || h.Role == topology.RoleManagedService {

@@ -41,18 +41,23 @@ func requireRootLab(t *testing.T) string {
 	return self
 }
 
-// bareLab brings up the third-party side of testdata/vpc-vms.yaml, and returns the official
-// clients on its API with the lab's agent.
+// bareLab brings up the third-party side of fixtures/topologies/vpc-vms.yaml, and returns
+// the official clients on its API with the lab's agent.
 func bareLab(t *testing.T, name string) (*lab.Lab, *Environment, *gcp.Cloud) {
+	return bareLabOf(t, name, vpcVMs)
+}
+
+// bareLabOf is bareLab for the topology file at path.
+func bareLabOf(t *testing.T, name, path string) (*lab.Lab, *Environment, *gcp.Cloud) {
 	t.Helper()
 	self := requireRootLab(t)
-	data, err := os.ReadFile(vpcVMs)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	l, err := lab.Up(ctx, lab.Options{Name: name, Source: vpcVMs, Data: data, Self: self, Log: log, Bare: true})
+	l, err := lab.Up(ctx, lab.Options{Name: name, Source: path, Data: data, Self: self, Log: log, Bare: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,7 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 		d.Hosts = append(d.Hosts, &topology.Machine{Name: in.Name, VPC: in.Network, Subnet: in.Subnet, Region: ZoneRegion(in.Zone),
 			IP: in.IP, Role: role, Tags: slices.Clone(in.Tags)})
 	}
+	declareAttachments(&d, cs)
 	if cs.Cluster != nil && t.Cluster == nil {
 		declareCluster(&d, cs)
 	}
@@ -138,7 +139,7 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 
 // empty reports whether the API inserted nothing the topology file lacks.
 func (cs *CloudState) empty() bool {
-	return len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 && cs.Cluster == nil
+	return len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 && len(cs.Attachments) == 0 && cs.Cluster == nil
 }
 
 // fixed names the routers' interfaces to the inserted VMs and the active peerings' links.
@@ -150,6 +151,11 @@ func (cs *CloudState) fixed() netns.Fixed {
 	for _, p := range cs.APIPeerings {
 		if b, ok := cs.Active(p); ok {
 			f.Links[p.Name] = min(p.Seq, b.Seq)
+		}
+	}
+	for _, a := range cs.Attachments {
+		if a.Connected() {
+			f.Links[a.Name] = attachmentSeqBase + a.Seq
 		}
 	}
 	cs.fixCluster(f)

@@ -52,6 +52,8 @@ type CloudState struct {
 	Instances map[string]*APIInstance `json:"instances,omitempty"`
 	// APIPeerings are the peerings the API added, by PeeringKey.
 	APIPeerings map[string]*APIPeering `json:"apiPeerings,omitempty"`
+	// Attachments are the VLAN attachments the API inserted, by name (apiattachment.go).
+	Attachments map[string]*APIAttachment `json:"interconnectAttachments,omitempty"`
 	// Cluster is the cluster the container API created (apicluster.go).
 	Cluster *APICluster `json:"cluster,omitempty"`
 }

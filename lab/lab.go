@@ -217,6 +217,11 @@ func (l *Lab) Down(ctx context.Context, log *slog.Logger) error {
 func (l *Lab) Namespace(host string) (string, error) {
 	h, ok := l.State.Hosts[host]
 	if !ok {
+		// Another process (the lab's API) may have added it since the state was read.
+		_ = l.Refresh()
+		h, ok = l.State.Hosts[host]
+	}
+	if !ok {
 		return "", fmt.Errorf("lab %s has no host %q (hosts: %s)", l.State.Name, host, l.hostNames())
 	}
 	return h.Namespace, nil

@@ -107,6 +107,14 @@ type AgentSource interface {
 	AgentSource(ctx context.Context) (url, sha256 string, err error)
 }
 
+// PartnerInterconnect is the ability to play the partner of a Partner Interconnect for the
+// environment's third-party cloud: connect a VLAN attachment, by the pairing key GCP gave it,
+// to one of that cloud's VPCs (what a partner's portal does with the key). The lab has it for
+// its third-party side; the gcp provider uses it to join a bare lab's project to that side.
+type PartnerInterconnect interface {
+	ConnectPartner(ctx context.Context, pairingKey, vpc string) error
+}
+
 // APIAccess is how to reach a project's APIs: Endpoint empty means Google's; Options carry
 // the credentials or the HTTP client.
 type APIAccess struct {

@@ -254,6 +254,9 @@ func (c Lab) DeleteRouter(ctx context.Context, region, name string) error {
 			return fmt.Errorf("router %q is in use by vpn tunnel %q (delete the tunnel first)", name, tn)
 		}
 	}
+	if a := c.attachmentOn(region, name); a != "" {
+		return fmt.Errorf("router %q is in use by interconnect attachment %q (delete the attachment first)", name, a)
+	}
 	for vpc, n := range c.L.Cloud.Networks {
 		i := slices.IndexFunc(n.Routers, func(r lab.APIRouter) bool { return r.Name == name && r.Region == region })
 		if i < 0 {

@@ -1,7 +1,9 @@
 package gcpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"reachgate/lab"
@@ -47,7 +49,11 @@ func TestInterconnectAttachments(t *testing.T) {
 		len(byRegion) != 1 || len(usItems) != 1 || usItems[0].(map[string]any)["name"] != "tp-interconnect" {
 		t.Errorf("aggregatedList: %d %v", code, agg)
 	}
-	if code, _ := call(t, http.MethodPost, base+"regions/us-central1/interconnectAttachments", `{"name":"x"}`); code != 405 {
-		t.Errorf("insert: %d; want 405 (read only)", code)
+	// Only PARTNER attachments are inserted (the lab has no Dedicated Interconnect ports).
+	if code, e := call(t, http.MethodPost, base+"regions/us-central1/interconnectAttachments", `{"name":"x","type":"DEDICATED"}`); code != 400 || !strings.Contains(fmt.Sprint(e), "PARTNER") {
+		t.Errorf("insert DEDICATED: %d %v; want 400 naming PARTNER", code, e)
+	}
+	if code, _ := call(t, http.MethodPut, base+"regions/us-central1/interconnectAttachments/tp-interconnect", `{}`); code != 405 {
+		t.Errorf("PUT: %d; want 405", code)
 	}
 }

@@ -30,6 +30,7 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		network string
 		region  string
 		subnet  string
+		cidr    netip.Prefix
 	)
 	firewall := func(ctx context.Context, name, description string) {
 		GinkgoHelper()
@@ -43,7 +44,6 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 	nextAddr := 0
 	address := func(ctx context.Context, name string, labels map[string]string) {
 		GinkgoHelper()
-		cidr := harness.Env().Topology().Network(network).Subnet(subnet).CIDR
 		a := cidr.Masked().Addr().As4()
 		last := binary.BigEndian.Uint32(a[:]) | (1<<(32-cidr.Bits()) - 1)
 		nextAddr++
@@ -86,9 +86,11 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		addrs, err = compute.NewAddressesRESTClient(ctx, opts...)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(addrs.Close)
-		cl := env.Topology().Cluster
-		network, subnet = cl.VPC, cl.Subnet
-		region = env.Topology().Network(network).Subnet(subnet).Region
+		// The project's names of the cluster's VPC and subnet (a provider may prefix the
+		// topology's), and the subnet's range from the topology.
+		cl, d := env.Topology().Cluster, env.Cluster()
+		network, subnet, region = d.Network, d.Subnetwork, d.Region
+		cidr = env.Topology().Network(cl.VPC).Subnet(cl.Subnet).CIDR
 
 		// A run's leftovers, and look-alikes a janitor must leave alone.
 		firewall(ctx, "rg-jt-allow", gcp.Description(run))

@@ -63,6 +63,7 @@ type Cloud struct {
 	zoneOps     *compute.ZoneOperationsClient
 	firewalls   *compute.FirewallsClient
 	subnetworks *compute.SubnetworksClient
+	attachments *compute.InterconnectAttachmentsClient
 }
 
 var _ provider.Cloud = (*Cloud)(nil)
@@ -118,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: subnetworks client: %w", err), c.Close())
 	}
+	if c.attachments, err = compute.NewInterconnectAttachmentsRESTClient(ctx, opts...); err != nil {
+		return nil, errors.Join(fmt.Errorf("gcp: interconnect attachments client: %w", err), c.Close())
+	}
 	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); err != nil {
 		return nil, errors.Join(fmt.Errorf("gcp: cluster manager client: %w", err), c.Close())
 	}
@@ -166,6 +170,9 @@ func (c *Cloud) Close() error {
 	if c.subnetworks != nil {
 		errs = append(errs, c.subnetworks.Close())
 	}
+	if c.attachments != nil {
+		errs = append(errs, c.attachments.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -191,6 +198,10 @@ func describe(cl *containerpb.Cluster) (cloud.ClusterDescription, error) {
 	d := cloud.ClusterDescription{Name: cl.GetName(), Location: cl.GetLocation(), Region: topology.RegionOf(cl.GetLocation()),
 		Network: lastSegment(cl.GetNetwork()), Subnetwork: lastSegment(cl.GetSubnetwork()), PeeringName: pc.GetPeeringName(),
 		CurrentMasterVersion: cl.GetCurrentMasterVersion()}
+	if v := d.CurrentMasterVersion; v != "" && !strings.HasPrefix(v, "v") {
+		// GKE's currentMasterVersion (1.30.5-gke.1014001) is the API server's gitVersion without its v.
+		d.CurrentMasterVersion = "v" + v
+	}
 	var err error
 	if d.PrivateEndpoint, err = netip.ParseAddr(pc.GetPrivateEndpoint()); err != nil {
 		return d, fmt.Errorf("cluster %s: privateClusterConfig.privateEndpoint %q: %w", d.Name, pc.GetPrivateEndpoint(), err)

@@ -43,7 +43,7 @@ type Leftover struct {
 func (l Leftover) String() string { return l.Kind + " " + l.Scope + "/" + l.Name }
 
 // deleteOrder is the order a janitor deletes kinds in: what uses a resource goes before it.
-var deleteOrder = []string{"instance", "cluster", "vpnTunnel", "router", "vpnGateway", "externalVpnGateway", "address", "firewall", "peering", "subnetwork", "network"}
+var deleteOrder = []string{"instance", "cluster", "interconnectAttachment", "vpnTunnel", "router", "vpnGateway", "externalVpnGateway", "address", "firewall", "peering", "subnetwork", "network"}
 
 // candidate is what a list says of one resource.
 type candidate struct {
@@ -176,6 +176,10 @@ func (c *Cloud) deleteOne(ctx context.Context, l Leftover) error {
 			return wrap("delete "+l.String(), err)
 		}
 		return c.waitContainer(ctx, loc, op)
+	case "interconnectAttachment":
+		return regional(func() (*compute.Operation, error) {
+			return c.attachments.Delete(ctx, &computepb.DeleteInterconnectAttachmentRequest{Project: p, Region: region, InterconnectAttachment: l.Name, RequestId: requestID()})
+		})
 	case "vpnTunnel":
 		return regional(func() (*compute.Operation, error) {
 			return c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: p, Region: region, VpnTunnel: l.Name, RequestId: requestID()})
@@ -255,6 +259,12 @@ func (c *Cloud) candidates(ctx context.Context) ([]candidate, error) {
 	list("vpn tunnels", each(tun.Next, func(pair compute.VpnTunnelsScopedListPair) {
 		for _, r := range pair.Value.GetVpnTunnels() {
 			add("vpnTunnel", pair.Key, r.GetName(), r.GetDescription(), r.GetCreationTimestamp(), r.GetLabels())
+		}
+	}))
+	ia := c.attachments.AggregatedList(ctx, &computepb.AggregatedListInterconnectAttachmentsRequest{Project: p})
+	list("interconnect attachments", each(ia.Next, func(pair compute.InterconnectAttachmentsScopedListPair) {
+		for _, r := range pair.Value.GetInterconnectAttachments() {
+			add("interconnectAttachment", pair.Key, r.GetName(), r.GetDescription(), r.GetCreationTimestamp(), r.GetLabels())
 		}
 	}))
 	rt := c.routers.AggregatedList(ctx, &computepb.AggregatedListRoutersRequest{Project: p})

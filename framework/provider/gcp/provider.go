@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
@@ -98,6 +102,9 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 			return nil, err
 		}
 		o.ExternalThirdParty = true
+		if pi, ok := e.lab.(provider.PartnerInterconnect); ok {
+			o.Partner = pi.ConnectPartner
+		}
 	} else {
 		e.access.Project = os.Getenv(ProjectEnv)
 		o.AgentURL, o.AgentSHA256 = os.Getenv(AgentURLEnv), os.Getenv(AgentHashEnv)
@@ -119,8 +126,66 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		defer cancel()
 		return nil, errors.Join(err, e.Teardown(cctx))
 	}
+	if cl := e.prov.Cluster; cl != nil {
+		e.cloud.cfg.Location, e.cloud.cfg.Cluster = cl.Location, cl.Name
+		if err := e.describeCluster(ctx); err != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			defer cancel()
+			return nil, errors.Join(err, e.Teardown(cctx))
+		}
+	}
 	log.Info("gcp provider: provisioned", "run", e.run, "vms", len(e.prov.Hosts), "seconds", fmt.Sprintf("%.1f", e.prov.Took.Seconds()))
 	return e, nil
+}
+
+// describeCluster reads the provisioned cluster (clusters.get) and its node VMs: the
+// environment's topology is the file's with its node hosts replaced, in order, by GKE's node
+// VMs (named as GKE named them, which are the Kubernetes node names, at the addresses GKE gave
+// them).
+func (e *Environment) describeCluster(ctx context.Context) error {
+	d, err := e.cloud.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	ips := map[string]netip.Addr{}
+	if err := e.cloud.eachInstance(ctx, func(_ string, in *computepb.Instance) {
+		for _, ni := range in.GetNetworkInterfaces() {
+			if a, err := netip.ParseAddr(ni.GetNetworkIP()); err == nil {
+				ips[in.GetName()] = a
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	vms := e.prov.Cluster.Nodes
+	if len(vms) == 0 {
+		return fmt.Errorf("gcp provider: cluster %s has no node VMs (label goog-k8s-cluster-name=%s)", d.Name, d.Name)
+	}
+	t := *e.topo
+	t.Hosts = nil
+	var template *topology.Machine
+	for _, h := range e.topo.Hosts {
+		if h.Role != topology.RoleNode {
+			t.Hosts = append(t.Hosts, h)
+		} else if template == nil {
+			template = h
+		}
+	}
+	e.nodeVMs = map[string]bool{}
+	for _, vm := range vms {
+		n := *template
+		n.Name, n.IP = vm, ips[vm]
+		t.Hosts = append(t.Hosts, &n)
+		e.nodeVMs[vm] = true
+	}
+	if e.topo.Cluster != nil {
+		cl := *e.topo.Cluster
+		cl.Nodes = slices.Clone(vms)
+		t.Cluster = &cl
+	}
+	d.Nodes = slices.Clone(vms)
+	e.topo, e.cluster = &t, d
+	return nil
 }
 
 // Environment is a provisioned topology in a project.
@@ -135,6 +200,10 @@ type Environment struct {
 	// environment brought it up (REACHGATE_GCP_LAB=new).
 	lab    provider.Environment
 	ownLab bool
+	// cluster is the provisioned cluster as described; nodeVMs are its node VMs, the
+	// topology's node hosts.
+	cluster cloud.ClusterDescription
+	nodeVMs map[string]bool
 }
 
 // NewLab as REACHGATE_GCP_LAB brings up a bare lab of the topology for the environment.
@@ -168,14 +237,22 @@ func (e *Environment) Host(name string) (provider.Host, error) {
 		h.label = name
 		return h, nil
 	}
+	if e.nodeVMs[name] {
+		// A GKE node: a bare lab realizes it as a host; on Google a node runs no agent.
+		if e.lab == nil {
+			return nil, fmt.Errorf("gcp provider: GKE node %s is not reachable as a host on Google (it runs no reachgate agent)", name)
+		}
+		return e.lab.Host(name)
+	}
 	if e.lab != nil && e.lab.Topology().Host(name) != nil {
 		return e.lab.Host(name)
 	}
 	return nil, fmt.Errorf("gcp provider: no VM for host %q in run %s", name, e.run)
 }
 
-// Cluster implements provider.Environment: the provider makes no cluster yet.
-func (e *Environment) Cluster() cloud.ClusterDescription { return cloud.ClusterDescription{} }
+// Cluster implements provider.Environment: the provisioned cluster (empty without one), its
+// nodes named as the topology's node hosts.
+func (e *Environment) Cluster() cloud.ClusterDescription { return e.cluster }
 
 // GCPAPI implements provider.GCPAPI.
 func (e *Environment) GCPAPI(context.Context) (provider.APIAccess, error) { return e.access, nil }

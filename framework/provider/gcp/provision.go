@@ -29,6 +29,10 @@ type ProvisionOptions struct {
 	AgentURL, AgentSHA256 string
 	// MachineType and Image of the VMs (defaults e2-small, debian-12).
 	MachineType, Image string
+	// Partner connects a Partner Interconnect attachment, by its pairing key, to a VPC of the
+	// external third-party cloud (provider.PartnerInterconnect): with it, an interconnect link
+	// between a VPC of the project and an external one is an attachment the partner connects.
+	Partner func(ctx context.Context, pairingKey, vpc string) error
 	// Log gets a line per resource created.
 	Log io.Writer
 }
@@ -89,7 +93,8 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		return n != nil && n.ManagedBy == "" && (n.GCP() || !o.ExternalThirdParty)
 	}
 	var refused []string
-	var peerings []*topology.Connection
+	var peerings, partnered []*topology.Connection
+	external := func(n *topology.Network) bool { return n != nil && !n.GCP() && o.ExternalThirdParty }
 	for _, l := range t.Links {
 		a, b := t.Network(l.A.VPC), t.Network(l.B.VPC)
 		switch {
@@ -97,6 +102,9 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 			// GKE's own peering to the control plane's VPC: the cluster brings it.
 		case l.Type == topology.LinkPeering && mine(a) && mine(b) && a.GCP() && b.GCP() && l.Solution == "":
 			peerings = append(peerings, l)
+		case l.Type == topology.LinkInterconnect && l.Solution == "" && o.Partner != nil &&
+			(mine(a) && a.GCP() && external(b) || mine(b) && b.GCP() && external(a)):
+			partnered = append(partnered, l)
 		case mine(a) || mine(b):
 			refused = append(refused, "link "+l.Name)
 		}
@@ -201,6 +209,13 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 			if err := step("peering "+np.GetName()+" from "+ResourceName(o.Run, me.VPC), err, t0); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, l := range partnered {
+		t0 := time.Now()
+		name, err := c.partnerAttachment(ctx, t, l, o)
+		if err := step("interconnect attachment "+name+" (partner: the third-party cloud)", err, t0); err != nil {
+			return nil, err
 		}
 	}
 	out := &Provisioned{Run: o.Run, Hosts: map[string]ProvisionedHost{}}

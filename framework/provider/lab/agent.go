@@ -10,9 +10,19 @@ import (
 	"path/filepath"
 
 	"reachgate/framework/provider"
+	labcloud "reachgate/lab/cloud"
 )
 
-var _ provider.AgentSource = (*Environment)(nil)
+var (
+	_ provider.AgentSource         = (*Environment)(nil)
+	_ provider.PartnerInterconnect = (*Environment)(nil)
+)
+
+// ConnectPartner implements provider.PartnerInterconnect: the lab, as the partner of its
+// third-party side, connects the attachment with the pairing key to vpc.
+func (e *Environment) ConnectPartner(ctx context.Context, pairingKey, vpc string) error {
+	return labcloud.Lab{L: e.lab, Self: e.self, Log: e.log}.ConnectPartner(ctx, pairingKey, vpc)
+}
 
 // AgentSource implements provider.AgentSource: the reachgate binary the lab runs, as a
 // file:// URL (the lab's instances share its filesystem, as VMs of an image with the agent

@@ -17,6 +17,12 @@ import (
 	"reachgate/suites/harness"
 )
 
+// projectName is a topology object's name in the environment's project: the provider's
+// prefix (rg-<run>- under the gcp provider, none on the lab), read off the cluster's VPC.
+func projectName(env provider.Environment, name string) string {
+	return strings.TrimSuffix(env.Cluster().Network, env.Topology().Cluster.VPC) + name
+}
+
 // How the gcp provider reaches its VMs: reachgate's agent, installed through the compute
 // API alone (metadata, a reset) and driven through it (a job as a metadata item, the result
 // as guest attributes). On the lab the same startup script and protocol run against the lab's
@@ -26,6 +32,8 @@ var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its 
 		c       *gcp.Cloud
 		zone    string
 		vm      *topology.Machine
+		// instance is the VM's name in the project.
+		instance string
 		host    *gcp.AgentHost
 		cluster = func() netip.Addr { return harness.Env().Cluster().PrivateEndpoint }
 	)
@@ -44,14 +52,15 @@ var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its 
 			Endpoint: access.Endpoint, Options: access.Options, Timeout: 2 * time.Minute})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(c.Close)
-		zone, err = c.InstanceZone(ctx, vm.Name)
+		instance = projectName(env, vm.Name)
+		zone, err = c.InstanceZone(ctx, instance)
 		Expect(err).NotTo(HaveOccurred())
 		url, sum, err := src.AgentSource(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		start := time.Now()
-		Expect(c.InstallAgent(ctx, zone, vm.Name, url, sum)).To(Succeed())
-		AddReportEntry("agent installed", fmt.Sprintf("%s in %s: setMetadata, reset, announced in %.2fs", vm.Name, zone, time.Since(start).Seconds()))
-		host = c.AgentHost(zone, vm.Name)
+		Expect(c.InstallAgent(ctx, zone, instance, url, sum)).To(Succeed())
+		AddReportEntry("agent installed", fmt.Sprintf("%s in %s: setMetadata, reset, announced in %.2fs", instance, zone, time.Since(start).Seconds()))
+		host = c.AgentHost(zone, instance)
 	}, NodeTimeout(3*time.Minute))
 
 	It("runs a command in the VM: its address is the VM's, as the harness's own view of the host says", func(ctx SpecContext) {
@@ -79,7 +88,7 @@ var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its 
 		Expect(out).To(Equal("403"))
 		out, err = host.Run(ctx, "curl", "-sf", "-H", "Metadata-Flavor: Google", "http://169.254.169.254/computeMetadata/v1/instance/name")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal(vm.Name))
+		Expect(out).To(Equal(instance))
 	}, NodeTimeout(time.Minute))
 
 	It("probes the private endpoint from the VM: reachgate probe there, the cluster CA sent as the job's input", func(ctx SpecContext) {
@@ -96,13 +105,13 @@ var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its 
 	}, NodeTimeout(2*time.Minute))
 
 	It("starts a new agent on reset and the old one is gone", func(ctx SpecContext) {
-		before, err := c.GuestAttributes(ctx, zone, vm.Name, agent.GuestNamespace+"/")
+		before, err := c.GuestAttributes(ctx, zone, instance, agent.GuestNamespace+"/")
 		Expect(err).NotTo(HaveOccurred())
 		var old struct{ PID int }
 		Expect(json.Unmarshal([]byte(before[agent.ReadyKey]), &old)).To(Succeed())
 		url, sum, err := harness.Require[provider.AgentSource](harness.Env()).AgentSource(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(c.InstallAgent(ctx, zone, vm.Name, url, sum)).To(Succeed())
+		Expect(c.InstallAgent(ctx, zone, instance, url, sum)).To(Succeed())
 		// A process that has exited but is not reaped yet (state Z) is gone too.
 		out, err := host.Run(ctx, "sh", "-c", fmt.Sprintf(`s=$(awk '{print $3}' /proc/%d/stat 2>/dev/null); [ -n "$s" ] && [ "$s" != Z ] && echo alive || echo gone`, old.PID))
 		Expect(err).NotTo(HaveOccurred())

@@ -121,8 +121,10 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		Expect(found).To(BeEmpty())
 	}, NodeTimeout(time.Minute))
 
+	// Filtered by run: under the gcp provider the environment is itself a run whose resources
+	// the janitor would (rightly) find too.
 	It("finds exactly the run's resources, what uses others first, and deletes them", func(ctx SpecContext) {
-		found, err := c.FindLeftovers(ctx, gcp.JanitorOptions{})
+		found, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: run})
 		Expect(err).NotTo(HaveOccurred())
 		var names []string
 		for _, l := range found {
@@ -133,7 +135,7 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		Expect(c.DeleteLeftovers(ctx, found, GinkgoWriter)).To(Succeed())
 		Expect(exists(ctx, "firewall", "rg-jt-allow")).To(BeFalse())
 		Expect(exists(ctx, "address", "rg-jt-addr")).To(BeFalse())
-		again, err := c.FindLeftovers(ctx, gcp.JanitorOptions{})
+		again, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: run})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again).To(BeEmpty())
 	}, NodeTimeout(2*time.Minute))
@@ -142,8 +144,10 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		Expect(exists(ctx, "firewall", "rg-jt-unmarked")).To(BeTrue())
 		Expect(exists(ctx, "firewall", "jt-unprefixed")).To(BeTrue())
 		Expect(exists(ctx, "address", "jt-unprefixed-addr")).To(BeTrue())
-		for _, n := range harness.Env().Topology().Network(network).Firewall {
-			Expect(exists(ctx, "firewall", n.Name)).To(BeTrue(), "the janitor deleted the environment's rule %s", n.Name)
+		env := harness.Env()
+		for _, n := range env.Topology().Network(env.Topology().Cluster.VPC).Firewall {
+			name := projectName(env, n.Name)
+			Expect(exists(ctx, "firewall", name)).To(BeTrue(), "the janitor deleted the environment's rule %s", name)
 		}
 	}, NodeTimeout(time.Minute))
 })

@@ -119,6 +119,7 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		}
 		return nil, err
 	}
+	e.agentURL, e.agentSHA256 = o.AgentURL, o.AgentSHA256
 	log.Info("gcp provider: provisioning", "project", e.access.Project, "run", e.run, "topology", spec.Source)
 	if e.prov, err = e.cloud.Provision(ctx, t, o); err != nil {
 		// Also on Ctrl-C: what was made goes before the error is returned.
@@ -200,6 +201,8 @@ type Environment struct {
 	// environment brought it up (REACHGATE_GCP_LAB=new).
 	lab    provider.Environment
 	ownLab bool
+	// agentURL and agentSHA256 are where the run's VMs fetched reachgate's agent.
+	agentURL, agentSHA256 string
 	// cluster is the provisioned cluster as described; nodeVMs are its node VMs, the
 	// topology's node hosts.
 	cluster cloud.ClusterDescription
@@ -221,7 +224,14 @@ func bareLabName(name string) string {
 var (
 	_ provider.Environment = (*Environment)(nil)
 	_ provider.GCPAPI      = (*Environment)(nil)
+	_ provider.AgentSource = (*Environment)(nil)
 )
+
+// AgentSource implements provider.AgentSource: the agent the run's VMs fetched (the bare
+// lab's binary, or REACHGATE_GCP_AGENT_URL and its hash on Google).
+func (e *Environment) AgentSource(context.Context) (string, string, error) {
+	return e.agentURL, e.agentSHA256, nil
+}
 
 // Topology implements provider.Environment.
 func (e *Environment) Topology() *topology.Topology { return e.topo }

@@ -245,6 +245,10 @@ func (l *Lab) realizePeerings(ctx context.Context, d *topology.Topology) error {
 		for ifname := range have {
 			if len(ifname) > 1 && ifname[0] == 'p' && strings.Trim(ifname[1:], "0123456789") == "" && !want[ns][ifname] {
 				if err := netns.RemoveLink(ctx, ns, ifname); err != nil {
+					// Removing its peer's end (or the peer's namespace) removes a veth too.
+					if now, lerr := links(ctx, ns); lerr == nil && !now[ifname] {
+						continue
+					}
 					return fmt.Errorf("remove link %s of %s: %w", ifname, name, err)
 				}
 			}

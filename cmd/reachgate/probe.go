@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -23,6 +24,8 @@ type probeFlags struct {
 	samples                                    int
 	checks, paths                              string
 	budgets, profile                           string
+	tcp                                        string
+	timeout                                    time.Duration
 }
 
 func newProbeCommand() *cobra.Command {
@@ -49,6 +52,8 @@ func newProbeCommand() *cobra.Command {
 	fl.StringVar(&f.checks, "checks", "", "comma-separated: "+strings.Join(probe.Groups, ",")+" (default: all; kubectl only with --kubeconfig)")
 	fl.StringVar(&f.paths, "paths", strings.Join(probe.DefaultPaths, ","), "paths the latency check samples")
 	fl.StringVar(&f.budgets, "budgets", "", "budgets file (default: the embedded fixtures/budgets.yaml)")
+	fl.StringVar(&f.tcp, "tcp", "", "only connect to HOST:PORT and print the TCP result (outcome Connected, Timeout, Refused, Unreachable or Failed); exit 1 unless Connected")
+	fl.DurationVar(&f.timeout, "timeout", 3*time.Second, "connect deadline of --tcp")
 	fl.StringVar(&f.profile, "profile", "none", "network profile of the budgets (none, same-metro, cross-region, intercontinental, lossy-vpn, ...)")
 	return c
 }
@@ -59,6 +64,9 @@ func badInput(format string, a ...any) error {
 }
 
 func runProbe(ctx context.Context, f probeFlags, stdout io.Writer) error {
+	if f.tcp != "" {
+		return runProbeTCP(ctx, f, stdout)
+	}
 	o := probe.Options{URL: f.url, ServerName: f.serverName, Samples: f.samples, Profile: f.profile, Kubeconfig: f.kubeconfig}
 	if f.ca != "" {
 		data, err := os.ReadFile(f.ca)
@@ -134,6 +142,25 @@ func runProbe(ctx context.Context, f probeFlags, stdout io.Writer) error {
 				fmt.Fprintf(os.Stderr, "FAIL budget %s\n", v.Text)
 			}
 		}
+		return exitError{1}
+	}
+	return nil
+}
+
+// runProbeTCP is `reachgate probe --tcp`: one connect, its result as JSON.
+func runProbeTCP(ctx context.Context, f probeFlags, stdout io.Writer) error {
+	if _, _, err := net.SplitHostPort(f.tcp); err != nil {
+		return badInput("--tcp %q: give HOST:PORT (%v)", f.tcp, err)
+	}
+	if f.timeout <= 0 {
+		return badInput("--timeout %s: give a positive duration, e.g. 3s", f.timeout)
+	}
+	var d net.Dialer
+	res := probe.TCP(ctx, &d, f.tcp, f.timeout)
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		return err
+	}
+	if res.Outcome != probe.Connected {
 		return exitError{1}
 	}
 	return nil

@@ -155,3 +155,40 @@ func TestReportCommand(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// reachgate probe --tcp is how a VM behind the agent connects for the harness: its JSON
+// result names the outcome, and the exit status says whether it connected.
+func TestProbeTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := ln.Addr().String()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+	defer ln.Close()
+	for _, tc := range []struct {
+		addr string
+		want probe.Outcome
+	}{{open, probe.Connected}, {refused, probe.Refused}} {
+		var out bytes.Buffer
+		err := runProbe(context.Background(), probeFlags{tcp: tc.addr, timeout: 2 * time.Second}, &out)
+		var res probe.TCPResult
+		if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+			t.Fatalf("%s: stdout is not a TCP result: %v\n%s", tc.addr, jerr, out.String())
+		}
+		if res.Outcome != tc.want || res.Addr != tc.addr {
+			t.Errorf("%s: %+v; want %s", tc.addr, res, tc.want)
+		}
+		if (err == nil) != (tc.want == probe.Connected) {
+			t.Errorf("%s: exit error %v for outcome %s", tc.addr, err, res.Outcome)
+		}
+	}
+	if err := runProbe(context.Background(), probeFlags{tcp: "no-port", timeout: time.Second}, io.Discard); err == nil {
+		t.Error("--tcp without a port was accepted")
+	}
+}

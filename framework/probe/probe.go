@@ -41,8 +41,21 @@ type TCPResult struct {
 	Error    string        `json:"error,omitempty"`
 }
 
-// TCP connects to addr from d, waiting at most timeout.
+// RemoteTCP is a host whose connections the harness cannot hold (a VM reached through
+// reachgate's agent): it connects at its own position and reports the result.
+type RemoteTCP interface {
+	ProbeTCP(ctx context.Context, addr string, timeout time.Duration) (TCPResult, error)
+}
+
+// TCP connects to addr from d, waiting at most timeout; a RemoteTCP host connects itself.
 func TCP(ctx context.Context, d Dialer, addr string, timeout time.Duration) TCPResult {
+	if r, ok := d.(RemoteTCP); ok {
+		res, err := r.ProbeTCP(ctx, addr, timeout)
+		if err != nil {
+			return TCPResult{Addr: addr, Outcome: Failed, Error: err.Error()}
+		}
+		return res
+	}
 	// The clock starts before the deadline is set, so a timed-out dial never measures less
 	// than the timeout.
 	start := time.Now()

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/agent"
+	"reachgate/framework/probe"
 	"reachgate/framework/provider"
 )
 
@@ -56,6 +57,22 @@ var ErrNoDial = errors.New("gcp: a VM reached through the agent has no connectio
 // DialContext implements provider.Host: not possible through the agent (ErrNoDial).
 func (h *AgentHost) DialContext(context.Context, string, string) (net.Conn, error) {
 	return nil, ErrNoDial
+}
+
+var _ probe.RemoteTCP = (*AgentHost)(nil)
+
+// ProbeTCP implements probe.RemoteTCP: reachgate probe --tcp at the VM.
+func (h *AgentHost) ProbeTCP(ctx context.Context, addr string, timeout time.Duration) (probe.TCPResult, error) {
+	res, err := h.Exec(ctx, agent.Job{Argv: []string{"reachgate", "probe", "--tcp", addr, "--timeout", timeout.String()},
+		TimeoutSec: int(timeout.Seconds()) + 30})
+	if err != nil {
+		return probe.TCPResult{}, err
+	}
+	var out probe.TCPResult
+	if jerr := json.Unmarshal(res.Stdout, &out); jerr != nil {
+		return probe.TCPResult{}, &RunError{Instance: h.instance, Argv: []string{"reachgate", "probe", "--tcp", addr}, Result: res}
+	}
+	return out, nil
 }
 
 // Kubectl implements provider.Host: the agent's own kubectl (reachgate kubectl).

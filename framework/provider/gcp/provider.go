@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"k8s.io/client-go/rest"
 
 	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
@@ -136,6 +137,9 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		}
 	}
 	log.Info("gcp provider: provisioned", "run", e.run, "vms", len(e.prov.Hosts), "seconds", fmt.Sprintf("%.1f", e.prov.Took.Seconds()))
+	if _, ok := e.lab.(provider.Explainer); ok {
+		return &labProject{e}, nil
+	}
 	return e, nil
 }
 
@@ -225,7 +229,34 @@ var (
 	_ provider.Environment = (*Environment)(nil)
 	_ provider.GCPAPI      = (*Environment)(nil)
 	_ provider.AgentSource = (*Environment)(nil)
+	_ provider.CloudAccess = (*Environment)(nil)
+	_ provider.KubeAdmin   = (*Environment)(nil)
+	_ provider.PodKiller   = (*Environment)(nil)
 )
+
+// Cloud implements provider.CloudAccess: the project through the official clients, the
+// run's cluster its Cluster.
+func (e *Environment) Cloud() provider.Cloud { return e.cloud }
+
+// AdminConfig implements provider.KubeAdmin. Against a bare lab the cluster's API server is
+// reached as the lab reaches it, from a GKE node; on Google the private endpoint is not
+// reachable from the workstation, and the harness does not yet open a way there.
+func (e *Environment) AdminConfig() (*rest.Config, error) {
+	if ka, ok := e.lab.(provider.KubeAdmin); ok {
+		return ka.AdminConfig()
+	}
+	return nil, fmt.Errorf("gcp provider: run %s: no administrator access to the private cluster %s from this workstation on Google (the suites that need it run against a bare lab, %s)",
+		e.run, e.cluster.Name, LabEnv)
+}
+
+// KillPod implements provider.PodKiller through the bare lab, where a pod's processes are
+// the lab's; on Google it is refused (no node access without an agent on GKE's nodes).
+func (e *Environment) KillPod(ctx context.Context, namespace, name string) error {
+	if pk, ok := e.lab.(provider.PodKiller); ok {
+		return pk.KillPod(ctx, namespace, name)
+	}
+	return fmt.Errorf("gcp provider: run %s: killing pod %s/%s needs access to GKE's nodes, which run no reachgate agent", e.run, namespace, name)
+}
 
 // AgentSource implements provider.AgentSource: the agent the run's VMs fetched (the bare
 // lab's binary, or REACHGATE_GCP_AGENT_URL and its hash on Google).
@@ -289,3 +320,43 @@ func (w logWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = logWriter{}
+
+// labProject is the environment in a bare lab's project: it also explains reachability with
+// the lab's model of that project (on Google, Connectivity Tests would; the harness does not
+// run them), in the topology's names.
+type labProject struct{ *Environment }
+
+var (
+	_ provider.Explainer            = labProject{}
+	_ provider.DNSEndpointExplainer = labProject{}
+)
+
+// Explain implements provider.Explainer.
+func (p labProject) Explain(from string, to netip.AddrPort) (bool, string, error) {
+	ok, reason, err := p.lab.(provider.Explainer).Explain(p.instance(from), to)
+	return ok, p.topologyNames(reason), err
+}
+
+// ExplainDNSEndpoint implements provider.DNSEndpointExplainer where the lab has it.
+func (p labProject) ExplainDNSEndpoint(from string) (bool, string, error) {
+	x, ok := p.lab.(provider.DNSEndpointExplainer)
+	if !ok {
+		return false, "", fmt.Errorf("gcp provider: lab of run %s cannot explain the DNS-based endpoint", p.run)
+	}
+	ok, reason, err := x.ExplainDNSEndpoint(p.instance(from))
+	return ok, p.topologyNames(reason), err
+}
+
+// instance is a host's name in the lab's project: the run's VM for a topology host, else the
+// name itself (GKE's node VMs, the lab's third-party hosts).
+func (p labProject) instance(host string) string {
+	if ph, ok := p.prov.Hosts[host]; ok {
+		return ph.Instance
+	}
+	return host
+}
+
+// topologyNames turns the run's project names in a model's text back into the topology's.
+func (p labProject) topologyNames(s string) string {
+	return strings.ReplaceAll(s, NamePrefix+p.run+"-", "")
+}

@@ -224,17 +224,31 @@ func (e *Environment) SetTunnelUnderlay(ctx context.Context, tunnel string, up b
 	return e.lab.SetTunnelUnderlay(ctx, tunnel, up)
 }
 
-// AdminConfig implements provider.KubeAdmin: connections start at the first GKE node.
+// AdminConfig implements provider.KubeAdmin: connections start at the first GKE node, of the
+// topology's cluster or of one the lab's container API created.
 func (e *Environment) AdminConfig() (*rest.Config, error) {
-	c := e.lab.Topology.Cluster
-	if c == nil || e.lab.CP == nil {
+	if err := e.lab.Refresh(); err != nil {
+		return nil, err
+	}
+	if err := e.lab.LoadCP(); err != nil {
+		return nil, err
+	}
+	var c *topology.GKECluster
+	if e.lab.Current != nil {
+		c = e.lab.Current.Cluster
+	}
+	if c == nil || e.lab.CP == nil || len(c.Nodes) == 0 {
 		return nil, fmt.Errorf("lab %s has no cluster", e.lab.State.Name)
+	}
+	ns, err := e.lab.Namespace(c.Nodes[0])
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", e.lab.CP.AdminKubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Dial = netns.Dialer(e.lab.Plan.Hosts[c.Nodes[0]])
+	cfg.Dial = netns.Dialer(ns)
 	cfg.Timeout = 15 * time.Second
 	cfg.QPS, cfg.Burst = 100, 200
 	return cfg, nil

@@ -29,13 +29,13 @@ func projectName(env provider.Environment, name string) string {
 // API and the instance's metadata server in its namespace.
 var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its hosts)", Label("agent", "gcp-api"), Ordered, func() {
 	var (
-		c       *gcp.Cloud
-		zone    string
-		vm      *topology.Machine
+		c    *gcp.Cloud
+		zone string
+		vm   *topology.Machine
 		// instance is the VM's name in the project.
 		instance string
-		host    *gcp.AgentHost
-		cluster = func() netip.Addr { return harness.Env().Cluster().PrivateEndpoint }
+		host     *gcp.AgentHost
+		cluster  = func() netip.Addr { return harness.Env().Cluster().PrivateEndpoint }
 	)
 	BeforeAll(func(ctx SpecContext) {
 		env := harness.Env()

@@ -1,0 +1,86 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/option"
+
+	"reachgate/framework/probe"
+	"reachgate/framework/provider/gcp"
+	"reachgate/framework/topology"
+)
+
+const vpcInterconnect = "testdata/vpc-interconnect.yaml"
+
+// The gcp provider joins a VPC it created to the bare lab's third-party cloud as Partner
+// Interconnect does: a PARTNER attachment on the VPC's Cloud Router, its pairing key handed
+// to the lab playing the partner, ACTIVE once connected; traffic then crosses it, and
+// teardown removes the attachment with the rest.
+func TestPartnerInterconnectIntoBareLab(t *testing.T) {
+	_, env, c := bareLabOf(t, "prov-i", vpcInterconnect)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	data, err := os.ReadFile(vpcInterconnect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := topology.Parse(vpcInterconnect, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := env.Host("tp-vm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before: no path from the third party to the VPC's range.
+	if r := probe.TCP(ctx, tp, "10.10.0.10:9", time.Second); r.Outcome != probe.Timeout && r.Outcome != probe.Unreachable {
+		t.Fatalf("tp-vm -> 10.10.0.10:9 before provisioning: %+v; want no answer", r)
+	}
+	url, sum, err := env.AgentSource(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Provision(ctx, whole, gcp.ProvisionOptions{Run: "pi", ExternalThirdParty: true, AgentURL: url, AgentSHA256: sum,
+		Partner: env.ConnectPartner, Log: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("provision with a partner interconnect into the lab: %.2fs", p.Took.Seconds())
+	access, err := env.GCPAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts, err := compute.NewInterconnectAttachmentsRESTClient(ctx, append(access.Options, option.WithEndpoint(access.Endpoint))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer atts.Close()
+	a, err := atts.Get(ctx, &computepb.GetInterconnectAttachmentRequest{Project: access.Project, Region: "us-central1", InterconnectAttachment: "rg-pi-tp-interconnect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.GetType() != "PARTNER" || a.GetState() != "ACTIVE" || !strings.HasSuffix(a.GetRouter(), "/routers/rg-pi-hub-router") || a.GetLabels()[gcp.RunLabel] != "pi" {
+		t.Errorf("the attachment: type %s state %s router %s labels %v; want an ACTIVE PARTNER attachment on rg-pi-hub-router, labelled",
+			a.GetType(), a.GetState(), a.GetRouter(), a.GetLabels())
+	}
+	// After: the VM's kernel answers (RST: routed both ways, admitted by the VPC's firewall).
+	if r := probe.TCP(ctx, tp, "10.10.0.10:9", 3*time.Second); r.Outcome != probe.Refused {
+		t.Errorf("tp-vm -> hub-vm 10.10.0.10:9 over the interconnect: %+v; want Refused (the VM answered)", r)
+	}
+	if err := c.Teardown(ctx, "pi", testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{})
+	if err != nil || len(left) != 0 {
+		t.Fatalf("after teardown: %v %v", left, err)
+	}
+	if r := probe.TCP(ctx, tp, "10.10.0.10:9", time.Second); r.Outcome == probe.Refused || r.Outcome == probe.Connected {
+		t.Errorf("tp-vm -> 10.10.0.10:9 after teardown: %+v; want no answer", r)
+	}
+}

@@ -8,17 +8,19 @@ import (
 	"slices"
 
 	"reachgate/framework/netmodel"
+	"reachgate/framework/topology"
 	"reachgate/lab/lb"
 )
 
-// Explain says from the network model whether host from reaches to, and why. A port makes it
+// Explain says from the network model whether host from (a name or an address) reaches to,
+// and why. A port makes it
 // judge a TCP flow: firewall rules, authorized networks and, when to is an internal load
 // balancer's address in this lab, the LB's regional admission (global access).
 func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
 	if err := l.Refresh(); err != nil {
 		return netmodel.Trace{}, err
 	}
-	h := l.Current.Host(from)
+	h := l.hostOf(from)
 	if h == nil {
 		return netmodel.Trace{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
 	}
@@ -62,4 +64,22 @@ func (l *Lab) loadBalancer(addr netip.AddrPort) (lb.Spec, bool) {
 		}
 	}
 	return lb.Spec{}, false
+}
+
+// hostOf is the host named from, or the one at address from (the gcp provider's view of a
+// host of the lab's project, such as the control plane, has its address, not the lab's name).
+func (l *Lab) hostOf(from string) *topology.Machine {
+	if h := l.Current.Host(from); h != nil {
+		return h
+	}
+	a, err := netip.ParseAddr(from)
+	if err != nil {
+		return nil
+	}
+	for _, h := range l.Current.Hosts {
+		if h.IP == a {
+			return h
+		}
+	}
+	return nil
 }

@@ -275,7 +275,7 @@ func (l *Lab) ExplainDNSEndpoint(from string) (netmodel.DNSEndpointVerdict, erro
 	if err := l.Refresh(); err != nil {
 		return netmodel.DNSEndpointVerdict{}, err
 	}
-	h := l.Current.Host(from)
+	h := l.hostOf(from)
 	if h == nil {
 		return netmodel.DNSEndpointVerdict{}, fmt.Errorf("no host %q in lab %s", from, l.State.Name)
 	}

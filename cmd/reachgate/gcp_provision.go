@@ -74,7 +74,7 @@ through Private Google Access) and --agent-sha256 its digest.`,
 			if err != nil {
 				return fmt.Errorf("%w\n(what was created stays: reachgate gcp teardown --run %s)", err, run)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "provision: %d VMs with their agents in %.1fs\n", len(p.Hosts), p.Took.Seconds())
+			fmt.Fprintf(cmd.ErrOrStderr(), "provision: %d VMs with their agents in %.1fs; API calls %s\n", len(p.Hosts), p.Took.Seconds(), c.Calls)
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
 			return enc.Encode(p)
@@ -105,7 +105,9 @@ func newGCPTeardownCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			return c.Teardown(cmd.Context(), run, cmd.ErrOrStderr())
+			err = c.Teardown(cmd.Context(), run, cmd.ErrOrStderr())
+			fmt.Fprintf(cmd.ErrOrStderr(), "teardown: API calls %s\n", c.Calls)
+			return err
 		},
 	}
 	g.register(c)

@@ -39,8 +39,9 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 		return nil, err
 	}
 	t := env.Topology()
-	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options, Name: t.Name},
-		gcpimport.ExternalOf(t))
+	ext := gcpimport.ExternalOf(t)
+	ext.RenameProject(func(n string) string { return provider.ProjectName(env, n) })
+	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options, Name: t.Name}, ext)
 	if err != nil {
 		return nil, err
 	}

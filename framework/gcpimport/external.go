@@ -173,6 +173,29 @@ func ExternalOf(t *topology.Topology) *External {
 	return e
 }
 
+// RenameProject renames the project's end of every link (its network, Cloud Router and VPN
+// gateway) with name: the topology's names as a provider named them in the project.
+func (e *External) RenameProject(name func(string) string) {
+	ext := map[string]bool{}
+	for _, v := range e.File.Spec.VPCs {
+		ext[v.Name] = true
+	}
+	for i := range e.File.Spec.Links {
+		l := &e.File.Spec.Links[i]
+		end := &l.A
+		if ext[l.A.VPC] {
+			end = &l.B
+		}
+		end.VPC = name(end.VPC)
+		if end.Router != "" {
+			end.Router = name(end.Router)
+		}
+		if end.Gateway != "" {
+			end.Gateway = name(end.Gateway)
+		}
+	}
+}
+
 // advertising is a resolved advertisement as the file writes it (nil for DEFAULT).
 func advertising(a topology.Advertisement) *topology.Advertising {
 	if a.Mode != topology.AdvertiseCustom {

@@ -115,6 +115,21 @@ type PartnerInterconnect interface {
 	ConnectPartner(ctx context.Context, pairingKey, vpc string) error
 }
 
+// ProjectNames is the ability to name a topology's VPC, router, gateway or VM as the
+// environment's project names it: the gcp provider prefixes its runs' resources
+// (rg-<run>-<name>). An environment without it uses the topology's names in its project.
+type ProjectNames interface {
+	ProjectName(name string) string
+}
+
+// ProjectName is name in env's project (ProjectNames, or name itself).
+func ProjectName(env Environment, name string) string {
+	if pn, ok := env.(ProjectNames); ok {
+		return pn.ProjectName(name)
+	}
+	return name
+}
+
 // APIAccess is how to reach a project's APIs: Endpoint empty means Google's; Options carry
 // the credentials or the HTTP client.
 type APIAccess struct {

@@ -17,12 +17,6 @@ import (
 	"reachgate/suites/harness"
 )
 
-// projectName is a topology object's name in the environment's project: the provider's
-// prefix (rg-<run>- under the gcp provider, none on the lab), read off the cluster's VPC.
-func projectName(env provider.Environment, name string) string {
-	return strings.TrimSuffix(env.Cluster().Network, env.Topology().Cluster.VPC) + name
-}
-
 // How the gcp provider reaches its VMs: reachgate's agent, installed through the compute
 // API alone (metadata, a reset) and driven through it (a job as a metadata item, the result
 // as guest attributes). On the lab the same startup script and protocol run against the lab's
@@ -52,7 +46,7 @@ var _ = Describe("a VM through reachgate's agent (the gcp provider's way to its 
 			Endpoint: access.Endpoint, Options: access.Options, Timeout: 2 * time.Minute})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(c.Close)
-		instance = projectName(env, vm.Name)
+		instance = provider.ProjectName(env, vm.Name)
 		zone, err = c.InstanceZone(ctx, instance)
 		Expect(err).NotTo(HaveOccurred())
 		url, sum, err := src.AgentSource(ctx)

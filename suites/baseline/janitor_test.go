@@ -146,7 +146,7 @@ var _ = Describe("gcp janitor: removes a run's leftovers and nothing else", Labe
 		Expect(exists(ctx, "address", "jt-unprefixed-addr")).To(BeTrue())
 		env := harness.Env()
 		for _, n := range env.Topology().Network(env.Topology().Cluster.VPC).Firewall {
-			name := projectName(env, n.Name)
+			name := provider.ProjectName(env, n.Name)
 			Expect(exists(ctx, "firewall", name)).To(BeTrue(), "the janitor deleted the environment's rule %s", name)
 		}
 	}, NodeTimeout(time.Minute))

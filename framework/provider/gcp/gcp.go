@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/googleapis/gax-go/v2/apierror"
 	"google.golang.org/api/option"
+	httptransport "google.golang.org/api/transport/http"
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/cloud"
@@ -45,8 +47,13 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// cloudPlatformScope is the OAuth scope of every call the Cloud makes on Google.
+const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
+
 // Cloud implements provider.Cloud.
 type Cloud struct {
+	// Calls counts the API calls made through the Cloud (CallCounts).
+	Calls     *CallCounts
 	cfg       Config
 	addresses *compute.AddressesClient
 	regionOps *compute.RegionOperationsClient
@@ -81,8 +88,20 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if cfg.Endpoint != "" {
 		opts = append([]option.ClientOption{option.WithEndpoint(strings.TrimSuffix(cfg.Endpoint, "/"))}, opts...)
 	}
-	c := &Cloud{cfg: cfg}
-	var err error
+	c := &Cloud{cfg: cfg, Calls: &CallCounts{}}
+	// One HTTP client for every API client, its transport counting the calls: the given one
+	// (the lab's), or Google's authenticated one from the options.
+	hc, _, err := httptransport.NewClient(ctx, append([]option.ClientOption{option.WithScopes(cloudPlatformScope)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("gcp: HTTP client: %w", err)
+	}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	counted := *hc
+	counted.Transport = countingTransport{next: next, counts: c.Calls}
+	opts = append(opts, option.WithHTTPClient(&counted))
 	if c.addresses, err = compute.NewAddressesRESTClient(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("gcp: addresses client: %w", err)
 	}

@@ -136,7 +136,8 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 			return nil, errors.Join(err, e.Teardown(cctx))
 		}
 	}
-	log.Info("gcp provider: provisioned", "run", e.run, "vms", len(e.prov.Hosts), "seconds", fmt.Sprintf("%.1f", e.prov.Took.Seconds()))
+	log.Info("gcp provider: provisioned", "run", e.run, "vms", len(e.prov.Hosts), "seconds", fmt.Sprintf("%.1f", e.prov.Took.Seconds()),
+		"api_calls", e.cloud.Calls.String())
 	if _, ok := e.lab.(provider.Explainer); ok {
 		return &labProject{e}, nil
 	}
@@ -226,13 +227,17 @@ func bareLabName(name string) string {
 }
 
 var (
-	_ provider.Environment = (*Environment)(nil)
-	_ provider.GCPAPI      = (*Environment)(nil)
-	_ provider.AgentSource = (*Environment)(nil)
-	_ provider.CloudAccess = (*Environment)(nil)
-	_ provider.KubeAdmin   = (*Environment)(nil)
-	_ provider.PodKiller   = (*Environment)(nil)
+	_ provider.Environment  = (*Environment)(nil)
+	_ provider.GCPAPI       = (*Environment)(nil)
+	_ provider.AgentSource  = (*Environment)(nil)
+	_ provider.CloudAccess  = (*Environment)(nil)
+	_ provider.KubeAdmin    = (*Environment)(nil)
+	_ provider.PodKiller    = (*Environment)(nil)
+	_ provider.ProjectNames = (*Environment)(nil)
 )
+
+// ProjectName implements provider.ProjectNames: rg-<run>-<name>.
+func (e *Environment) ProjectName(name string) string { return ResourceName(e.run, name) }
 
 // Cloud implements provider.CloudAccess: the project through the official clients, the
 // run's cluster its Cluster.
@@ -304,6 +309,7 @@ func (e *Environment) Teardown(ctx context.Context) error {
 	if left, ferr := e.cloud.FindLeftovers(ctx, JanitorOptions{Run: e.run}); ferr == nil && len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("gcp provider: %d resources of run %s left after teardown (reachgate gcp janitor removes them)", len(left), e.run))
 	}
+	e.log.Info("gcp provider: API calls of the run, provision to teardown", "run", e.run, "api_calls", e.cloud.Calls.String())
 	err = errors.Join(err, e.cloud.Close())
 	if e.ownLab {
 		err = errors.Join(err, e.lab.Teardown(ctx))
@@ -347,11 +353,18 @@ func (p labProject) ExplainDNSEndpoint(from string) (bool, string, error) {
 	return ok, p.topologyNames(reason), err
 }
 
-// instance is a host's name in the lab's project: the run's VM for a topology host, else the
-// name itself (GKE's node VMs, the lab's third-party hosts).
+// instance is a host as the lab knows it: the run's VM for a topology host, the name itself
+// for GKE's node VMs and the lab's third-party hosts, else the host's address (the control
+// plane, which the lab names as GKE's master VPC).
 func (p labProject) instance(host string) string {
 	if ph, ok := p.prov.Hosts[host]; ok {
 		return ph.Instance
+	}
+	if p.nodeVMs[host] || p.lab.Topology().Host(host) != nil {
+		return host
+	}
+	if h := p.topo.Host(host); h != nil {
+		return h.IP.String()
 	}
 	return host
 }

@@ -51,7 +51,15 @@ func TestPartnerInterconnectIntoBareLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("provision with a partner interconnect into the lab: %.2fs", p.Took.Seconds())
+	t.Logf("provision with a partner interconnect into the lab: %.2fs; API calls %s", p.Took.Seconds(), c.Calls)
+	// The calls as the official clients sent them, counted at the Cloud's transport: one
+	// insert of each resource (the third-party VPC is the lab's, not the project's).
+	calls := c.Calls.Snapshot()
+	for _, m := range []string{"networks.insert", "subnetworks.insert", "routers.insert", "firewalls.insert", "instances.insert", "interconnectAttachments.insert"} {
+		if calls[m] != 1 {
+			t.Errorf("%s called %d times during provision; want 1 (%s)", m, calls[m], c.Calls)
+		}
+	}
 	access, err := env.GCPAPI(ctx)
 	if err != nil {
 		t.Fatal(err)

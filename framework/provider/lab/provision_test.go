@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,34 +184,63 @@ func TestProvisionIntoBareLab(t *testing.T) {
 
 // A provision killed with SIGKILL halfway leaves resources behind; the janitor removes them.
 func TestKilledProvisionJanitor(t *testing.T) {
-	l, _, c := bareLab(t, "prov-k")
+	killedProvision(t, "prov-k", vpcVMs, "pk", "instance")
+}
+
+// The same with a cluster: killed once clusters.create was sent, the janitor deletes the
+// cluster (and with it GKE's peering, master VPC, nodes and control plane) and the rest.
+func TestKilledClusterProvisionJanitor(t *testing.T) {
+	l := killedProvision(t, "prov-kc", vpcCluster, "pkc", "cluster")
+	if err := l.State.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range l.State.Processes {
+		if pr.Name == "etcd" || pr.Name == "kube-apiserver" || pr.Name == "gke" {
+			t.Errorf("process %s (pid %d) still recorded after the janitor deleted the cluster", pr.Name, pr.PID)
+		}
+	}
+	all, err := netns.ListNamespaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range all {
+		if strings.HasPrefix(ns, "rg-prov-kc-") && strings.Contains(ns, "gke-") {
+			t.Errorf("namespace %s (GKE's master VPC or a node) left after the janitor", ns)
+		}
+	}
+}
+
+// killedProvision runs `gcp provision` of path into a bare lab, SIGKILLs it once a resource
+// of kind exists, runs `gcp janitor` and checks that nothing of the run is left.
+func killedProvision(t *testing.T, name, path, run, kind string) *lab.Lab {
+	l, _, c := bareLabOf(t, name, path)
 	self := os.Getenv("REACHGATE_BIN")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.Command(self, "gcp", "provision", "--gcp-lab", l.State.Name, "-f", vpcVMs, "--run", "pk")
+	cmd := exec.Command(self, "gcp", "provision", "--gcp-lab", l.State.Name, "-f", path, "--run", run)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Halfway: once a VM exists, before its agent has announced itself.
+	// Halfway: once a resource of kind exists (a VM before its agent has announced itself).
 	deadline := time.Now().Add(time.Minute)
 	for {
-		left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: "pk"})
+		left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: run})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(left) > 0 && left[0].Kind == "instance" {
+		if slices.ContainsFunc(left, func(l gcp.Leftover) bool { return l.Kind == kind }) {
 			break
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			t.Fatalf("no VM of the run after a minute: %v", left)
+			t.Fatalf("no %s of the run after a minute: %v", kind, left)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: "pk"})
+	left, err := c.FindLeftovers(ctx, gcp.JanitorOptions{Run: run})
 	if err != nil || len(left) == 0 {
 		t.Fatalf("after the kill: %v %v, want leftovers", left, err)
 	}
@@ -223,9 +253,10 @@ func TestKilledProvisionJanitor(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("after the janitor: %v %v", left, err)
 	}
-	if got := runNamespaces(t, l, "pk"); len(got) != 0 {
+	if got := runNamespaces(t, l, run); len(got) != 0 {
 		t.Errorf("namespaces left after the janitor: %v", got)
 	}
+	return l
 }
 
 type testWriter struct{ t *testing.T }

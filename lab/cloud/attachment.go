@@ -46,9 +46,7 @@ func (c Lab) InsertAttachment(ctx context.Context, a lab.APIAttachment) (string,
 		if cs.Attachments == nil {
 			cs.Attachments = map[string]*lab.APIAttachment{}
 		}
-		for _, o := range cs.Attachments {
-			a.Seq = max(a.Seq, o.Seq+1)
-		}
+		a.Seq = nextSeq(cs.Attachments, func(o *lab.APIAttachment) int { return o.Seq })
 		cs.Attachments[a.Name] = &a
 		return nil
 	})

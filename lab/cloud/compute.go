@@ -184,13 +184,21 @@ func (c Lab) InsertInstance(ctx context.Context, in lab.APIInstance) (netip.Addr
 		if cs.Instances == nil {
 			cs.Instances = map[string]*lab.APIInstance{}
 		}
-		for _, o := range cs.Instances {
-			in.Seq = max(in.Seq, o.Seq+1)
-		}
+		in.Seq = nextSeq(cs.Instances, func(o *lab.APIInstance) int { return o.Seq })
 		cs.Instances[in.Name] = &in
 		return nil
 	})
 	return in.IP, err
+}
+
+// nextSeq is one past the highest sequence number among m's values (0 for none): a number
+// that stays with a resource for its life, from which the lab derives its interface names.
+func nextSeq[T any](m map[string]*T, seq func(*T) int) int {
+	n := 0
+	for _, v := range m {
+		n = max(n, seq(v)+1)
+	}
+	return n
 }
 
 // DeleteInstance deletes a VM the API inserted: its namespace and everything in it go.
@@ -305,9 +313,7 @@ func (c Lab) AddPeering(ctx context.Context, p lab.APIPeering) error {
 		if cs.APIPeerings == nil {
 			cs.APIPeerings = map[string]*lab.APIPeering{}
 		}
-		for _, o := range cs.APIPeerings {
-			p.Seq = max(p.Seq, o.Seq+1)
-		}
+		p.Seq = nextSeq(cs.APIPeerings, func(o *lab.APIPeering) int { return o.Seq })
 		cs.APIPeerings[lab.PeeringKey(p.Network, p.Name)] = &p
 		return nil
 	})

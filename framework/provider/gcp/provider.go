@@ -177,6 +177,16 @@ func (e *Environment) describeCluster(ctx context.Context) error {
 			template = h
 		}
 	}
+	if template == nil {
+		// A topology that lists no node hosts: the nodes sit in the cluster's subnet.
+		template = &topology.Machine{Role: topology.RoleNode}
+		if c := e.topo.Cluster; c != nil {
+			template.VPC, template.Subnet = c.VPC, c.Subnet
+			if s := e.topo.Network(c.VPC).Subnet(c.Subnet); s != nil {
+				template.Region = s.Region
+			}
+		}
+	}
 	e.nodeVMs = map[string]bool{}
 	for _, vm := range vms {
 		n := *template

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -27,11 +26,7 @@ func TestProvisionClusterIntoBareLab(t *testing.T) {
 	l, env, c := bareLabOf(t, "prov-c", vpcCluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	data, err := os.ReadFile(vpcCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, err := topology.Parse(vpcCluster, data)
+	whole, err := topology.ParseFile(vpcCluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,11 +25,7 @@ func TestPartnerInterconnectIntoBareLab(t *testing.T) {
 	_, env, c := bareLabOf(t, "prov-i", vpcInterconnect)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	data, err := os.ReadFile(vpcInterconnect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, err := topology.Parse(vpcInterconnect, data)
+	whole, err := topology.ParseFile(vpcInterconnect)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,7 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 			IP: in.IP, Role: role, Tags: slices.Clone(in.Tags)})
 	}
 	declareAttachments(&d, cs)
+	declareVPNs(&d, cs)
 	if cs.Cluster != nil && t.Cluster == nil {
 		declareCluster(&d, cs)
 	}
@@ -139,12 +140,12 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 
 // empty reports whether the API inserted nothing the topology file lacks.
 func (cs *CloudState) empty() bool {
-	return len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 && len(cs.Attachments) == 0 && cs.Cluster == nil
+	return len(cs.Networks) == 0 && len(cs.Instances) == 0 && len(cs.APIPeerings) == 0 && len(cs.Attachments) == 0 && len(cs.PeerVPNs) == 0 && cs.Cluster == nil
 }
 
 // fixed names the routers' interfaces to the inserted VMs and the active peerings' links.
 func (cs *CloudState) fixed() netns.Fixed {
-	f := netns.Fixed{HostIfs: map[string]string{}, Links: map[string]int{}}
+	f := netns.Fixed{HostIfs: map[string]string{}, Links: map[string]int{}, LinkIfs: map[string]string{}}
 	for name, in := range cs.Instances {
 		f.HostIfs[name] = "v" + strconv.Itoa(in.Seq)
 	}
@@ -157,6 +158,9 @@ func (cs *CloudState) fixed() netns.Fixed {
 		if a.Connected() {
 			f.Links[a.Name] = attachmentSeqBase + a.Seq
 		}
+	}
+	for _, v := range cs.PeerVPNs {
+		f.LinkIfs[v.Link] = "w" + strconv.Itoa(v.Seq)
 	}
 	cs.fixCluster(f)
 	return f

@@ -54,6 +54,8 @@ type CloudState struct {
 	APIPeerings map[string]*APIPeering `json:"apiPeerings,omitempty"`
 	// Attachments are the VLAN attachments the API inserted, by name (apiattachment.go).
 	Attachments map[string]*APIAttachment `json:"interconnectAttachments,omitempty"`
+	// PeerVPNs are the third-party ends of HA VPNs to the API's gateways, by link (apivpn.go).
+	PeerVPNs map[string]*APIVPN `json:"peerVpns,omitempty"`
 	// Cluster is the cluster the container API created (apicluster.go).
 	Cluster *APICluster `json:"cluster,omitempty"`
 }

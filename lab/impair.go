@@ -52,7 +52,13 @@ func (l *Lab) applyImpairments(ctx context.Context, self string) error {
 // with no overrides removes the emulation. On a link a solution creates it applies to the
 // tunnels that exist (new tunnels get the topology's impairment).
 func (l *Lab) SetImpairment(ctx context.Context, self, linkName, profile string, overrides ...string) error {
+	if err := l.Refresh(); err != nil {
+		return err
+	}
 	link := l.Topology.Link(linkName)
+	if s, ok := l.SolutionLinkOf(linkName, ""); ok && link == nil {
+		link = s.Connection
+	}
 	if link == nil {
 		return fmt.Errorf("no link %q in lab %s", linkName, l.State.Name)
 	}

@@ -60,12 +60,27 @@ func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) erro
 	if err := l.realizeCluster(ctx, self, log); err != nil {
 		return err
 	}
-	for i, link := range l.Topology.Links {
-		if link.Solution == "" {
+	live := map[string]bool{}
+	for _, s := range l.SolutionLinks() {
+		live[s.Name] = true
+		if err := l.reconcileLink(ctx, s.Underlay, s.Connection, self, log); err != nil {
+			return fmt.Errorf("link %s: %w", s.Name, err)
+		}
+	}
+	return l.stopOrphanDaemons(ctx, live)
+}
+
+// stopOrphanDaemons stops the tunnel and BGP daemons of links that are gone (an API vpn link
+// whose gateway was deleted).
+func (l *Lab) stopOrphanDaemons(ctx context.Context, live map[string]bool) error {
+	for _, p := range slices.Clone(l.State.Processes) {
+		kind, rest, _ := strings.Cut(p.Name, "/")
+		link, _, ok := strings.Cut(rest, "/")
+		if (kind != "vpn" && kind != "bgp") || !ok || live[link] {
 			continue
 		}
-		if err := l.reconcileLink(ctx, i, link, self, log); err != nil {
-			return fmt.Errorf("link %s: %w", link.Name, err)
+		if err := l.stopDaemon(ctx, p.Name); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -73,7 +88,7 @@ func (l *Lab) Reconcile(ctx context.Context, self string, log *slog.Logger) erro
 
 // linkSides returns the GCP side and the peer side of a solution's VPN link.
 func (l *Lab) linkSides(link *topology.Connection) (gcp, peer topology.Endpoint) {
-	if l.Topology.Network(link.A.VPC).GCP() {
+	if n := l.Current.Network(link.A.VPC); n != nil && n.GCP() {
 		return link.A, link.B
 	}
 	return link.B, link.A
@@ -332,10 +347,12 @@ func (l *Lab) SetTunnelUnderlay(ctx context.Context, tunnel string, up bool) err
 	if !ok {
 		return fmt.Errorf("%w %q", errNoTunnel, tunnel)
 	}
-	i := slices.IndexFunc(l.Topology.Links, func(c *topology.Connection) bool { return c.Name == t.Link })
-	link := l.Topology.Links[i]
-	gcp, peer := l.linkSides(link)
-	ifname, _, _ := Underlay(l.Plan, link.Name, i, t.Index)
+	link, ok := l.SolutionLinkOf(t.Link, "")
+	if !ok {
+		return fmt.Errorf("tunnel %q: its link %s is gone", tunnel, t.Link)
+	}
+	gcp, peer := l.linkSides(link.Connection)
+	ifname, _, _ := Underlay(l.Plan, link.Name, link.Underlay, t.Index)
 	state := "down"
 	if up {
 		state = "up"
@@ -396,11 +413,8 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 		}
 		return nil
 	}
-	for _, link := range l.Topology.Links {
-		if link.Solution == "" {
-			continue
-		}
-		gcp, peer := l.linkSides(link)
+	for _, link := range l.SolutionLinks() {
+		gcp, peer := l.linkSides(link.Connection)
 		if err := pick(peer.VPC, h.IP, dst); err != nil {
 			return nil, err
 		}

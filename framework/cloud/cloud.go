@@ -88,6 +88,23 @@ type VpnTunnel struct {
 	Labels                       map[string]string `json:"labels,omitempty"`
 }
 
+// ThirdPartyVPN is the third-party cloud's end of an HA VPN to a GCP gateway: what an operator
+// configures on that side (in AWS: customer gateways for the HA VPN gateway's two addresses,
+// VPN connections, BGP on its router) before GCP gets the external gateway and the tunnels.
+type ThirdPartyVPN struct {
+	Link    string `json:"link"`    // names the VPN between the two; the tunnels belong to it
+	Gateway string `json:"gateway"` // the HA VPN gateway
+	Region  string `json:"region"`
+	Network string `json:"network"` // the gateway's VPC
+	Router  string `json:"router"`  // the Cloud Router of the tunnels' BGP sessions
+	// PeerGateway is the external VPN gateway that will stand for this end in the project;
+	// PeerVPC and PeerRouter are this end in the third-party cloud.
+	PeerGateway string `json:"peerGateway"`
+	PeerVPC     string `json:"peerVpc"`
+	PeerRouter  string `json:"peerRouter"`
+	Tunnels     int    `json:"tunnels"`
+}
+
 // RouterBgpPeer is one of a Cloud Router's bgpPeers, on a tunnel's router interface.
 type RouterBgpPeer struct {
 	Name          string     `json:"name"`

@@ -256,7 +256,7 @@ func (s *Snapshot) importModel(ctx context.Context, env provider.Environment, ex
 		return fmt.Errorf("gate: %w", err)
 	}
 	if ext == nil {
-		ext = gcpimport.ExternalOf(env.Topology())
+		ext = externalOf(env)
 	}
 	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options,
 		Name: env.Topology().Name}, ext)

@@ -39,8 +39,7 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 		return nil, err
 	}
 	t := env.Topology()
-	ext := gcpimport.ExternalOf(t)
-	ext.RenameProject(func(n string) string { return provider.ProjectName(env, n) })
+	ext := externalOf(env)
 	r, err := gcpimport.Import(ctx, gcpimport.Config{Project: access.Project, Endpoint: access.Endpoint, Options: access.Options, Name: t.Name}, ext)
 	if err != nil {
 		return nil, err
@@ -86,4 +85,12 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 		}
 	}
 	return out, nil
+}
+
+// externalOf is what gcpimport cannot read in env's project (the third-party side and the
+// links to it), with the project's ends named as the project names them.
+func externalOf(env provider.Environment) *gcpimport.External {
+	ext := gcpimport.ExternalOf(env.Topology())
+	ext.RenameProject(func(n string) string { return provider.ProjectName(env, n) })
+	return ext
 }

@@ -174,7 +174,8 @@ func ExternalOf(t *topology.Topology) *External {
 }
 
 // RenameProject renames the project's end of every link (its network, Cloud Router and VPN
-// gateway) with name: the topology's names as a provider named them in the project.
+// gateway) and the external VPN gateway of a VPN link with name: the topology's names as a
+// provider named them in the project.
 func (e *External) RenameProject(name func(string) string) {
 	ext := map[string]bool{}
 	for _, v := range e.File.Spec.VPCs {
@@ -182,9 +183,13 @@ func (e *External) RenameProject(name func(string) string) {
 	}
 	for i := range e.File.Spec.Links {
 		l := &e.File.Spec.Links[i]
-		end := &l.A
+		end, other := &l.A, &l.B
 		if ext[l.A.VPC] {
-			end = &l.B
+			end, other = &l.B, &l.A
+		}
+		if other.Gateway != "" {
+			// The external VPN gateway that stands for the third-party end is the project's.
+			other.Gateway = name(other.Gateway)
 		}
 		end.VPC = name(end.VPC)
 		if end.Router != "" {

@@ -115,6 +115,17 @@ type PartnerInterconnect interface {
 	ConnectPartner(ctx context.Context, pairingKey, vpc string) error
 }
 
+// ThirdPartyVPN is the ability to configure the third-party cloud's end of an HA VPN to one of
+// the project's gateways: in AWS, customer gateways for the HA VPN gateway's two addresses,
+// VPN connections and BGP on its router. bgp-export connects it once the HA VPN gateway
+// exists and before the external gateway and the tunnels, as an operator does; an environment
+// whose topology file declares both ends (the lab) has nothing to do.
+type ThirdPartyVPN interface {
+	ConnectThirdPartyVPN(ctx context.Context, v cloud.ThirdPartyVPN) error
+	// DisconnectThirdPartyVPN removes the end of link, after its tunnels are deleted.
+	DisconnectThirdPartyVPN(ctx context.Context, link string) error
+}
+
 // ProjectNames is the ability to name a topology's VPC, router, gateway or VM as the
 // environment's project names it: the gcp provider prefixes its runs' resources
 // (rg-<run>-<name>). An environment without it uses the topology's names in its project.

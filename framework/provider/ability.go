@@ -24,6 +24,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[AgentSource]():          "hand a VM reachgate's agent",
 	reflect.TypeFor[PartnerInterconnect]():  "connect a Partner Interconnect attachment to its third-party cloud",
 	reflect.TypeFor[ProjectNames]():         "name the topology's objects as its project does",
+	reflect.TypeFor[ThirdPartyVPN]():        "configure the third-party cloud's end of an HA VPN",
 	reflect.TypeFor[PodKiller]():            "kill a pod's containers",
 	reflect.TypeFor[PodNetwork]():           "act inside a pod's network",
 	reflect.TypeFor[Inventory]():            "list what the environment runs",

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
 	"reachgate/lab"
 )
@@ -19,9 +20,10 @@ import (
 // MaxClusterNodes bounds a lab cluster's node count (each node is a namespace).
 const MaxClusterNodes = 6
 
-// InsertCluster records a private, peering-based cluster; Reconcile realizes it and starts its
-// control plane. It returns the cluster as recorded (node addresses assigned).
-func (c Lab) InsertCluster(ctx context.Context, in lab.APICluster, nodes int) (lab.APICluster, error) {
+// InsertCluster records a private, peering-based cluster with its master authorized networks
+// (nil: none); Reconcile realizes it and starts its control plane. It returns the cluster as
+// recorded (node addresses assigned).
+func (c Lab) InsertCluster(ctx context.Context, in lab.APICluster, nodes int, authorized *cloud.AuthorizedNetworks) (lab.APICluster, error) {
 	if err := c.L.Refresh(); err != nil {
 		return in, err
 	}
@@ -79,8 +81,12 @@ func (c Lab) InsertCluster(ctx context.Context, in lab.APICluster, nodes int) (l
 	if len(in.NodeIPs) < nodes {
 		return in, fmt.Errorf("cluster %q: subnetwork %q has no room for %d nodes", in.Name, sub.Name, nodes)
 	}
+	if authorized != nil && len(authorized.CIDRBlocks) > 50 {
+		return in, fmt.Errorf("cluster %q: authorized networks: %d blocks, GKE allows 50", in.Name, len(authorized.CIDRBlocks))
+	}
 	err := c.change(ctx, func(cs *lab.CloudState) error {
 		cs.Cluster = &in
+		cs.Authorized = authorized
 		return nil
 	})
 	return in, err

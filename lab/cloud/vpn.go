@@ -28,10 +28,14 @@ func (c Lab) change(ctx context.Context, fn func(*lab.CloudState) error) error {
 	return c.L.Reconcile(ctx, c.Self, c.logger())
 }
 
-// InsertVpnGateway creates an HA VPN gateway; the topology must declare it on a solution link.
+// InsertVpnGateway creates an HA VPN gateway: one the topology declares on a solution link, or
+// one on a VPC the API inserted (the third-party cloud connects to it with ConnectVPN).
 func (c Lab) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {
-	if _, _, ok := c.gatewayLink(g.Name); !ok {
-		return fmt.Errorf("vpn gateway %q: the topology declares no solution link with this gateway (add gateway: %s to a vpn link's GCP side)", g.Name, g.Name)
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	if _, ok := c.gatewayLink(g.Name); !ok && c.L.Cloud.Networks[g.Network] == nil {
+		return fmt.Errorf("vpn gateway %q: the topology declares no solution link with this gateway (add gateway: %s to a vpn link's GCP side), and network %q is not one the API inserted", g.Name, g.Name, g.Network)
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		if cs.VPNGateways == nil {
@@ -48,8 +52,11 @@ func (c Lab) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGa
 	if n == 0 {
 		return fmt.Errorf("external vpn gateway %q: redundancyType %q is not FOUR_IPS_REDUNDANCY, TWO_IPS_REDUNDANCY or SINGLE_IP_INTERNALLY_REDUNDANT", g.Name, g.RedundancyType)
 	}
-	if _, _, ok := c.gatewayLink(g.Name); !ok {
-		return fmt.Errorf("external vpn gateway %q: the topology declares no solution link with this gateway", g.Name)
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	if _, ok := c.gatewayLink(g.Name); !ok {
+		return fmt.Errorf("external vpn gateway %q: the topology declares no solution link with this gateway, and no third-party end connected with it (ConnectVPN)", g.Name)
 	}
 	return c.change(ctx, func(cs *lab.CloudState) error {
 		if cs.ExternalGateways == nil {
@@ -60,20 +67,19 @@ func (c Lab) InsertExternalVpnGateway(ctx context.Context, g cloud.ExternalVpnGa
 	})
 }
 
-// gatewayLink finds the solution link that declares gateway name, and that link's count.
-func (c Lab) gatewayLink(name string) (*topology.Connection, int, bool) {
-	for i, l := range c.L.Topology.Links {
-		if l.Solution != "" && (l.A.Gateway == name || l.B.Gateway == name) {
-			return l, i, true
-		}
-	}
-	return nil, 0, false
+// gatewayLink finds the solution link with an end on gateway name (lab.SolutionLinkOf).
+func (c Lab) gatewayLink(name string) (*topology.Connection, bool) {
+	s, ok := c.L.SolutionLinkOf("", name)
+	return s.Connection, ok
 }
 
 // InsertVpnTunnel creates a tunnel between existing gateways; it carries routes once its
 // router has a BGP peer on it.
 func (c Lab) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
-	link, _, ok := c.gatewayLink(t.VpnGateway)
+	if err := c.L.Refresh(); err != nil {
+		return err
+	}
+	link, ok := c.gatewayLink(t.VpnGateway)
 	if !ok {
 		return fmt.Errorf("vpn tunnel %q: unknown vpn gateway %q", t.Name, t.VpnGateway)
 	}
@@ -146,6 +152,12 @@ func (c Lab) DeleteVpnGateway(ctx context.Context, name string) error {
 			}
 		}
 		delete(cs.VPNGateways, name)
+		// The third-party end of a gateway the API inserted goes with it.
+		for link, v := range cs.PeerVPNs {
+			if v.Gateway == name {
+				delete(cs.PeerVPNs, link)
+			}
+		}
 		return nil
 	})
 }
@@ -336,14 +348,17 @@ func (c Lab) SetMasterGlobalAccess(ctx context.Context, enabled bool) error {
 // GetRouterStatus reads the router's BGP speaker status (bgpPeerStatus, bestRoutes). A router
 // without sessions has an empty status.
 func (c Lab) GetRouterStatus(_ context.Context, network, router string) (cloud.RouterStatus, error) {
-	for _, l := range c.L.Topology.Links {
-		if l.Solution == "" || !slices.ContainsFunc([]topology.Endpoint{l.A, l.B}, func(e topology.Endpoint) bool {
+	if err := c.L.Refresh(); err != nil {
+		return cloud.RouterStatus{}, err
+	}
+	for _, l := range c.L.SolutionLinks() {
+		if !slices.ContainsFunc([]topology.Endpoint{l.A, l.B}, func(e topology.Endpoint) bool {
 			return e.VPC == network && e.Router == router
 		}) {
 			continue
 		}
 		who := "peer"
-		if c.L.Topology.Network(network).GCP() {
+		if n := c.L.Current.Network(network); n != nil && n.GCP() {
 			who = "gcp"
 		}
 		st, err := bgp.ReadStatus(c.L.DaemonSpec(lab.Daemon("bgp", l.Name, who)))
@@ -402,7 +417,7 @@ func (c Lab) GetVpnGatewayStatus(_ context.Context, name string) (cloud.VpnGatew
 	if err := c.L.Refresh(); err != nil {
 		return cloud.VpnGatewayStatus{}, err
 	}
-	link, _, ok := c.gatewayLink(name)
+	link, ok := c.gatewayLink(name)
 	if !ok {
 		return cloud.VpnGatewayStatus{}, fmt.Errorf("no vpn gateway %q", name)
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"reachgate/framework/cloud"
 	"reachgate/lab"
 )
 
@@ -65,11 +66,23 @@ func (s *Server) createCluster(w http.ResponseWriter, r *http.Request, location 
 		if !checkLabels(w, c.GetResourceLabels()) {
 			return
 		}
+		var authorized *cloud.AuthorizedNetworks
+		if an := c.GetMasterAuthorizedNetworksConfig(); an.GetEnabled() {
+			authorized = &cloud.AuthorizedNetworks{Enabled: true, PrivateEndpointEnforcement: an.GetPrivateEndpointEnforcementEnabled()}
+			for _, b := range an.GetCidrBlocks() {
+				p, err := netip.ParsePrefix(b.GetCidrBlock())
+				if err != nil {
+					bad("Invalid value for field 'cluster.masterAuthorizedNetworksConfig.cidrBlocks': %q is not a CIDR block.", b.GetCidrBlock())
+					return
+				}
+				authorized.CIDRBlocks = append(authorized.CIDRBlocks, p)
+			}
+		}
 		want := lab.APICluster{Name: c.GetName(), Location: location, Network: lastSegment(c.GetNetwork()), Subnet: lastSegment(c.GetSubnetwork()),
 			PodRange: policy.GetClusterSecondaryRangeName(), ServiceRange: policy.GetServicesSecondaryRangeName(), MasterCIDR: master,
 			Labels: c.GetResourceLabels(), Description: c.GetDescription(), Created: time.Now().UTC()}
 		writeProto(w, http.StatusOK, s.startContainerOperation(location, containerpb.Operation_CREATE_CLUSTER, c.GetName(), func() error {
-			_, err := s.cloud.InsertCluster(context.Background(), want, int(nodes))
+			_, err := s.cloud.InsertCluster(context.Background(), want, int(nodes), authorized)
 			return err
 		}))
 	}

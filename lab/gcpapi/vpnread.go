@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"reachgate/framework/cloud"
-	"reachgate/framework/topology"
 	"reachgate/lab"
 	"reachgate/lab/netns"
 )
@@ -83,22 +82,11 @@ func (s *Server) vpnGatewayStatus(st cloud.VpnGatewayStatus) *computepb.VpnGatew
 	return out
 }
 
-// gatewayLink finds the solution link that declares gateway name, and its index in the file's
-// links (which numbers its underlay addresses).
-func (s *Server) gatewayLink(name string) (*topology.Connection, int, bool) {
-	for i, l := range s.cloud.L.Topology.Links {
-		if l.Solution != "" && (l.A.Gateway == name || l.B.Gateway == name) {
-			return l, i, true
-		}
-	}
-	return nil, 0, false
-}
-
 // interfaceAddress is the address of interface k of a gateway of the link: the lab's stand-in
 // for the gateway's public addresses is the underlay of the link's tunnel k, its GCP side for
 // the HA VPN gateway and its peer side for the external gateway.
 func (s *Server) interfaceAddress(gateway string, k int, peer bool) (netip.Addr, bool) {
-	l, i, ok := s.gatewayLink(gateway)
+	l, ok := s.cloud.L.SolutionLinkOf("", gateway)
 	if !ok {
 		return netip.Addr{}, false
 	}
@@ -106,7 +94,7 @@ func (s *Server) interfaceAddress(gateway string, k int, peer bool) (netip.Addr,
 	if plan == nil {
 		plan = &netns.Plan{}
 	}
-	_, g, p := lab.Underlay(plan, l.Name, i, k)
+	_, g, p := lab.Underlay(plan, l.Name, l.Underlay, k)
 	if peer {
 		return p, true
 	}

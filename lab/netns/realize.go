@@ -44,6 +44,9 @@ func NewPlan(lab string, t *topology.Topology) *Plan { return NewPlanWith(lab, t
 type Fixed struct {
 	HostIfs map[string]string
 	Links   map[string]int
+	// LinkIfs names the interfaces of the API's vpn links (their tunnels' underlays are
+	// <name>u<k>), which no veth of the plan realizes.
+	LinkIfs map[string]string
 }
 
 // apiTransitBase is where the API's peerings number their /30s, apart from the file's links.
@@ -73,6 +76,9 @@ func NewPlanWith(lab string, t *topology.Topology, fixed Fixed) *Plan {
 		base, ifname := addAddr(transitBase, uint32(4*i)), fmt.Sprintf("l%d", i)
 		if n, ok := fixed.Links[l.Name]; ok {
 			base, ifname = addAddr(apiTransitBase, uint32(4*n)), fmt.Sprintf("p%d", n)
+		}
+		if n, ok := fixed.LinkIfs[l.Name]; ok {
+			ifname = n
 		}
 		p.LinkAddr[l.Name] = map[string]netip.Addr{l.A.VPC: base.Next(), l.B.VPC: base.Next().Next()}
 		p.LinkIf[l.Name] = ifname

@@ -40,7 +40,6 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		env = harness.Env()
 		c := harness.RequireSolution(env)
 		vc = harness.Require[provider.VPNCloud](c)
-		faults = harness.Require[provider.TunnelFaults](env)
 		var err error
 		info, err = c.Cluster(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -270,6 +269,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	}
 
 	It("fails over when the tunnel carrying the flow is cut: loss no longer than the hold time plus 1 s", func(ctx SpecContext) {
+		faults = harness.Require[provider.TunnelFaults](env)
 		carrying, err := faults.TunnelsCarrying(ctx, tpVM.Name(), info.PrivateEndpoint)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(carrying).NotTo(BeEmpty())
@@ -298,6 +298,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	}, NodeTimeout(60*time.Second))
 
 	It("loses nothing when a tunnel not carrying the flow is cut", func(ctx SpecContext) {
+		faults = harness.Require[provider.TunnelFaults](env)
 		carrying, err := faults.TunnelsCarrying(ctx, tpVM.Name(), info.PrivateEndpoint)
 		Expect(err).NotTo(HaveOccurred())
 		idle := slices.DeleteFunc(slices.Clone(res.Plan.Tunnels), func(t string) bool { return slices.Contains(carrying, t) })
@@ -315,6 +316,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 	}, NodeTimeout(60*time.Second))
 
 	It("is unreachable with all four tunnels cut, and the model still explains the path it expects", Label(reports.LabelFailureMode), func(ctx SpecContext) {
+		faults = harness.Require[provider.TunnelFaults](env)
 		for _, t := range res.Plan.Tunnels {
 			Expect(faults.SetTunnelUnderlay(ctx, t, false)).To(Succeed())
 		}

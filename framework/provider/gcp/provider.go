@@ -197,6 +197,18 @@ func (e *Environment) describeCluster(ctx context.Context) error {
 	if e.topo.Cluster != nil {
 		cl := *e.topo.Cluster
 		cl.Nodes = slices.Clone(vms)
+		// GKE names its peering: the topology's GKE peering link is that one.
+		if cl.Peering != "" && d.PeeringName != "" && cl.Peering != d.PeeringName {
+			t.Links = slices.Clone(t.Links)
+			for i, l := range t.Links {
+				if l.Name == cl.Peering {
+					c := *l
+					c.Name = d.PeeringName
+					t.Links[i] = &c
+				}
+			}
+			cl.Peering = d.PeeringName
+		}
 		t.Cluster = &cl
 	}
 	d.Nodes = slices.Clone(vms)
@@ -249,9 +261,9 @@ var (
 // ProjectName implements provider.ProjectNames: rg-<run>-<name>.
 func (e *Environment) ProjectName(name string) string { return ResourceName(e.run, name) }
 
-// Cloud implements provider.CloudAccess: the project through the official clients, the
-// run's cluster its Cluster.
-func (e *Environment) Cloud() provider.Cloud { return e.cloud }
+// Cloud implements provider.CloudAccess: the project through the official clients in the
+// topology's names (projectCloud), the run's cluster its Cluster.
+func (e *Environment) Cloud() provider.Cloud { return projectCloud{Cloud: e.cloud, e: e} }
 
 // AdminConfig implements provider.KubeAdmin. Against a bare lab the cluster's API server is
 // reached as the lab reaches it, from a GKE node; on Google the private endpoint is not

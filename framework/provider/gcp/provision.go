@@ -100,6 +100,9 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		switch {
 		case t.Cluster != nil && l.Name == t.Cluster.Peering:
 			// GKE's own peering to the control plane's VPC: the cluster brings it.
+		case l.Solution != "" && o.ExternalThirdParty && (external(a) || external(b)):
+			// A solution's HA VPN to the third-party cloud: the solution creates it, and the
+			// third-party cloud configures its end (provider.ThirdPartyVPN).
 		case l.Type == topology.LinkPeering && mine(a) && mine(b) && a.GCP() && b.GCP() && l.Solution == "":
 			peerings = append(peerings, l)
 		case l.Type == topology.LinkInterconnect && l.Solution == "" && o.Partner != nil &&

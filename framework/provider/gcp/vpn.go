@@ -317,3 +317,41 @@ func (c *Cloud) do(ctx context.Context, region, call string, send func() (*compu
 	}
 	return c.wait(ctx, region, op)
 }
+
+// GetVpnGatewayStatus implements provider.VPNCloud with vpnGateways.getStatus (each peer
+// gateway's redundancy and tunnels) and vpnTunnels.get for each tunnel's status.
+func (c *Cloud) GetVpnGatewayStatus(ctx context.Context, name string) (cloud.VpnGatewayStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	region := c.vpnRegion()
+	var res *computepb.VpnGatewaysGetStatusResponse
+	if err := retry(ctx, func() (err error) {
+		res, err = c.vpnGateways.GetStatus(ctx, &computepb.GetStatusVpnGatewayRequest{Project: c.cfg.Project, Region: region, VpnGateway: name})
+		return err
+	}); err != nil {
+		return cloud.VpnGatewayStatus{}, wrap("get vpn gateway status "+name, err)
+	}
+	out := cloud.VpnGatewayStatus{Name: name, Redundancy: cloud.RedundancyNotMet}
+	conns := res.GetResult().GetVpnConnections()
+	met := len(conns) > 0
+	for _, vc := range conns {
+		met = met && vc.GetState().GetState() == cloud.RedundancyMet
+		for _, t := range vc.GetTunnels() {
+			tn := lastSegment(t.GetTunnelUrl())
+			ts := cloud.TunnelStatus{Name: tn, VpnGatewayInterface: int(t.GetLocalGatewayInterface()), PeerInterface: int(t.GetPeerGatewayInterface())}
+			var got *computepb.VpnTunnel
+			if err := retry(ctx, func() (err error) {
+				got, err = c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: c.cfg.Project, Region: region, VpnTunnel: tn})
+				return err
+			}); err != nil {
+				return out, wrap("get vpn tunnel "+tn, err)
+			}
+			ts.Status = got.GetStatus()
+			out.Tunnels = append(out.Tunnels, ts)
+		}
+	}
+	if met {
+		out.Redundancy = cloud.RedundancyMet
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"reachgate/framework/cloud"
 	"reachgate/framework/provider"
 	labcloud "reachgate/lab/cloud"
 )
@@ -16,7 +17,20 @@ import (
 var (
 	_ provider.AgentSource         = (*Environment)(nil)
 	_ provider.PartnerInterconnect = (*Environment)(nil)
+	_ provider.ThirdPartyVPN       = (*Environment)(nil)
 )
+
+// ConnectThirdPartyVPN implements provider.ThirdPartyVPN: the lab's third-party side takes
+// the tunnels of an HA VPN gateway its API inserted (nothing to do for a gateway the topology
+// file declares with both ends).
+func (e *Environment) ConnectThirdPartyVPN(ctx context.Context, v cloud.ThirdPartyVPN) error {
+	return labcloud.Lab{L: e.lab, Self: e.self, Log: e.log}.ConnectVPN(ctx, v)
+}
+
+// DisconnectThirdPartyVPN implements provider.ThirdPartyVPN.
+func (e *Environment) DisconnectThirdPartyVPN(ctx context.Context, link string) error {
+	return labcloud.Lab{L: e.lab, Self: e.self, Log: e.log}.DisconnectVPN(ctx, link)
+}
 
 // ConnectPartner implements provider.PartnerInterconnect: the lab, as the partner of its
 // third-party side, connects the attachment with the pairing key to vpc.

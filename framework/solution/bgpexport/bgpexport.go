@@ -139,6 +139,12 @@ func NewPlan(t *topology.Topology, link string) (Plan, error) {
 	return p, nil
 }
 
+// ThirdPartyEnd is the third-party cloud's end of the plan's HA VPN.
+func (p Plan) ThirdPartyEnd() cloud.ThirdPartyVPN {
+	return cloud.ThirdPartyVPN{Link: p.Link, Gateway: p.Gateway, Region: p.Region, Network: p.Network, Router: p.Router,
+		PeerGateway: p.PeerGateway, PeerVPC: p.PeerNetwork, PeerRouter: p.PeerRouter, Tunnels: len(p.Tunnels)}
+}
+
 func namedPrefixes(rs []topology.NamedRange) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range rs {
@@ -195,6 +201,13 @@ func Apply(ctx context.Context, env provider.Environment, o Options) (*Result, e
 	// Step 1: HA VPN gateway, the peer gateway, four tunnels.
 	if err := vc.InsertVpnGateway(ctx, cloud.VpnGateway{Name: plan.Gateway, Network: plan.Network, Region: plan.Region}); err != nil {
 		return nil, err
+	}
+	// Step 1b: the third-party cloud's end, which needs the HA VPN gateway's addresses (in AWS:
+	// customer gateways and VPN connections), where the environment configures that cloud.
+	if tp, ok := env.(provider.ThirdPartyVPN); ok {
+		if err := tp.ConnectThirdPartyVPN(ctx, plan.ThirdPartyEnd()); err != nil {
+			return nil, err
+		}
 	}
 	if err := vc.InsertExternalVpnGateway(ctx, cloud.ExternalVpnGateway{Name: plan.PeerGateway, RedundancyType: "FOUR_IPS_REDUNDANCY"}); err != nil {
 		return nil, err
@@ -362,6 +375,9 @@ func Remove(ctx context.Context, env provider.Environment, o Options) error {
 	}
 	keep(vc.DeleteVpnGateway(ctx, plan.Gateway))
 	keep(vc.DeleteExternalVpnGateway(ctx, plan.PeerGateway))
+	if tp, ok := env.(provider.ThirdPartyVPN); ok {
+		keep(tp.DisconnectThirdPartyVPN(ctx, plan.Link))
+	}
 	keep(vc.UpdatePeering(ctx, cloud.NetworkPeering{Network: plan.Network, Name: info.PeeringName}))
 	if plan.ServicePeering != "" {
 		// Back to the flags the topology declares (Apply with a service changed them).

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
@@ -71,6 +72,10 @@ type Cloud struct {
 	firewalls   *compute.FirewallsClient
 	subnetworks *compute.SubnetworksClient
 	attachments *compute.InterconnectAttachmentsClient
+
+	// routerRegions caches the region of each router found ("<network>/<router>"): a status
+	// poll then costs one call, not an aggregatedList and a call.
+	routerRegions sync.Map
 }
 
 var _ provider.Cloud = (*Cloud)(nil)

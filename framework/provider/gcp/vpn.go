@@ -34,11 +34,21 @@ func (c *Cloud) routerRegion(ctx context.Context, network, router string) (strin
 		}
 		for _, r := range pair.Value.GetRouters() {
 			if r.GetName() == router && lastSegment(r.GetNetwork()) == network {
+				c.routerRegions.Store(network+"/"+router, lastSegment(r.GetRegion()))
 				return lastSegment(r.GetRegion()), r, nil
 			}
 		}
 	}
 	return "", nil, &APIError{Call: "find router " + network + "/" + router, Code: 404, err: fmt.Errorf("no router %s in network %s", router, network)}
+}
+
+// regionOf is the region of the network's router, found once (routerRegion) and then cached.
+func (c *Cloud) regionOf(ctx context.Context, network, router string) (string, error) {
+	if r, ok := c.routerRegions.Load(network + "/" + router); ok {
+		return r.(string), nil
+	}
+	region, _, err := c.routerRegion(ctx, network, router)
+	return region, err
 }
 
 // GetRouter implements provider.VPNCloud with routers.get.
@@ -162,7 +172,7 @@ func mergeBgp(cur, patch *computepb.RouterBgp) *computepb.RouterBgp {
 func (c *Cloud) GetRouterStatus(ctx context.Context, network, router string) (cloud.RouterStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	region, _, err := c.routerRegion(ctx, network, router)
+	region, err := c.regionOf(ctx, network, router)
 	if err != nil {
 		return cloud.RouterStatus{}, err
 	}
@@ -171,6 +181,9 @@ func (c *Cloud) GetRouterStatus(ctx context.Context, network, router string) (cl
 		res, err = c.routers.GetRouterStatus(ctx, &computepb.GetRouterStatusRouterRequest{Project: c.cfg.Project, Region: region, Router: router})
 		return err
 	}); err != nil {
+		if IsNotFound(err) {
+			c.routerRegions.Delete(network + "/" + router) // gone, or made again elsewhere
+		}
 		return cloud.RouterStatus{}, wrap("get router status "+router, err)
 	}
 	st := cloud.RouterStatus{Name: router, Updated: time.Now()}

@@ -132,6 +132,7 @@ func Declared(t *topology.Topology, cs *CloudState) *topology.Topology {
 	}
 	declareAttachments(&d, cs)
 	declareVPNs(&d, cs)
+	declarePairs(&d, cs)
 	if cs.Cluster != nil && t.Cluster == nil {
 		declareCluster(&d, cs)
 	}
@@ -161,6 +162,10 @@ func (cs *CloudState) fixed() netns.Fixed {
 	}
 	for _, v := range cs.PeerVPNs {
 		f.LinkIfs[v.Link] = "w" + strconv.Itoa(v.Seq)
+	}
+	links, seqs := cs.pairs()
+	for name := range links {
+		f.Links[name] = pairSeqBase + seqs[name]
 	}
 	cs.fixCluster(f)
 	return f

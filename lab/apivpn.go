@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
 )
 
@@ -83,4 +84,71 @@ func (l *Lab) SolutionLinkOf(name, gateway string) (SolutionLink, bool) {
 		}
 	}
 	return SolutionLink{}, false
+}
+
+// An HA VPN pair joins two of the API's VPCs: a gateway in each, tunnels from each to the
+// other (peerGcpGateway) and BGP sessions on both Cloud Routers. The lab realizes a pair as it
+// does an interconnect: one link between the two routers' namespaces (p<pairSeqBase+n>),
+// routed by the model from both routers' advertisements, present while each end has a tunnel
+// to the other with a BGP peer on it. The gcp provider builds one to stand in for the
+// interconnect to a third-party VPC it created in the project.
+
+// pairSeqBase numbers the pairs' links after the attachments'.
+const pairSeqBase = 5000
+
+// PairLink names the link of the HA VPN pair between gateways a and b (either order).
+func PairLink(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + "+" + b
+}
+
+// pairEnd is one end of a pair: its gateway's VPC and the router of a tunnel with a session.
+type pairEnd struct{ vpc, router string }
+
+// pairs returns the connected pairs' links by name, each with its number (the lowest
+// sequence number among its tunnels).
+func (cs *CloudState) pairs() (map[string]*topology.Connection, map[string]int) {
+	ends := map[string]map[string]pairEnd{} // link -> gateway -> end
+	seqs := map[string]int{}
+	for _, name := range slices.Sorted(maps.Keys(cs.Tunnels)) {
+		t := cs.Tunnels[name]
+		g, ok := cs.VPNGateways[t.VpnGateway]
+		if t.PeerGcpGateway == "" || !ok {
+			continue
+		}
+		if _, ok := cs.VPNGateways[t.PeerGcpGateway]; !ok {
+			continue
+		}
+		if s, ok := seqs[t.Link]; !ok || t.Seq < s {
+			seqs[t.Link] = t.Seq
+		}
+		if !slices.ContainsFunc(cs.BGPPeers[g.Network+"/"+t.Router], func(p cloud.RouterBgpPeer) bool { return p.Tunnel == name }) {
+			continue
+		}
+		if ends[t.Link] == nil {
+			ends[t.Link] = map[string]pairEnd{}
+		}
+		ends[t.Link][t.VpnGateway] = pairEnd{vpc: g.Network, router: t.Router}
+	}
+	links := map[string]*topology.Connection{}
+	for link, byGateway := range ends {
+		if len(byGateway) != 2 {
+			continue // one end only: no session can come up
+		}
+		gws := slices.Sorted(maps.Keys(byGateway))
+		a, b := byGateway[gws[0]], byGateway[gws[1]]
+		links[link] = &topology.Connection{Name: link, Type: topology.LinkVPN,
+			A: topology.Endpoint{VPC: a.vpc, Router: a.router}, B: topology.Endpoint{VPC: b.vpc, Router: b.router}}
+	}
+	return links, seqs
+}
+
+// declarePairs adds the connected pairs' links to d.
+func declarePairs(d *topology.Topology, cs *CloudState) {
+	links, _ := cs.pairs()
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		d.Links = append(d.Links, links[name])
+	}
 }

@@ -75,6 +75,8 @@ type VPNTunnel struct {
 	Index   int    `json:"index"`
 	GCPKey  string `json:"gcpKey"`
 	PeerKey string `json:"peerKey"`
+	// Seq numbers a tunnel of an HA VPN pair between two of the API's VPCs (apivpn.go).
+	Seq int `json:"seq,omitempty"`
 }
 
 // FirewallChange is a firewall rule of a VPC as the API set it; Deleted removes it.

@@ -377,7 +377,9 @@ func (l *Lab) TunnelsCarrying(ctx context.Context, host string, dst netip.Addr) 
 	}
 	byIf := map[string]string{}
 	for name, t := range l.Cloud.Tunnels {
-		byIf["vt"+fmt.Sprint(t.Index)] = name
+		if t.PeerGcpGateway == "" { // a pair's tunnels are one link, not vt<k> interfaces
+			byIf["vt"+fmt.Sprint(t.Index)] = name
+		}
 	}
 	var out []string
 	pick := func(vpc string, from, to netip.Addr) error {

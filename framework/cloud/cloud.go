@@ -62,10 +62,11 @@ type Address struct {
 
 // VpnGateway is an HA VPN gateway (vpnGateways.insert): two interfaces in a region.
 type VpnGateway struct {
-	Name    string            `json:"name"`
-	Network string            `json:"network"`
-	Region  string            `json:"region"`
-	Labels  map[string]string `json:"labels,omitempty"`
+	Name        string            `json:"name"`
+	Network     string            `json:"network"`
+	Region      string            `json:"region"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Description string            `json:"description,omitempty"`
 }
 
 // ExternalVpnGateway is the peer cloud's gateway (externalVpnGateways.insert).
@@ -86,6 +87,15 @@ type VpnTunnel struct {
 	PeerExternalGatewayInterface int               `json:"peerExternalGatewayInterface"` // 0-3 for FOUR_IPS_REDUNDANCY
 	Router                       string            `json:"router"`
 	Labels                       map[string]string `json:"labels,omitempty"`
+	// PeerGcpGateway is the HA VPN gateway at the other end instead of an external one (two
+	// VPCs joined by an HA VPN pair; the tunnel of interface k meets the peer's interface k),
+	// in PeerRegion.
+	PeerGcpGateway string `json:"peerGcpGateway,omitempty"`
+	Description    string `json:"description,omitempty"`
+	PeerRegion     string `json:"peerRegion,omitempty"`
+	// SharedSecret is the IKE secret, the same on both tunnels of a pair ("" makes a random
+	// one). A secret: never written out.
+	SharedSecret string `json:"-"`
 }
 
 // ThirdPartyVPN is the third-party cloud's end of an HA VPN to a GCP gateway: what an operator

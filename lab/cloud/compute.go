@@ -153,9 +153,13 @@ func (c Lab) InsertInstance(ctx context.Context, in lab.APIInstance) (netip.Addr
 	if sub == nil {
 		return netip.Addr{}, fmt.Errorf("instance %q: no subnetwork %q in network %q and region %s", in.Name, in.Subnet, in.Network, lab.ZoneRegion(in.Zone))
 	}
+	// GCP: an address is taken within its VPC (another VPC, or the third-party cloud, may
+	// use the same range).
 	used := map[netip.Addr]bool{}
 	for _, h := range c.L.Current.Hosts {
-		used[h.IP] = true
+		if h.VPC == in.Network {
+			used[h.IP] = true
+		}
 	}
 	as, _ := c.Addresses(ctx)
 	for _, a := range as {

@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"reachgate/framework/cloud"
 	"reachgate/lab"
@@ -70,6 +71,47 @@ func (c Lab) DisconnectVPN(ctx context.Context, link string) error {
 			}
 		}
 		delete(cs.PeerVPNs, link)
+		return nil
+	})
+}
+
+// insertPairTunnel creates a tunnel of an HA VPN pair: between two gateways the API inserted,
+// on VPCs it inserted, interface k meeting the peer's interface k. Once each end has a tunnel
+// with a BGP peer on it, the pair joins the two VPCs' routers (lab.PairLink).
+func (c Lab) insertPairTunnel(ctx context.Context, t cloud.VpnTunnel) error {
+	return c.change(ctx, func(cs *lab.CloudState) error {
+		g, ok := cs.VPNGateways[t.VpnGateway]
+		if !ok {
+			return fmt.Errorf("vpn tunnel %q: vpn gateway %q does not exist (insert it first)", t.Name, t.VpnGateway)
+		}
+		peer, ok := cs.VPNGateways[t.PeerGcpGateway]
+		switch {
+		case !ok:
+			return fmt.Errorf("vpn tunnel %q: peer vpn gateway %q does not exist (insert it first)", t.Name, t.PeerGcpGateway)
+		case t.PeerRegion != "" && peer.Region != t.PeerRegion:
+			return fmt.Errorf("vpn tunnel %q: peer vpn gateway %q is in %s, not %s", t.Name, t.PeerGcpGateway, peer.Region, t.PeerRegion)
+		case peer.Network == g.Network:
+			return fmt.Errorf("vpn tunnel %q: gateways %q and %q are both on network %s (an HA VPN pair joins two VPCs)", t.Name, g.Name, peer.Name, g.Network)
+		case t.VpnGatewayInterface < 0 || t.VpnGatewayInterface > 1:
+			return fmt.Errorf("vpn tunnel %q: vpnGatewayInterface %d is not 0 or 1 (an HA VPN gateway has two)", t.Name, t.VpnGatewayInterface)
+		case t.Region != g.Region:
+			return fmt.Errorf("vpn tunnel %q: region %s is not its gateway %q's (%s)", t.Name, t.Region, g.Name, g.Region)
+		}
+		n := cs.Networks[g.Network]
+		if n == nil || !slices.ContainsFunc(n.Routers, func(r lab.APIRouter) bool { return r.Name == t.Router && r.Region == t.Region }) {
+			return fmt.Errorf("vpn tunnel %q: network %s has no router %q in %s", t.Name, g.Network, t.Router, t.Region)
+		}
+		if _, dup := cs.Tunnels[t.Name]; dup {
+			return fmt.Errorf("vpn tunnel %q already exists", t.Name)
+		}
+		seq := 0
+		for _, o := range cs.Tunnels {
+			seq = max(seq, o.Seq+1)
+		}
+		if cs.Tunnels == nil {
+			cs.Tunnels = map[string]lab.VPNTunnel{}
+		}
+		cs.Tunnels[t.Name] = lab.VPNTunnel{VpnTunnel: t, Link: lab.PairLink(g.Name, peer.Name), Index: t.VpnGatewayInterface, Seq: seq}
 		return nil
 	})
 }

@@ -79,6 +79,9 @@ func (c Lab) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
 	if err := c.L.Refresh(); err != nil {
 		return err
 	}
+	if t.PeerGcpGateway != "" {
+		return c.insertPairTunnel(ctx, t)
+	}
 	link, ok := c.gatewayLink(t.VpnGateway)
 	if !ok {
 		return fmt.Errorf("vpn tunnel %q: unknown vpn gateway %q", t.Name, t.VpnGateway)

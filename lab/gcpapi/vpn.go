@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -138,6 +139,20 @@ func (s *Server) vpnTunnels(w http.ResponseWriter, r *http.Request, region strin
 		t := cloud.VpnTunnel{Name: in.GetName(), Region: region, Labels: in.GetLabels(), VpnGateway: lastSegment(in.GetVpnGateway()),
 			VpnGatewayInterface: int(in.GetVpnGatewayInterface()), PeerExternalGateway: lastSegment(in.GetPeerExternalGateway()),
 			PeerExternalGatewayInterface: int(in.GetPeerExternalGatewayInterface()), Router: lastSegment(in.GetRouter())}
+		if g := in.GetPeerGcpGateway(); g != "" {
+			t.PeerGcpGateway, t.PeerRegion = lastSegment(g), segmentAfter(g, "regions")
+		}
 		return t.Name, in.GetDescription(), func() error { return s.cloud.InsertVpnTunnel(context.Background(), t) }, true
 	}, func(name string) error { return s.cloud.DeleteVpnTunnel(context.Background(), name) })
+}
+
+// segmentAfter is the path segment after key in a resource URL ("" without one).
+func segmentAfter(url, key string) string {
+	parts := strings.Split(url, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == key {
+			return parts[i+1]
+		}
+	}
+	return ""
 }

@@ -3,12 +3,15 @@ package gcp
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"reachgate/framework/cloud"
 	"reachgate/framework/topology"
 )
 
@@ -68,4 +71,60 @@ func (c *Cloud) partnerAttachment(ctx context.Context, t *topology.Topology, l *
 		}
 	}
 	return name, nil
+}
+
+// standInInterconnect emulates interconnect l, the i-th of the run's, between a VPC of the
+// project and the stand-in VPC for the third-party cloud (also the project's) with an HA VPN
+// pair: a gateway in each VPC, two tunnels from each (interface k meets the peer's k, one
+// shared secret per pair of tunnels) and a BGP session per tunnel on both Cloud Routers
+// (169.254.<200+i>.<4k>/30: the link's A side takes .1, B .2). The routers' advertisements are
+// the topology's, as over the interconnect.
+func (c *Cloud) standInInterconnect(ctx context.Context, t *topology.Topology, l *topology.Connection, i int, o ProvisionOptions,
+	region func(*topology.Network, string) string) error {
+	type end struct {
+		ep       topology.Endpoint
+		router   *topology.CloudRouter
+		region   string
+		gateway  string
+		asn      uint32
+		tunnelOf func(k int) string
+	}
+	var ends [2]end
+	for s, ep := range []topology.Endpoint{l.A, l.B} {
+		n := t.Network(ep.VPC)
+		r := n.Router(ep.Router)
+		e := end{ep: ep, router: r, region: region(n, r.Region), gateway: ResourceName(o.Run, l.Name+"-"+ep.VPC), asn: r.ASN}
+		e.tunnelOf = func(k int) string { return ResourceName(o.Run, fmt.Sprintf("%s-%s-%d", l.Name, ep.VPC, k)) }
+		ends[s] = e
+	}
+	labels := map[string]string{RunLabel: o.Run}
+	for _, e := range ends {
+		if err := c.InsertVpnGateway(ctx, cloud.VpnGateway{Name: e.gateway, Network: ResourceName(o.Run, e.ep.VPC), Region: e.region,
+			Labels: labels, Description: Description(o.Run)}); err != nil {
+			return err
+		}
+	}
+	secrets := [2]string{uuid.NewString(), uuid.NewString()}
+	for s, e := range ends {
+		other := ends[1-s]
+		var peers []cloud.RouterBgpPeer
+		for k := range 2 {
+			name := e.tunnelOf(k)
+			if err := c.InsertVpnTunnel(ctx, cloud.VpnTunnel{Name: name, Region: e.region, VpnGateway: e.gateway, VpnGatewayInterface: k,
+				PeerGcpGateway: other.gateway, PeerRegion: other.region, Router: ResourceName(o.Run, e.router.Name), Labels: labels,
+				Description: Description(o.Run), SharedSecret: secrets[k]}); err != nil {
+				return err
+			}
+			a := netip.AddrFrom4([4]byte{169, 254, byte(200 + i), byte(4*k + 1)})
+			me, them := a, a.Next()
+			if s == 1 {
+				me, them = them, me
+			}
+			peers = append(peers, cloud.RouterBgpPeer{Name: name, Tunnel: name, IPAddress: me, PeerIPAddress: them, PeerAsn: other.asn, AdvertisedRoutePriority: 100})
+		}
+		if err := c.PatchRouter(ctx, cloud.RouterPatch{Network: ResourceName(o.Run, e.ep.VPC), Router: ResourceName(o.Run, e.router.Name), BgpPeers: &peers}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -71,7 +71,7 @@ func (p projectCloud) peering(name string) string {
 
 // InsertVpnGateway implements provider.VPNCloud.
 func (p projectCloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error {
-	g.Name, g.Network, g.Labels = p.name(g.Name), p.name(g.Network), p.labels(g.Labels)
+	g.Name, g.Network, g.Labels, g.Description = p.name(g.Name), p.name(g.Network), p.labels(g.Labels), Description(p.e.run)
 	return p.Cloud.InsertVpnGateway(ctx, g)
 }
 
@@ -94,7 +94,7 @@ func (p projectCloud) DeleteExternalVpnGateway(ctx context.Context, name string)
 // InsertVpnTunnel implements provider.VPNCloud.
 func (p projectCloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
 	t.Name, t.VpnGateway, t.PeerExternalGateway, t.Router = p.name(t.Name), p.name(t.VpnGateway), p.name(t.PeerExternalGateway), p.name(t.Router)
-	t.Labels = p.labels(t.Labels)
+	t.Labels, t.Description = p.labels(t.Labels), Description(p.e.run)
 	return p.Cloud.InsertVpnTunnel(ctx, t)
 }
 

@@ -128,6 +128,9 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		defer cancel()
 		return nil, errors.Join(err, e.Teardown(cctx))
 	}
+	for _, n := range e.prov.Notes {
+		log.Info("gcp provider: " + n)
+	}
 	if cl := e.prov.Cluster; cl != nil {
 		e.cloud.cfg.Location, e.cloud.cfg.Cluster = cl.Location, cl.Name
 		if err := e.describeCluster(ctx); err != nil {

@@ -46,6 +46,8 @@ type Provisioned struct {
 	Cluster *ProvisionedCluster
 	// Took is how long Provision took.
 	Took time.Duration
+	// Notes say what the run only emulates (an interconnect played by an HA VPN pair).
+	Notes []string
 }
 
 // ProvisionedCluster is the topology's cluster in the project.
@@ -93,7 +95,7 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		return n != nil && n.ManagedBy == "" && (n.GCP() || !o.ExternalThirdParty)
 	}
 	var refused []string
-	var peerings, partnered []*topology.Connection
+	var peerings, partnered, standIns []*topology.Connection
 	external := func(n *topology.Network) bool { return n != nil && !n.GCP() && o.ExternalThirdParty }
 	for _, l := range t.Links {
 		a, b := t.Network(l.A.VPC), t.Network(l.B.VPC)
@@ -108,6 +110,10 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 		case l.Type == topology.LinkInterconnect && l.Solution == "" && o.Partner != nil &&
 			(mine(a) && a.GCP() && external(b) || mine(b) && b.GCP() && external(a)):
 			partnered = append(partnered, l)
+		case l.Type == topology.LinkInterconnect && l.Solution == "" && mine(a) && mine(b) && a.GCP() != b.GCP() &&
+			a.Router(l.A.Router) != nil && b.Router(l.B.Router) != nil:
+			// The third-party VPC is a stand-in in the project: an HA VPN pair plays the interconnect.
+			standIns = append(standIns, l)
 		case mine(a) || mine(b):
 			refused = append(refused, "link "+l.Name)
 		}
@@ -221,7 +227,22 @@ func (c *Cloud) Provision(ctx context.Context, t *topology.Topology, o Provision
 			return nil, err
 		}
 	}
+	for i, l := range standIns {
+		t0 := time.Now()
+		err := c.standInInterconnect(ctx, t, l, i, o, region)
+		if err := step("HA VPN pair "+ResourceName(o.Run, l.Name)+" (emulating interconnect "+l.Name+" to the stand-in third-party VPC)", err, t0); err != nil {
+			return nil, err
+		}
+	}
 	out := &Provisioned{Run: o.Run, Hosts: map[string]ProvisionedHost{}}
+	for _, l := range standIns {
+		g, tp := l.A.VPC, l.B.VPC
+		if !t.Network(g).GCP() {
+			g, tp = tp, g
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf("interconnect %s is emulated: an HA VPN pair joins %s to %s, a VPC of the project standing in for the third-party cloud's %s",
+			l.Name, ResourceName(o.Run, g), ResourceName(o.Run, tp), tp))
+	}
 	if t.Cluster != nil {
 		t0 := time.Now()
 		cl, err := c.createCluster(ctx, t, o.Run)

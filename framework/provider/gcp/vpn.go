@@ -268,7 +268,8 @@ func (c *Cloud) InsertVpnGateway(ctx context.Context, g cloud.VpnGateway) error 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req := &computepb.InsertVpnGatewayRequest{Project: c.cfg.Project, Region: g.Region, RequestId: requestID(),
-		VpnGatewayResource: &computepb.VpnGateway{Name: proto.String(g.Name), Labels: g.Labels, Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", c.cfg.Project, g.Network))}}
+		VpnGatewayResource: &computepb.VpnGateway{Name: proto.String(g.Name), Labels: g.Labels, Description: proto.String(g.Description),
+			Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", c.cfg.Project, g.Network))}}
 	return c.do(ctx, g.Region, "insert vpn gateway "+g.Name, func() (*compute.Operation, error) { return c.vpnGateways.Insert(ctx, req) })
 }
 
@@ -305,11 +306,20 @@ func (c *Cloud) InsertVpnTunnel(ctx context.Context, t cloud.VpnTunnel) error {
 	ref := func(scope, coll, name string) *string {
 		return proto.String(fmt.Sprintf("projects/%s/%s/%s/%s", c.cfg.Project, scope, coll, name))
 	}
-	req := &computepb.InsertVpnTunnelRequest{Project: c.cfg.Project, Region: t.Region, RequestId: requestID(),
-		VpnTunnelResource: &computepb.VpnTunnel{Name: proto.String(t.Name), IkeVersion: proto.Int32(2), Labels: t.Labels,
-			VpnGateway: ref("regions/"+t.Region, "vpnGateways", t.VpnGateway), VpnGatewayInterface: proto.Int32(int32(t.VpnGatewayInterface)),
-			PeerExternalGateway: ref("global", "externalVpnGateways", t.PeerExternalGateway), PeerExternalGatewayInterface: proto.Int32(int32(t.PeerExternalGatewayInterface)),
-			Router: ref("regions/"+t.Region, "routers", t.Router), SharedSecret: proto.String(uuid.NewString())}}
+	secret := t.SharedSecret
+	if secret == "" {
+		secret = uuid.NewString()
+	}
+	res := &computepb.VpnTunnel{Name: proto.String(t.Name), IkeVersion: proto.Int32(2), Labels: t.Labels,
+		VpnGateway: ref("regions/"+t.Region, "vpnGateways", t.VpnGateway), VpnGatewayInterface: proto.Int32(int32(t.VpnGatewayInterface)),
+		Router: ref("regions/"+t.Region, "routers", t.Router), SharedSecret: proto.String(secret), Description: proto.String(t.Description)}
+	if t.PeerGcpGateway != "" {
+		res.PeerGcpGateway = ref("regions/"+t.PeerRegion, "vpnGateways", t.PeerGcpGateway)
+	} else {
+		res.PeerExternalGateway = ref("global", "externalVpnGateways", t.PeerExternalGateway)
+		res.PeerExternalGatewayInterface = proto.Int32(int32(t.PeerExternalGatewayInterface))
+	}
+	req := &computepb.InsertVpnTunnelRequest{Project: c.cfg.Project, Region: t.Region, RequestId: requestID(), VpnTunnelResource: res}
 	return c.do(ctx, t.Region, "insert vpn tunnel "+t.Name, func() (*compute.Operation, error) { return c.vpnTunnels.Insert(ctx, req) })
 }
 

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -106,5 +107,70 @@ func TestConnectVPNRefusesWhatCannotBeConnected(t *testing.T) {
 	}
 	if n := len(c.L.Cloud.PeerVPNs); n != 0 {
 		t.Errorf("%d third-party ends recorded; want none", n)
+	}
+}
+
+func TestPairTunnelsJoinTwoVPCsOnceBothEndsHaveSessions(t *testing.T) {
+	cs := &lab.CloudState{
+		Networks: map[string]*lab.APINetwork{"net-b": {Name: "net-b", RoutingMode: "REGIONAL",
+			Routers: []lab.APIRouter{{Name: "r-b", Region: "us-east4", ASN: 64600}}}},
+		VPNGateways: map[string]cloud.VpnGateway{
+			"gw-a": {Name: "gw-a", Network: "net-a", Region: "us-central1"},
+			"gw-b": {Name: "gw-b", Network: "net-b", Region: "us-east4"}}}
+	c := labcloud.Lab{L: apiVPNLab(t, cs)}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		t    cloud.VpnTunnel
+		want string
+	}{
+		{cloud.VpnTunnel{Name: "t", Region: "us-central1", VpnGateway: "gw-a", PeerGcpGateway: "gw-x", Router: "r-a"}, `peer vpn gateway "gw-x" does not exist`},
+		{cloud.VpnTunnel{Name: "t", Region: "us-central1", VpnGateway: "gw-a", PeerGcpGateway: "gw-b", PeerRegion: "us-west1", Router: "r-a"}, "is in us-east4, not us-west1"},
+		{cloud.VpnTunnel{Name: "t", Region: "us-central1", VpnGateway: "gw-a", PeerGcpGateway: "gw-a", Router: "r-a"}, "both on network net-a"},
+		{cloud.VpnTunnel{Name: "t", Region: "us-central1", VpnGateway: "gw-a", PeerGcpGateway: "gw-b", Router: "r-b"}, `network net-a has no router "r-b"`},
+		{cloud.VpnTunnel{Name: "t", Region: "us-east4", VpnGateway: "gw-a", PeerGcpGateway: "gw-b", Router: "r-a"}, "is not its gateway"},
+		{cloud.VpnTunnel{Name: "t", Region: "us-central1", VpnGateway: "gw-a", VpnGatewayInterface: 2, PeerGcpGateway: "gw-b", Router: "r-a"}, "is not 0 or 1"},
+	} {
+		if err := c.InsertVpnTunnel(ctx, tc.t); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("InsertVpnTunnel(%+v): %v; want an error with %q", tc.t, err, tc.want)
+		}
+	}
+	// The records a pair's tunnels and sessions leave (inserting them realizes the lab, which
+	// needs root), and the link they declare: none until both ends have a session.
+	peer := func(name string, a, b string) cloud.RouterBgpPeer {
+		return cloud.RouterBgpPeer{Name: name, Tunnel: name, IPAddress: netip.MustParseAddr(a), PeerIPAddress: netip.MustParseAddr(b), PeerAsn: 64600}
+	}
+	if err := c.L.UpdateCloud(func(s *lab.CloudState) error {
+		s.Tunnels = map[string]lab.VPNTunnel{
+			"a-0": {VpnTunnel: cloud.VpnTunnel{Name: "a-0", Region: "us-central1", VpnGateway: "gw-a", PeerGcpGateway: "gw-b", Router: "r-a"}, Link: lab.PairLink("gw-a", "gw-b"), Seq: 4},
+			"b-0": {VpnTunnel: cloud.VpnTunnel{Name: "b-0", Region: "us-east4", VpnGateway: "gw-b", PeerGcpGateway: "gw-a", Router: "r-b"}, Link: lab.PairLink("gw-b", "gw-a"), Seq: 5}}
+		s.BGPPeers = map[string][]cloud.RouterBgpPeer{"net-a/r-a": {peer("a-0", "169.254.200.1", "169.254.200.2")}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.L.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.L.Current.Link("gw-a+gw-b"); l != nil {
+		t.Fatalf("pair link declared with one end's session only: %+v", l)
+	}
+	if err := c.L.UpdateCloud(func(s *lab.CloudState) error {
+		s.BGPPeers["net-b/r-b"] = []cloud.RouterBgpPeer{peer("b-0", "169.254.200.2", "169.254.200.1")}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.L.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	l := c.L.Current.Link("gw-a+gw-b")
+	if l == nil || l.Type != topology.LinkVPN || l.Solution != "" || l.A.VPC != "net-a" || l.A.Router != "r-a" || l.B.VPC != "net-b" || l.B.Router != "r-b" {
+		t.Fatalf("pair link %+v; want an always-present vpn link net-a/r-a to net-b/r-b", l)
+	}
+	if got := c.L.Plan.LinkIf["gw-a+gw-b"]; got != "p5004" {
+		t.Errorf("the pair's interface %q; want p5004 (its lowest tunnel sequence number)", got)
+	}
+	if ps := c.L.Model.Advertised("gw-a+gw-b", "net-b"); len(ps) != 0 {
+		t.Errorf("net-b announces %v; want nothing (it has no subnets)", ps)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"reachgate/framework/gcpimport"
 	"reachgate/framework/netmodel"
 	"reachgate/framework/provider"
+	"reachgate/framework/topology"
 )
 
 // RoundTripPorts are the TCP ports RoundTrip judges every host pair on (0: routes only).
@@ -90,7 +91,12 @@ func RoundTrip(ctx context.Context, env provider.Environment) (*RoundTripResult,
 // externalOf is what gcpimport cannot read in env's project (the third-party side and the
 // links to it), with the project's ends named as the project names them.
 func externalOf(env provider.Environment) *gcpimport.External {
-	ext := gcpimport.ExternalOf(env.Topology())
+	t := env.Topology()
+	if p, ok := env.(provider.ProjectThirdParty); ok && p.ThirdPartyInProject() {
+		// The third-party VPCs are the project's (a stand-in): nothing lies outside it.
+		t = &topology.Topology{Name: t.Name, Source: t.Source}
+	}
+	ext := gcpimport.ExternalOf(t)
 	ext.RenameProject(func(n string) string { return provider.ProjectName(env, n) })
 	return ext
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"go.yaml.in/yaml/v3"
@@ -267,25 +266,13 @@ func orAny(gateway string) string {
 	return "peer gateway " + gateway
 }
 
-// vpnSessions counts rt's BGP peers whose interface is linked to a tunnel of rt to the peer
-// gateway (any, when peerGateway is empty).
+// vpnSessions counts rt's tunnels to the peer gateway (any, when peerGateway is empty) that
+// carry an enabled BGP session of rt.
 func vpnSessions(rt *computepb.Router, tunnels []*computepb.VpnTunnel, peerGateway string) int {
-	ours := map[string]bool{}
-	for _, t := range tunnels {
-		if last(t.GetRouter()) == rt.GetName() && last(t.GetRegion()) == last(rt.GetRegion()) &&
-			(peerGateway == "" || last(t.GetPeerExternalGateway()) == peerGateway) {
-			ours[t.GetName()] = true
-		}
-	}
-	linked := map[string]bool{}
-	for _, i := range rt.GetInterfaces() {
-		if ours[last(i.GetLinkedVpnTunnel())] {
-			linked[i.GetName()] = true
-		}
-	}
 	n := 0
-	for _, peer := range rt.GetBgpPeers() {
-		if linked[peer.GetInterfaceName()] && !strings.EqualFold(peer.GetEnable(), "FALSE") {
+	for _, t := range tunnels {
+		if last(t.GetRouter()) == rt.GetName() && last(t.GetRegion()) == last(rt.GetRegion()) && t.GetPeerGcpGateway() == "" &&
+			(peerGateway == "" || last(t.GetPeerExternalGateway()) == peerGateway) && hasSession(rt, t.GetName()) {
 			n++
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -408,7 +409,11 @@ func build(cfg Config, p *project, ext *External) (*Result, error) {
 			Tags: slices.Clone(in.GetTags().GetItems())}
 		if _, ok := in.GetLabels()[LabelGKENode]; ok {
 			h.Role = topology.RoleNode
-		} else if role := in.GetLabels()[LabelRole]; role != "" {
+		} else if role := in.GetLabels()[LabelRole]; role == topology.RoleThirdPartyClient {
+			// A VM of a VPC standing in for the third-party cloud: to the project, a VM.
+			h.Role = topology.RoleVM
+			note("instance %s: role %s on a VPC of the project (a stand-in for the third-party cloud): imported as %s", in.GetName(), role, h.Role)
+		} else if role != "" {
 			h.Role = role
 		}
 		hosts[h.Name] = true
@@ -417,12 +422,66 @@ func build(cfg Config, p *project, ext *External) (*Result, error) {
 	if err := importCluster(spec, p, vpcIndex, hosts, note); err != nil {
 		return nil, err
 	}
+	importPairs(spec, p, routerByKey)
 	if ext != nil {
 		if err := ext.joinLinks(spec, p, routerByKey, note); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// importPairs adds a vpn link for each HA VPN pair between two of the project's VPCs (tunnels
+// to a peerGcpGateway): present once each end's router has a BGP session over a tunnel to the
+// other gateway. The link is named after the pair's first gateway by name.
+func importPairs(spec *topology.Spec, p *project, routers map[string]*computepb.Router) {
+	type end struct{ vpc, router string }
+	byRouter := map[string]string{} // region/router -> VPC
+	for key, rt := range routers {
+		vpcName, _, _ := strings.Cut(key, "/")
+		byRouter[last(rt.GetRegion())+"/"+rt.GetName()] = vpcName
+	}
+	ends := map[[2]string]map[string]end{} // sorted gateway pair -> gateway -> end
+	for _, t := range p.tunnels {
+		g, peer := last(t.GetVpnGateway()), last(t.GetPeerGcpGateway())
+		vpcName, ok := byRouter[last(t.GetRegion())+"/"+last(t.GetRouter())]
+		if peer == "" || !ok || !hasSession(routers[vpcName+"/"+last(t.GetRouter())], t.GetName()) {
+			continue
+		}
+		key := [2]string{g, peer}
+		if peer < g {
+			key = [2]string{peer, g}
+		}
+		if ends[key] == nil {
+			ends[key] = map[string]end{}
+		}
+		ends[key][g] = end{vpc: vpcName, router: last(t.GetRouter())}
+	}
+	for _, key := range slices.SortedFunc(maps.Keys(ends), func(a, b [2]string) int { return strings.Compare(a[0], b[0]) }) {
+		a, aok := ends[key][key[0]]
+		b, bok := ends[key][key[1]]
+		if !aok || !bok {
+			continue
+		}
+		spec.Links = append(spec.Links, topology.Link{Name: key[0], Type: topology.LinkVPN,
+			A: topology.LinkEnd{VPC: a.vpc, Router: a.router}, B: topology.LinkEnd{VPC: b.vpc, Router: b.router}})
+	}
+}
+
+// hasSession reports whether rt has an enabled BGP peer on the interface linked to tunnel.
+func hasSession(rt *computepb.Router, tunnel string) bool {
+	ifs := map[string]bool{}
+	for _, i := range rt.GetInterfaces() {
+		if last(i.GetLinkedVpnTunnel()) == tunnel {
+			ifs[i.GetName()] = true
+		}
+	}
+	for _, peer := range rt.GetBgpPeers() {
+		if ifs[peer.GetInterfaceName()] && !strings.EqualFold(peer.GetEnable(), "FALSE") {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedInstances(in []*computepb.Instance) []*computepb.Instance {

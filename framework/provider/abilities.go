@@ -126,6 +126,13 @@ type ThirdPartyVPN interface {
 	DisconnectThirdPartyVPN(ctx context.Context, link string) error
 }
 
+// ProjectThirdParty is the ability to say whether the third-party cloud's VPCs are VPCs of the
+// environment's project (the gcp provider's stand-in on Google): reading the project then
+// reads them too, and nothing of the topology lies outside it.
+type ProjectThirdParty interface {
+	ThirdPartyInProject() bool
+}
+
 // ProjectNames is the ability to name a topology's VPC, router, gateway or VM as the
 // environment's project names it: the gcp provider prefixes its runs' resources
 // (rg-<run>-<name>). An environment without it uses the topology's names in its project.

@@ -25,6 +25,7 @@ var abilityTexts = map[reflect.Type]string{
 	reflect.TypeFor[PartnerInterconnect]():  "connect a Partner Interconnect attachment to its third-party cloud",
 	reflect.TypeFor[ProjectNames]():         "name the topology's objects as its project does",
 	reflect.TypeFor[ThirdPartyVPN]():        "configure the third-party cloud's end of an HA VPN",
+	reflect.TypeFor[ProjectThirdParty]():    "say whether the third-party cloud is part of its project",
 	reflect.TypeFor[PodKiller]():            "kill a pod's containers",
 	reflect.TypeFor[PodNetwork]():           "act inside a pod's network",
 	reflect.TypeFor[Inventory]():            "list what the environment runs",

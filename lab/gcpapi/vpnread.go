@@ -222,6 +222,16 @@ func (s *Server) vpnTunnelResource(name string, t lab.VPNTunnel, st cloud.VpnGat
 		LocalTrafficSelector: []string{"0.0.0.0/0"}, RemoteTrafficSelector: []string{"0.0.0.0/0"},
 		Labels: t.Labels, LabelFingerprint: labelFingerprint(t.Labels)}
 	out.CreationTimestamp, out.Description = s.stamp("regions/" + t.Region + "/vpnTunnels/" + name)
+	if t.PeerGcpGateway != "" {
+		// A tunnel of an HA VPN pair: to the peer gateway's interface of the same number, up
+		// while the pair joins the two VPCs (lab.PairLink).
+		out.PeerExternalGateway, out.PeerExternalGatewayInterface = nil, nil
+		out.PeerGcpGateway = proto.String(s.link("regions", t.PeerRegion, "vpnGateways", t.PeerGcpGateway))
+		if s.cloud.L.Current.Link(t.Link) != nil {
+			out.Status, out.DetailedStatus = proto.String("ESTABLISHED"), proto.String(detailedStatus["ESTABLISHED"])
+		}
+		return out
+	}
 	if a, ok := s.interfaceAddress(t.PeerExternalGateway, t.PeerExternalGatewayInterface, true); ok {
 		out.PeerIp = proto.String(a.String())
 	}

@@ -30,7 +30,15 @@ const (
 	RunEnv       = "REACHGATE_GCP_RUN"
 	AgentURLEnv  = "REACHGATE_GCP_AGENT_URL"
 	AgentHashEnv = "REACHGATE_GCP_AGENT_SHA256"
+	// ThirdPartyEnv chooses, with a bare lab, who plays the third-party cloud: "lab" (the
+	// default: the lab's third-party side) or "stand-in" (a VPC of the project joined by an
+	// HA VPN pair, as on Google).
+	ThirdPartyEnv = "REACHGATE_GCP_THIRD_PARTY"
 )
+
+// StandIn as REACHGATE_GCP_THIRD_PARTY makes the third-party cloud a stand-in VPC of the
+// project against a bare lab too.
+const StandIn = "stand-in"
 
 func init() {
 	provider.Register("gcp", func() (provider.Provider, error) { return Provider{}, nil })
@@ -102,9 +110,20 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		if o.AgentURL, o.AgentSHA256, err = src.AgentSource(ctx); err != nil {
 			return nil, err
 		}
-		o.ExternalThirdParty = true
-		if pi, ok := e.lab.(provider.PartnerInterconnect); ok {
-			o.Partner = pi.ConnectPartner
+		switch tp := os.Getenv(ThirdPartyEnv); tp {
+		case "", "lab":
+			o.ExternalThirdParty = true
+			if pi, ok := e.lab.(provider.PartnerInterconnect); ok {
+				o.Partner = pi.ConnectPartner
+			}
+		case StandIn:
+			// As on Google: the third-party VPCs and their hosts are the project's.
+		default:
+			err = fmt.Errorf("gcp provider: %s=%q: choose lab or %s", ThirdPartyEnv, tp, StandIn)
+			if e.ownLab {
+				err = errors.Join(err, e.lab.Teardown(context.WithoutCancel(ctx)))
+			}
+			return nil, err
 		}
 	} else {
 		e.access.Project = os.Getenv(ProjectEnv)
@@ -120,7 +139,7 @@ func (Provider) Provision(ctx context.Context, spec provider.Spec) (provider.Env
 		}
 		return nil, err
 	}
-	e.agentURL, e.agentSHA256 = o.AgentURL, o.AgentSHA256
+	e.agentURL, e.agentSHA256, e.standIn = o.AgentURL, o.AgentSHA256, !o.ExternalThirdParty
 	log.Info("gcp provider: provisioning", "project", e.access.Project, "run", e.run, "topology", spec.Source)
 	if e.prov, err = e.cloud.Provision(ctx, t, o); err != nil {
 		// Also on Ctrl-C: what was made goes before the error is returned.
@@ -231,6 +250,9 @@ type Environment struct {
 	// environment brought it up (REACHGATE_GCP_LAB=new).
 	lab    provider.Environment
 	ownLab bool
+	// standIn is true when the third-party VPCs are the project's (on Google, or with
+	// REACHGATE_GCP_THIRD_PARTY=stand-in).
+	standIn bool
 	// agentURL and agentSHA256 are where the run's VMs fetched reachgate's agent.
 	agentURL, agentSHA256 string
 	// cluster is the provisioned cluster as described; nodeVMs are its node VMs, the
@@ -259,7 +281,12 @@ var (
 	_ provider.KubeAdmin    = (*Environment)(nil)
 	_ provider.PodKiller    = (*Environment)(nil)
 	_ provider.ProjectNames = (*Environment)(nil)
+
+	_ provider.ProjectThirdParty = (*Environment)(nil)
 )
+
+// ThirdPartyInProject implements provider.ProjectThirdParty.
+func (e *Environment) ThirdPartyInProject() bool { return e.standIn }
 
 // ProjectName implements provider.ProjectNames: rg-<run>-<name>.
 func (e *Environment) ProjectName(name string) string { return ResourceName(e.run, name) }

@@ -28,7 +28,7 @@ func (l *Lab) Explain(from string, to netip.AddrPort) (netmodel.Trace, error) {
 	if to.Port() != 0 {
 		flow = netmodel.Flow{Proto: "tcp", Port: to.Port()}
 	}
-	t := l.Model.TraceFlow(h.IP, to.Addr(), flow)
+	t := l.Model.TraceFlowFrom(h.Name, to.Addr(), flow)
 	if !t.Reachable || flow.Proto == "" {
 		return t, nil
 	}

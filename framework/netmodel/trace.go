@@ -59,11 +59,7 @@ func (p place) String() string {
 func (m *Model) locate(a netip.Addr) (place, bool) {
 	for _, h := range m.topo.Hosts {
 		if h.IP == a {
-			p := place{addr: a, host: h.Name, vpc: h.VPC, subnet: h.Subnet, region: h.Region}
-			if s := m.subnet(h.VPC, h.Subnet); s != nil && p.region == "" {
-				p.region = s.Region
-			}
-			return p, true
+			return m.placeOf(h), true
 		}
 	}
 	var best place
@@ -80,6 +76,15 @@ func (m *Model) locate(a netip.Addr) (place, bool) {
 	return best, bits >= 0
 }
 
+// placeOf is where host h lives.
+func (m *Model) placeOf(h *topology.Machine) place {
+	p := place{addr: h.IP, host: h.Name, vpc: h.VPC, subnet: h.Subnet, region: h.Region}
+	if s := m.subnet(h.VPC, h.Subnet); s != nil && p.region == "" {
+		p.region = s.Region
+	}
+	return p
+}
+
 func (m *Model) subnet(vpc, name string) *topology.Subnetwork {
 	if n := m.nets[vpc]; n != nil {
 		for _, s := range n.Subnets {
@@ -94,7 +99,21 @@ func (m *Model) subnet(vpc, name string) *topology.Subnetwork {
 // TraceFlow is Trace plus the destination's admission of flow f: ingress firewall rules and
 // master authorized networks. Replies need no admission (GCP firewalls are stateful).
 func (m *Model) TraceFlow(src, dst netip.Addr, f Flow) Trace {
-	t := m.Trace(src, dst)
+	return m.admit(m.Trace(src, dst), src, dst, f)
+}
+
+// TraceFlowFrom is TraceFlow from the host named host, placed by its VPC rather than found by
+// its address: VPCs that nothing joins may use the same ranges.
+func (m *Model) TraceFlowFrom(host string, dst netip.Addr, f Flow) Trace {
+	h := m.topo.Host(host)
+	if h == nil {
+		return Trace{Reason: fmt.Sprintf("no host %q in the topology", host)}
+	}
+	return m.admit(m.traceFrom(m.placeOf(h), dst), h.IP, dst, f)
+}
+
+// admit adds the destination's admission of flow f to t, the trace of src to dst.
+func (m *Model) admit(t Trace, src, dst netip.Addr, f Flow) Trace {
 	t.Flow = f
 	if f.Proto == "" || !t.Forward.Delivered {
 		return t
@@ -121,6 +140,11 @@ func (m *Model) Trace(src, dst netip.Addr) Trace {
 	if !ok {
 		return Trace{Reason: fmt.Sprintf("%s is neither a host's address nor inside any subnet of the topology", src)}
 	}
+	return m.traceFrom(from, dst)
+}
+
+// traceFrom is Trace from a place.
+func (m *Model) traceFrom(from place, dst netip.Addr) Trace {
 	to, ok := m.locate(dst)
 	if !ok {
 		return Trace{Reason: fmt.Sprintf("%s is neither a host's address nor inside any subnet of the topology", dst)}

@@ -213,3 +213,28 @@ func TestTraceHops(t *testing.T) {
 		t.Errorf("paths = %+v / %+v; want both delivered", got.Forward, got.Return)
 	}
 }
+
+// Two VPCs that nothing joins may use the same range: a trace from a host is placed by the
+// host's VPC, where a trace from its address finds the first host that has it.
+func TestTraceFlowFromPlacesTheHostByItsVPC(t *testing.T) {
+	t.Parallel()
+	tp := topo([]*topology.Network{
+		gcpNet("a", "", sub("a-sub", "us-central1", "10.0.0.0/24")),
+		gcpNet("b", "", sub("b-sub", "us-central1", "10.0.0.0/24")),
+		gcpNet("c", "", sub("c-sub", "us-central1", "10.1.0.0/24")),
+	}, []*topology.Connection{peer("a-c", "a", flags{}, "c", flags{})},
+		host("in-a", "a", "a-sub", "us-central1", "10.0.0.5"),
+		host("in-b", "b", "b-sub", "us-central1", "10.0.0.5"),
+		host("in-c", "c", "c-sub", "us-central1", "10.1.0.5"))
+	m := mustCompute(t, tp)
+	if got := m.TraceFlowFrom("in-a", ip("10.1.0.5"), Flow{}); !got.Reachable {
+		t.Errorf("in-a -> in-c over the peering: %s; want reachable", got.Reason)
+	}
+	got := m.TraceFlowFrom("in-b", ip("10.1.0.5"), Flow{})
+	if got.Reachable || !strings.Contains(got.Reason, "in-b (10.0.0.5, vpc b)") {
+		t.Errorf("in-b -> in-c: %s; want unreachable, from in-b in vpc b", got.Reason)
+	}
+	if got := m.TraceFlowFrom("nobody", ip("10.1.0.5"), Flow{}); got.Reachable || !strings.Contains(got.Reason, `no host "nobody"`) {
+		t.Errorf("from an unknown host: %+v", got)
+	}
+}

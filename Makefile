@@ -76,7 +76,9 @@ MATRIX = baseline:alt ilbproxy:alt bgpexport:alt-bgp-export psa:alt-bgp-export-p
 # Suites run again with the gcp provider, each against a bare lab of its topology: the provider
 # builds the GCP side through the lab's API with Google's clients, the suite checks it from the
 # VMs' agents, and everything is torn down (zero resources left is part of the teardown).
-GCP_LAB_SUITES = gcpvpc baseline ilbproxy bgpexport
+# SUITE:stand-in plays the third-party cloud with a VPC of the project joined by an HA VPN
+# pair, as on Google.
+GCP_LAB_SUITES = gcpvpc baseline ilbproxy bgpexport baseline:stand-in
 # Where the labs run: local (this machine's network namespaces; rootless when not root) or
 # container (one Linux container through Docker, testcontainers-go): the default off Linux,
 # or RUNTIME=container / REACHGATE_RUNTIME=container.

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"reachgate/framework/checkout"
+	"reachgate/framework/provider/gcp"
 	"reachgate/framework/suiterun"
 )
 
@@ -157,7 +158,7 @@ removes the container.`,
 	}
 	cmd.Flags().IntVar(&jobs, "jobs", 0, "suites at once (default from cores and memory, or REACHGATE_JOBS)")
 	cmd.Flags().StringVar(&matrix, "matrix", "", `suite:topology pairs run in addition, e.g. "baseline:alt bgpexport:alt-bgp-export"`)
-	cmd.Flags().StringVar(&gcpLab, "gcp-lab-suites", "", `suites run again with --provider gcp against a bare lab of their topology (REACHGATE_GCP_LAB=new), e.g. "gcpvpc"`)
+	cmd.Flags().StringVar(&gcpLab, "gcp-lab-suites", "", `suites run again with --provider gcp against a bare lab of their topology (REACHGATE_GCP_LAB=new), e.g. "gcpvpc baseline:stand-in" (:stand-in: the third-party cloud is a VPC of the project, as on Google)`)
 	cmd.Flags().StringVar(&binDir, "bin-dir", "", "where the suite binaries, their logs and the last wall times go (default <checkout>/bin/suites)")
 	cmd.Flags().StringVar(&rt, "runtime", defaultRuntime(), "where the labs run: local (this machine's namespaces; rootless without root) or container (one Linux container through Docker; $"+runtimeEnv+")")
 	cmd.Flags().BoolVar(&prebuilt, "prebuilt", false, "run the suites the host built (inside a lab container)")
@@ -245,13 +246,24 @@ func e2eJobs(root, binDir string, pkgs []suitePkg, matrix, gcpLab string, extra 
 		jobs = append(jobs, suiterun.Job{Name: suite + "@" + topo, Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
 			Env: []string{"REACHGATE_TOPOLOGY=" + file}})
 	}
-	for _, suite := range strings.Fields(gcpLab) {
+	for _, entry := range strings.Fields(gcpLab) {
+		// SUITE, or SUITE:stand-in for a third-party cloud played by a VPC of the project.
+		suite, third, _ := strings.Cut(entry, ":")
 		p, known := byName[suite]
 		if !known {
 			return nil, exitErrorf(2, "--gcp-lab-suites %q: no suite %q among %s", gcpLab, suite, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))
 		}
-		jobs = append(jobs, suiterun.Job{Name: suite + "-on-gcp", Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
-			Env: []string{"REACHGATE_PROVIDER=gcp", "REACHGATE_GCP_LAB=new"}})
+		job := suiterun.Job{Name: suite + "-on-gcp", Binary: filepath.Join(binDir, p.ID+".test"), Dir: p.Dir, Args: args,
+			Env: []string{"REACHGATE_PROVIDER=gcp", "REACHGATE_GCP_LAB=new"}}
+		switch third {
+		case "":
+		case gcp.StandIn:
+			job.Name += "-" + gcp.StandIn
+			job.Env = append(job.Env, gcp.ThirdPartyEnv+"="+gcp.StandIn)
+		default:
+			return nil, exitErrorf(2, "--gcp-lab-suites %q: %q: write SUITE or SUITE:%s", gcpLab, entry, gcp.StandIn)
+		}
+		jobs = append(jobs, job)
 	}
 	return jobs, nil
 }

@@ -173,10 +173,14 @@ type Admission struct {
 // firewalls are stateful, so replies pass) and, at the control plane, master authorized
 // networks.
 func (m *Model) Admit(src, dst netip.Addr, f Flow) Admission {
+	return m.admitTo(src, dst, m.Instance(dst), f)
+}
+
+// admitTo is Admit at h, the instance that holds dst (nil: none).
+func (m *Model) admitTo(src, dst netip.Addr, h *topology.Machine, f Flow) Admission {
 	if f.Proto == "" {
 		return Admission{Allowed: true, Reason: "ports not judged"}
 	}
-	h := m.Instance(dst)
 	if h == nil {
 		return Admission{Allowed: true, Reason: fmt.Sprintf("%s is not an instance's address; no firewall applies", dst)}
 	}

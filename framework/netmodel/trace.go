@@ -3,6 +3,7 @@ package netmodel
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"reachgate/framework/topology"
@@ -45,6 +46,10 @@ type place struct {
 	vpc    string
 	subnet string
 	region string
+	// shared is set when the address was looked up and hosts of several VPCs hold it (VPCs
+	// that nothing joins may use the same ranges): the packet is delivered where routing
+	// takes it.
+	shared bool
 }
 
 func (p place) String() string {
@@ -57,9 +62,11 @@ func (p place) String() string {
 // locate finds the host with address a, or else the subnet range containing it (the most
 // specific one; the first in file order on a tie).
 func (m *Model) locate(a netip.Addr) (place, bool) {
-	for _, h := range m.topo.Hosts {
+	for i, h := range m.topo.Hosts {
 		if h.IP == a {
-			return m.placeOf(h), true
+			p := m.placeOf(h)
+			p.shared = slices.ContainsFunc(m.topo.Hosts[i+1:], func(o *topology.Machine) bool { return o.IP == a })
+			return p, true
 		}
 	}
 	var best place
@@ -74,6 +81,16 @@ func (m *Model) locate(a netip.Addr) (place, bool) {
 		}
 	}
 	return best, bits >= 0
+}
+
+// hostAt is the host of vpc with address a, or nil.
+func (m *Model) hostAt(vpc string, a netip.Addr) *topology.Machine {
+	for _, h := range m.topo.Hosts {
+		if h.VPC == vpc && h.IP == a {
+			return h
+		}
+	}
+	return nil
 }
 
 // placeOf is where host h lives.
@@ -118,7 +135,12 @@ func (m *Model) admit(t Trace, src, dst netip.Addr, f Flow) Trace {
 	if f.Proto == "" || !t.Forward.Delivered {
 		return t
 	}
-	a := m.Admit(src, dst, f)
+	// The instance the packet reached: of several VPCs' hosts with dst, the one routing chose.
+	h := m.Instance(dst)
+	if at := m.hostAt(t.Forward.Hops[len(t.Forward.Hops)-1].VPC, dst); at != nil {
+		h = at
+	}
+	a := m.admitTo(src, dst, h, f)
 	t.Admission = &a
 	if a.Allowed {
 		return t
@@ -149,7 +171,14 @@ func (m *Model) traceFrom(from place, dst netip.Addr) Trace {
 	if !ok {
 		return Trace{Reason: fmt.Sprintf("%s is neither a host's address nor inside any subnet of the topology", dst)}
 	}
-	t := Trace{Forward: m.walk(from, to), Return: m.walk(to, from)}
+	t := Trace{Forward: m.walk(from, to)}
+	if n := len(t.Forward.Hops); t.Forward.Delivered && to.shared && n > 0 {
+		// The host routing delivered to, of those that hold the address.
+		if h := m.hostAt(t.Forward.Hops[n-1].VPC, to.addr); h != nil {
+			to = m.placeOf(h)
+		}
+	}
+	t.Return = m.walk(to, from)
 	t.Reachable = t.Forward.Delivered && t.Return.Delivered
 	switch {
 	case t.Reachable:
@@ -193,7 +222,7 @@ func (m *Model) walk(from, to place) Path {
 		if r.Type == Subnet {
 			p.Hops = append(p.Hops, hop)
 			// GCP: a local subnet route wins over anything imported, so the packet stays here.
-			if vpc == to.vpc {
+			if vpc == to.vpc || (to.shared && m.hostAt(vpc, to.addr) != nil) {
 				hop.Note = fmt.Sprintf("delivered: %s is in local %s", to.addr, r.Note)
 				p.Hops[len(p.Hops)-1] = hop
 				p.Delivered = true

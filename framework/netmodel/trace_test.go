@@ -237,4 +237,12 @@ func TestTraceFlowFromPlacesTheHostByItsVPC(t *testing.T) {
 	if got := m.TraceFlowFrom("nobody", ip("10.1.0.5"), Flow{}); got.Reachable || !strings.Contains(got.Reason, `no host "nobody"`) {
 		t.Errorf("from an unknown host: %+v", got)
 	}
+	// To the shared address, the packet goes where routing takes it: in-a, over the peering,
+	// whichever host of that address the topology lists first.
+	tp.Hosts[0], tp.Hosts[1] = tp.Hosts[1], tp.Hosts[0]
+	m = mustCompute(t, tp)
+	got = m.TraceFlowFrom("in-c", ip("10.0.0.5"), Flow{})
+	if !got.Reachable || !strings.Contains(got.Reason, "reaches in-a (10.0.0.5, vpc a)") {
+		t.Errorf("in-c -> 10.0.0.5: %s; want in-a reached over the peering", got.Reason)
+	}
 }

@@ -135,15 +135,22 @@ func Setup(suite, embeddedTopology string, needs ...string) bool {
 // topology's, so one suite on two address plans can run side by side. Names longer than a
 // lab's 20 characters keep a prefix and a hash of the whole.
 func labName() string {
-	if *topologyFile == "" || topo == nil {
-		return suiteName
+	n := suiteName
+	if *topologyFile != "" && topo != nil {
+		n += "-" + topo.Name
 	}
-	n := strings.Trim(strings.Map(func(r rune) rune {
+	if standIn() {
+		n += "-si"
+	}
+	if n == suiteName {
+		return n
+	}
+	n = strings.Trim(strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
 			return r
 		}
 		return '-'
-	}, strings.ToLower(suiteName+"-"+topo.Name)), "-")
+	}, strings.ToLower(n)), "-")
 	if len(n) <= 20 {
 		return n
 	}
@@ -174,7 +181,17 @@ func Name() string {
 	if *providerName != "lab" {
 		name += "-on-" + *providerName
 	}
+	if standIn() {
+		name += "-" + gcp.StandIn
+	}
 	return name
+}
+
+// standIn reports whether the run's third-party cloud is a stand-in VPC of the project against
+// a bare lab (REACHGATE_GCP_THIRD_PARTY=stand-in): its environment and reports are named apart
+// from the same suite with the lab's third-party side.
+func standIn() bool {
+	return *providerName == "gcp" && os.Getenv(gcp.ThirdPartyEnv) == gcp.StandIn
 }
 
 // Run is the suite's Test function (title is Ginkgo's suite description): it reads the topology and checks that it has a host for

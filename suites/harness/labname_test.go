@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"testing"
 
+	"reachgate/framework/provider/gcp"
 	"reachgate/framework/topology"
 )
 
@@ -31,5 +32,20 @@ func TestLabName(t *testing.T) {
 			t.Errorf("labName(%s on %s) = %q, the same as for %s", tt.suite, tt.topology, got, other)
 		}
 		seen[got] = tt.suite + " on " + tt.topology
+	}
+}
+
+// With the stand-in third party the suite runs apart from the same suite on the lab's
+// third-party side: its own environment and its own name in reports.
+func TestStandInRunIsNamedApart(t *testing.T) {
+	saved, savedFile, savedTopo, savedProvider := suiteName, *topologyFile, topo, *providerName
+	t.Cleanup(func() { suiteName, *topologyFile, topo, *providerName = saved, savedFile, savedTopo, savedProvider })
+	suiteName, *topologyFile, topo, *providerName = "baseline", "", &topology.Topology{Name: "seed"}, "gcp"
+	if got := labName() + " " + Name(); got != "baseline baseline-on-gcp" {
+		t.Errorf("with the lab's third party: %q", got)
+	}
+	t.Setenv(gcp.ThirdPartyEnv, gcp.StandIn)
+	if got := labName() + " " + Name(); got != "baseline-si baseline-on-gcp-stand-in" {
+		t.Errorf("with the stand-in: %q; want baseline-si baseline-on-gcp-stand-in", got)
 	}
 }

@@ -209,6 +209,9 @@ func Run(t *testing.T, title string) {
 	if *providerName != "lab" {
 		title += "-on-" + *providerName // as Name(): a report tells the runs apart
 	}
+	if standIn() {
+		title += "-" + gcp.StandIn
+	}
 	RunSpecs(t, title)
 }
 

@@ -29,7 +29,12 @@ var (
 func (p projectCloud) name(n string) string { return ResourceName(p.e.run, n) }
 
 // local is a project name in the topology's names.
-func (p projectCloud) local(n string) string { return strings.TrimPrefix(n, NamePrefix+p.e.run+"-") }
+func (p projectCloud) local(n string) string { return p.e.topologyName(n) }
+
+// topologyName is a name of the run's project in the topology's names (rg-<run>- removed).
+func (e *Environment) topologyName(n string) string {
+	return strings.TrimPrefix(n, NamePrefix+e.run+"-")
+}
 
 // inProject reports whether network is one of the run's VPCs (a customer GCP VPC of the
 // topology that Provision created).
@@ -257,7 +262,7 @@ func (p labProject) TunnelsCarrying(ctx context.Context, host string, dst netip.
 	}
 	ts, err := tf.TunnelsCarrying(ctx, p.instance(host), dst)
 	for i := range ts {
-		ts[i] = projectCloud{e: p.Environment}.local(ts[i])
+		ts[i] = p.topologyName(ts[i])
 	}
 	return ts, err
 }

@@ -2,6 +2,7 @@ package gcpapi
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"reachgate/lab"
@@ -49,5 +50,35 @@ func TestSetLabelsOnVPNResources(t *testing.T) {
 				t.Errorf("setLabels with the old fingerprint: %d; want 412", code)
 			}
 		})
+	}
+}
+
+// Compute's label rules: keys start with a lowercase letter; keys and values hold up to 63
+// lowercase (or caseless) letters, digits, '_' and '-'; at most 64 labels.
+func TestLabelProblem(t *testing.T) {
+	many := map[string]string{}
+	for i := range 65 {
+		many["k"+strings.Repeat("a", i%5)+string(rune('a'+i%26))+string(rune('a'+i/26))] = "v"
+	}
+	for _, c := range []struct {
+		labels map[string]string
+		ok     bool
+	}{
+		{map[string]string{"team": "net-ops_1", "ré": "é", "k": ""}, true},
+		{map[string]string{"a" + strings.Repeat("b", 62): strings.Repeat("c", 63)}, true},
+		{map[string]string{"漢字": "x"}, false},    // a key starts with a lowercase letter
+		{map[string]string{"x漢字": "字"}, true},    // caseless letters after it
+		{map[string]string{"Team": "x"}, false},  // uppercase
+		{map[string]string{"1team": "x"}, false}, // digit first
+		{map[string]string{"team": "A"}, false},
+		{map[string]string{"team": "a.b"}, false},
+		{map[string]string{"": "x"}, false},
+		{map[string]string{"a" + strings.Repeat("b", 63): "x"}, false},
+		{map[string]string{"team": strings.Repeat("c", 64)}, false},
+		{many, false},
+	} {
+		if p := labelProblem(c.labels); (p == "") != c.ok {
+			t.Errorf("labelProblem(%v) = %q; want ok %v", c.labels, p, c.ok)
+		}
 	}
 }

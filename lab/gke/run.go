@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -30,9 +31,13 @@ import (
 const Interval = 250 * time.Millisecond
 
 // IdleInterval is how often they reconcile when nothing changed for BusyFor: what no watch
-// reports (a pod's process that died, the lab going down) is seen within it. Polling every
-// Interval at all times cost each idle lab about 25 API requests a second, and three idle
-// labs kept a quarter of two cores busy.
+// reports (a pod's process that died, a load balancer's process that died, the lab going
+// down) is seen within it. Such an idle pass runs only the steps that look at processes
+// (services, pods): the ServiceAccount, Deployment and ReplicaSet steps follow API objects
+// alone, and a change of those arrives as a watch event, which starts a full pass. Polling
+// every Interval at all times cost each idle lab about 25 API requests a second, and three
+// idle labs kept a quarter of two cores busy; full idle passes every second still cost an
+// idle lab's kube-apiserver about 7 % of a core.
 const IdleInterval = time.Second
 
 // BusyFor is how long the controllers keep reconciling every Interval after a change.
@@ -84,17 +89,24 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 			}
 		}
 		loopStart := time.Now()
+		idle := time.Since(lastChange) > BusyFor
 		for _, step := range []struct {
 			name string
 			fn   func(context.Context) error
+			// onlyBusy: the step follows API objects alone, so a pass with no change seen
+			// since BusyFor skips it (a watch event starts a full pass again).
+			onlyBusy bool
 		}{
-			{"serviceaccounts", c.reconcileServiceAccounts},
-			{"deployments", c.reconcileDeployments},
-			{"replicasets", c.reconcileReplicaSets},
+			{"serviceaccounts", c.reconcileServiceAccounts, true},
+			{"deployments", c.reconcileDeployments, true},
+			{"replicasets", c.reconcileReplicaSets, true},
 			// Services before pods: a load balancer drops a deleted pod before its sandbox goes.
-			{"services", c.reconcileServices},
-			{"pods", c.reconcilePods},
+			{"services", c.reconcileServices, false},
+			{"pods", c.reconcilePods, false},
 		} {
+			if idle && step.onlyBusy {
+				continue
+			}
 			if err := step.fn(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("reconcile failed", "controller", step.name, "err", err)
 			}
@@ -103,7 +115,7 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 			log.Debug("slow reconcile loop", "took", d.Round(time.Millisecond).String())
 		}
 		next := Interval
-		if time.Since(lastChange) > BusyFor {
+		if idle {
 			next = IdleInterval
 		}
 		wait := time.NewTimer(max(next-time.Since(loopStart), 0))
@@ -139,8 +151,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // watchChanges watches the kinds the controllers reconcile and signals kick (without
-// blocking; one pending signal is enough) on every event. A watch that ends is opened again;
-// its first events (the objects as they are) signal once more, which costs one pass.
+// blocking; one pending signal is enough) on every event. The lab's client ends every request,
+// a watch too, after its 10 s timeout: a watch that ends is opened again from the last
+// resourceVersion it saw, so it reports only what changed since. Reopened from scratch, as
+// it once was, its first events (the objects as they are) kicked every 10 s and kept an idle
+// lab's controllers polling at the busy rate half of the time. A watch whose version is too
+// old (410 Gone) starts again from the objects as they are, which costs one pass.
 func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
 	watchers := map[string]func(context.Context, metav1.ListOptions) (watch.Interface, error){
 		"pods":        c.cs.CoreV1().Pods("").Watch,
@@ -151,17 +167,29 @@ func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
 	}
 	for kind, open := range watchers {
 		go func() {
+			rv := ""
 			for ctx.Err() == nil {
-				w, err := open(ctx, metav1.ListOptions{})
+				w, err := open(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
 				if err != nil {
 					if ctx.Err() == nil {
 						c.log.Debug("watch failed; polling covers it", "kind", kind, "err", err)
 					}
+					rv = ""
 					sleepCtx(ctx, IdleInterval)
 					continue
 				}
 				opened := time.Now()
-				for range w.ResultChan() {
+				for ev := range w.ResultChan() {
+					next, changed := watchProgress(ev)
+					if next != "" {
+						rv = next
+					}
+					if ev.Type == watch.Error {
+						rv = "" // e.g. 410 Gone: the version is too old; start from the objects
+					}
+					if !changed {
+						continue
+					}
 					select {
 					case kick <- struct{}{}:
 					default:
@@ -174,6 +202,15 @@ func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
 			}
 		}()
 	}
+}
+
+// watchProgress is the resourceVersion an event carries ("" when none) and whether it
+// reports a change worth a pass: a bookmark only moves the version on.
+func watchProgress(ev watch.Event) (rv string, changed bool) {
+	if m, err := meta.Accessor(ev.Object); err == nil && ev.Type != watch.Error {
+		rv = m.GetResourceVersion()
+	}
+	return rv, ev.Type != watch.Bookmark
 }
 
 // state reloads the lab's state (other processes add to it).

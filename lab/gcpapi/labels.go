@@ -22,7 +22,7 @@ import (
 // labelRune is a rune a label key (after its first) or value may hold: a lowercase or
 // caseless letter, a digit or number, '_' or '-'. Checked by hand rather than with a Unicode
 // class regexp: compiling those at package init cost every reachgate process about 20 ms
-// and 8 MB at start, and the CLI starts many short-lived processes.
+// and 8 MB at start, and the lab starts many short-lived reachgate processes.
 func labelRune(r rune) bool {
 	return r == '_' || r == '-' || unicode.Is(unicode.Ll, r) || unicode.Is(unicode.Lo, r) || unicode.IsNumber(r)
 }

@@ -125,13 +125,13 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		harness.ExpectClusterInfo(ctx, tpVM, kc, "https://"+info.PrivateEndpoint.String())
 	}, NodeTimeout(30*time.Second))
 
-	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		rep := harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token, Kubeconfig: kc})
 		// The API server's own certificate: the private endpoint is a SAN, TLS 1.2+ only.
 		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
 	}, NodeTimeout(2*time.Minute))
 
-	It("emulates the WAN on the tunnels: cross-region makes the third-party client's round trip 30 ms (within 15 %)", Label(harness.QuietLabel), func(ctx SpecContext) {
+	It("emulates the WAN on the tunnels: cross-region makes the third-party client's round trip 30 ms (within 15 %)", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
 		Expect(wan.SetImpairment(ctx, res.Plan.Link, "cross-region")).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(wan.SetImpairment(ctx, res.Plan.Link, "none")).To(Succeed()) })
@@ -166,7 +166,7 @@ var _ = Describe("bgp-export", Label("solution", "bgp-export", "hardened"), Orde
 		negative(ctx, set(false), set(true), "exportCustomRoutes is false on "+res.Plan.Network+"'s side")
 	}, NodeTimeout(60*time.Second))
 
-	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel), func(ctx SpecContext) {
+	It("gate check names a lost exportCustomRoutes and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		base, err := gate.Take(ctx, env, gate.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(base.Flows).NotTo(BeEmpty())

@@ -120,7 +120,7 @@ var _ = Describe("dns-endpoint", Label("solution", "dns-endpoint"), Ordered, fun
 		Expect(err).To(MatchError(ContainSubstring("certificate signed by unknown authority")))
 	}, NodeTimeout(20*time.Second))
 
-	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		rep := harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token, Kubeconfig: kc})
 		// The front end's certificate names the endpoint's DNS name, not an address.
 		Expect(rep.TLS.DNSNames).To(ContainElement(plan.Endpoint))

@@ -27,6 +27,16 @@ const quietNice = -10
 // enters while it waits).
 const QuietLabel = "quiet"
 
+// BesideLabel, next to QuietLabel, marks a quiet spec that only measures and may run twice:
+// its first attempt measures at once beside the other suites' specs, with this suite and its
+// lab raised in priority as a quiet spec's are, and only when that attempt fails does the
+// spec measure again alone (give it FlakeAttempts(2)). Load only adds time: a budget met
+// beside other suites is met alone, and an emulated round trip that holds under load holds
+// alone. Waiting for the machine to drain before every quiet spec was most of the suite run's
+// wall time: in a run of 23 suites, 252 s of 567 s went to quiet specs waiting for the specs
+// in flight to end, against 104 s of measuring alone.
+const BesideLabel = "quiet-beside"
+
 // lockDir is where the lock files live: REACHGATE_LOCK_DIR, or /run/reachgate (the labs'
 // own directory), or the temporary directory.
 func lockDir() string {
@@ -130,3 +140,16 @@ func (l *measureLock) releaseLocked() {
 
 // quiet reports whether a spec with these labels measures time.
 func quiet(labels []string) bool { return slices.Contains(labels, QuietLabel) }
+
+// measureMode is how a spec holds the measurement lock on this attempt: alone (exclusive)
+// and raised in priority for a quiet spec; for a quiet spec labelled BesideLabel, shared and
+// raised on its first attempt, alone on a later one; shared for every other spec.
+func measureMode(labels []string, attempt int) (alone, raise bool) {
+	if !quiet(labels) {
+		return false, false
+	}
+	if slices.Contains(labels, BesideLabel) && attempt <= 1 {
+		return false, true
+	}
+	return true, true
+}

@@ -114,3 +114,60 @@ func TestSuitesUseNodeTimeout(t *testing.T) {
 		t.Fatalf("found %d NodeTimeout uses under suites/; the walk looked in the wrong place", found)
 	}
 }
+
+// A quiet spec measures alone; one labelled BesideLabel measures beside the others first and
+// alone on its second attempt; other specs share the machine unraised.
+func TestMeasureMode(t *testing.T) {
+	for _, c := range []struct {
+		labels        []string
+		attempt       int
+		alone, raised bool
+	}{
+		{[]string{"latency"}, 1, false, false},
+		{[]string{"latency"}, 2, false, false},
+		{[]string{QuietLabel}, 1, true, true},
+		{[]string{QuietLabel}, 2, true, true},
+		{[]string{QuietLabel, BesideLabel}, 0, false, true},
+		{[]string{QuietLabel, BesideLabel}, 1, false, true},
+		{[]string{QuietLabel, BesideLabel}, 2, true, true},
+		{[]string{BesideLabel}, 1, false, false}, // beside means nothing without quiet
+	} {
+		if alone, raised := measureMode(c.labels, c.attempt); alone != c.alone || raised != c.raised {
+			t.Errorf("measureMode(%v, attempt %d) = alone %v, raised %v; want %v, %v", c.labels, c.attempt, alone, raised, c.alone, c.raised)
+		}
+	}
+}
+
+// A spec labelled BesideLabel measures alone only on a second attempt: it must have one.
+func TestBesideSpecsHaveASecondAttempt(t *testing.T) {
+	root, err := checkout.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	err = filepath.WalkDir(filepath.Join(root, "suites"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") || strings.Contains(p, "/harness/") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if !strings.Contains(line, "harness.BesideLabel") {
+				continue
+			}
+			found++
+			if !strings.Contains(line, "FlakeAttempts(2)") {
+				t.Errorf("%s:%d: a spec labelled harness.BesideLabel needs FlakeAttempts(2) (its second attempt measures alone)", p, i+1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 10 {
+		t.Fatalf("found %d specs labelled harness.BesideLabel under suites/; the walk looked in the wrong place", found)
+	}
+}

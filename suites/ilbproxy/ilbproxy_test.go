@@ -118,7 +118,7 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 				AddReportEntry("certificate", fmt.Sprintf("subject=%s dns=%v ip=%v expires=%s", leaf.Subject, leaf.DNSNames, leaf.IPAddresses, leaf.NotAfter.Format(time.DateOnly)))
 			}, NodeTimeout(20*time.Second))
 
-			It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+			It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 				harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token, Kubeconfig: kc})
 			}, NodeTimeout(2*time.Minute))
 

@@ -180,7 +180,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		negative(ctx, set(without), set(full), "does not announce")
 	}, NodeTimeout(60*time.Second))
 
-	It("measures PING from the third-party VM (p50/p95 of 200 over one TLS connection)", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
+	It("measures PING from the third-party VM (p50/p95 of 200 over one TLS connection)", Label("latency", harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		lat, err := probe.RedisPingLatency(ctx, tpVM, request(), 200)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lat.Errors).To(BeZero(), lat.FirstError)
@@ -190,7 +190,7 @@ var _ = Describe("psa: Memorystore for Redis over Private Service Access", Label
 		Expect(lat.P95).To(And(BeNumerically(">", 0), BeNumerically("<", 20)))
 	}, NodeTimeout(60*time.Second))
 
-	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency", harness.QuietLabel), func(ctx SpecContext) {
+	It("measures PING over a cross-region WAN on the VPN: one round trip per PING, no stall", Label("latency", harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		wan := harness.Require[provider.WANEmulator](env)
 		up := env.Topology().Uplink(env.Topology().Host(tpVM.Name()).VPC)
 		Expect(up).NotTo(BeNil(), "no interconnect or VPN joins %s's VPC to GCP", tpVM.Name())

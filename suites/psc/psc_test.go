@@ -115,7 +115,7 @@ var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, fun
 		Expect(err).To(MatchError(ContainSubstring("certificate signed by unknown authority")))
 	}, NodeTimeout(20*time.Second))
 
-	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+	It("meets the probe's checks and budgets from the third-party client: TLS chain, SAN, expiry, versions, latency, kubectl", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		rep := harness.ExpectProbePasses(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, Token: res.Token, Kubeconfig: kc})
 		// The API server's own certificate names the endpoint address the client dials.
 		Expect(rep.TLS.IPAddresses).To(ContainElement(info.PrivateEndpoint.String()))
@@ -137,7 +137,7 @@ var _ = Describe("psc-endpoint", Label("solution", "psc-endpoint"), Ordered, fun
 		negative(ctx, set(false), set(true), "enters vpc "+info.Network+" in "+plan.RouterRegion+", and cluster "+info.Name+"'s Private Service Connect endpoint")
 	}, NodeTimeout(60*time.Second))
 
-	It("gate check names lost control plane global access and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel), func(ctx SpecContext) {
+	It("gate check names lost control plane global access and the flow it broke, and passes once it is back", Label("gate", harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 		if plan.RouterRegion == plan.EndpointRegion {
 			Skip(fmt.Sprintf("the third-party traffic enters GCP in %s, the endpoint's own region: global access does not matter on this topology", plan.RouterRegion))
 		}

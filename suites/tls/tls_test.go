@@ -126,7 +126,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(accepted).To(Equal(map[string]bool{"TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}))
 		}, NodeTimeout(30*time.Second))
 
-		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", Label(harness.QuietLabel), func(ctx SpecContext) {
+		It("meets the budgets from the third-party client: HTTP, TLS, versions, latency of /version and /api/v1/nodes, kubectl", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 			rep, err := probe.Run(ctx, tpVM, probe.Options{URL: res.Server, CAPEM: res.CAPEM, ServerName: res.TLSServerName, Token: res.Token,
 				Kubeconfig: kc, Kubectl: tpVM.Kubectl, Budgets: b, Profile: profile(), Samples: 200})
 			Expect(err).NotTo(HaveOccurred())
@@ -145,7 +145,7 @@ var _ = Describe("tls", Label("tls"), func() {
 			Expect(rep.Kubectl).To(HaveLen(len(probe.DefaultKubectlCalls)))
 		}, NodeTimeout(2*time.Minute))
 
-		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", Label(harness.QuietLabel), func(ctx SpecContext) {
+		It("reachgate probe at the third-party client prints one JSON report without the token and exits 0", Label(harness.QuietLabel, harness.BesideLabel), FlakeAttempts(2), func(ctx SpecContext) {
 			self, err := selfbin.Path(ctx, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
 			Expect(err).NotTo(HaveOccurred())
 			placer := harness.Require[provider.FilePlacer](tpVM)

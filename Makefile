@@ -98,7 +98,8 @@ e2e-local: $(if $(filter container,$(RUNTIME)),preflight-container build,preflig
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status
 
 # Prints the wall time of a warm `make e2e-local` over 3 runs (median) with each run's
-# per-suite table; RUNS=10 for a longer series (it also counts the green runs).
+# per-suite table and how busy the machine was (CPU seconds); RUNS=10 for a longer series
+# (it also counts the green runs).
 # COLD=1 instead runs one `make e2e-local` from nothing: an empty Go build cache, an empty
 # lab binaries cache and no bin/ (all in a temporary directory, removed after), printing the
 # time of each build step and of the first suite's start, then the whole run's.
@@ -126,6 +127,7 @@ else
 	  e=$$(date +%s.%N); t=$$(awk "BEGIN{printf \"%.1f\", $$e-$$s}"); times+=($$t); \
 	  echo "run $$i: make e2e-local $$t s ($$(grep -c '^e2e: .* suites in' /tmp/reachgate-bench-e2e-$$i.log) summary)"; \
 	  sed -n '/^SUITE/,/^e2e: .* suites in/p' /tmp/reachgate-bench-e2e-$$i.log | awk '{print "  " $$1, $$2, $$3}'; \
+	  grep -h '^e2e: machine CPU' /tmp/reachgate-bench-e2e-$$i.log | sed 's/^/  /'; \
 	done; \
 	echo "make e2e-local (warm): median $$(printf '%s\n' "$${times[@]}" | sort -n | awk '{a[NR]=$$1} END{print a[int((NR+1)/2)]}') s over $(RUNS) runs; $$green of $(RUNS) green"; \
 	test $$green -eq $(RUNS)

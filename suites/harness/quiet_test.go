@@ -80,15 +80,13 @@ func TestQuietLabel(t *testing.T) {
 	}
 }
 
-// A spec's deadline must not count the time it queues for the measurement lock: suites bound
-// their subject nodes with NodeTimeout. SpecTimeout covers the whole spec, BeforeEach included,
-// and a spec queued behind another suite's quiet spec would time out before it starts.
-func TestSuitesUseNodeTimeout(t *testing.T) {
+// eachSuiteLine calls fn with every line of the Go files under suites/ (path, 1-based line).
+func eachSuiteLine(t *testing.T, fn func(path string, n int, line string)) {
+	t.Helper()
 	root, err := checkout.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := 0
 	err = filepath.WalkDir(filepath.Join(root, "suites"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
 			return err
@@ -98,18 +96,28 @@ func TestSuitesUseNodeTimeout(t *testing.T) {
 			return err
 		}
 		for i, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, "SpecTimeout"+"(") {
-				t.Errorf("%s:%d: SpecTimeout counts the wait for the measurement lock; use NodeTimeout", p, i+1)
-			}
-			if strings.Contains(line, "NodeTimeout(") {
-				found++
-			}
+			fn(p, i+1, line)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A spec's deadline must not count the time it queues for the measurement lock: suites bound
+// their subject nodes with NodeTimeout. SpecTimeout covers the whole spec, BeforeEach included,
+// and a spec queued behind another suite's quiet spec would time out before it starts.
+func TestSuitesUseNodeTimeout(t *testing.T) {
+	found := 0
+	eachSuiteLine(t, func(p string, n int, line string) {
+		if strings.Contains(line, "SpecTimeout"+"(") {
+			t.Errorf("%s:%d: SpecTimeout counts the wait for the measurement lock; use NodeTimeout", p, n)
+		}
+		if strings.Contains(line, "NodeTimeout(") {
+			found++
+		}
+	})
 	if found < 20 {
 		t.Fatalf("found %d NodeTimeout uses under suites/; the walk looked in the wrong place", found)
 	}
@@ -140,33 +148,16 @@ func TestMeasureMode(t *testing.T) {
 
 // A spec labelled BesideLabel measures alone only on a second attempt: it must have one.
 func TestBesideSpecsHaveASecondAttempt(t *testing.T) {
-	root, err := checkout.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
 	found := 0
-	err = filepath.WalkDir(filepath.Join(root, "suites"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") || strings.Contains(p, "/harness/") {
-			return err
+	eachSuiteLine(t, func(p string, n int, line string) {
+		if strings.Contains(p, "/harness/") || !strings.Contains(line, "harness.BesideLabel") {
+			return
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		found++
+		if !strings.Contains(line, "FlakeAttempts(2)") {
+			t.Errorf("%s:%d: a spec labelled harness.BesideLabel needs FlakeAttempts(2) (its second attempt measures alone)", p, n)
 		}
-		for i, line := range strings.Split(string(data), "\n") {
-			if !strings.Contains(line, "harness.BesideLabel") {
-				continue
-			}
-			found++
-			if !strings.Contains(line, "FlakeAttempts(2)") {
-				t.Errorf("%s:%d: a spec labelled harness.BesideLabel needs FlakeAttempts(2) (its second attempt measures alone)", p, i+1)
-			}
-		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if found < 10 {
 		t.Fatalf("found %d specs labelled harness.BesideLabel under suites/; the walk looked in the wrong place", found)
 	}

@@ -318,21 +318,7 @@ func (l *Lab) stopDaemon(ctx context.Context, name string) error {
 }
 
 // links lists the interfaces of a namespace.
-func links(ctx context.Context, ns string) (map[string]bool, error) {
-	out, err := netns.Output(ctx, "ip", "-n", ns, "-o", "link", "show")
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) > 1 {
-			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-			have[name] = true
-		}
-	}
-	return have, nil
-}
+func links(_ context.Context, ns string) (map[string]bool, error) { return netns.LinkNames(ns) }
 
 // errNoTunnel is returned for a tunnel name the lab does not know.
 var errNoTunnel = errors.New("no such VPN tunnel")

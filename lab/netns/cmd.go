@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 )
 
 // CommandError carries the failed command and what it printed.
@@ -21,8 +22,12 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
+// commandsStarted counts the processes run started (the lab's reconciles are measured by it).
+var commandsStarted atomic.Int64
+
 // run executes a command and returns its combined output; a failure is a *CommandError.
 func run(ctx context.Context, stdin string, args ...string) (string, error) {
+	commandsStarted.Add(1)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

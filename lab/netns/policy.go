@@ -23,9 +23,23 @@ func (p *Plan) via(rt netmodel.Route) string {
 // region rules and the filter table) and leaving alone what others own: connected routes and
 // the routes BGP speakers install with their own protocol. t is the topology as declared
 // (it names every interface); m may be computed from a changed one (a solution applied).
+// A namespace that still holds what Program installed last, unchanged, is left as it is
+// (see programmed).
 func Program(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Model) error {
 	for _, n := range t.Networks {
 		ns := p.Routers[n.Name]
+		main := routeSpecs(p, t, m, n.Name)
+		var lines []string
+		for _, spec := range main {
+			lines = append(lines, "route replace "+spec)
+		}
+		lines = append(lines, regionTables(p, t, m, n.Name, main)...)
+		filter := filterScript(p, t, m, n.Name)
+		sum, record := programSum(lines, filter), programRecord(p.Lab, ns)
+		if unchanged(record, ns, sum) {
+			continue
+		}
+		forget(record)
 		// Undo the previous program; `-force` goes on past "nothing to delete".
 		undo := []string{"route flush proto boot"}
 		for i := range maxRegions {
@@ -36,19 +50,18 @@ func Program(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Mod
 			undo = append(undo, fmt.Sprintf("rule del pref %d", regionRulePref))
 		}
 		_, _ = run(ctx, strings.Join(undo, "\n")+"\n", "ip", "-n", ns, "-force", "-batch", "-")
-		b := &batch{ns: ns}
-		main := routeSpecs(p, t, m, n.Name)
-		for _, spec := range main {
-			b.add("route replace %s", spec)
-		}
-		for _, line := range regionTables(p, t, m, n.Name, main) {
-			b.add("%s", line)
-		}
+		b := &batch{ns: ns, lines: lines}
 		if err := b.run(ctx); err != nil {
 			return err
 		}
+		if filter != "" {
+			if _, err := Nft(ctx, ns, filter); err != nil {
+				return fmt.Errorf("install firewall of vpc %s: %w", n.Name, err)
+			}
+		}
+		remember(record, ns, sum)
 	}
-	return applyFilters(ctx, p, t, m)
+	return nil
 }
 
 // routeSpecs is vpc's main table as `ip route` bodies: blackholes for the default and every
@@ -156,21 +169,6 @@ func regionTables(p *Plan, t *topology.Topology, m *netmodel.Model, vpc string, 
 // filterTable is the nft table (family ip) of a router namespace holding the VPC firewall
 // and the control plane's authorized networks.
 const filterTable = "rg_filter"
-
-// applyFilters installs, in every router namespace that needs one, the nft rules netmodel's
-// admission decisions imply. Nothing else filters traffic in the lab.
-func applyFilters(ctx context.Context, p *Plan, t *topology.Topology, m *netmodel.Model) error {
-	for _, n := range t.Networks {
-		script := filterScript(p, t, m, n.Name)
-		if script == "" {
-			continue
-		}
-		if _, err := Nft(ctx, p.Routers[n.Name], script); err != nil {
-			return fmt.Errorf("install firewall of vpc %s: %w", n.Name, err)
-		}
-	}
-	return nil
-}
 
 // filterScript renders vpc's forward filter: per instance interface, the ingress firewall
 // rules in evaluation order (first match decides, as GCP's priority order does) ending in the

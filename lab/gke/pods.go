@@ -45,7 +45,7 @@ func podIfname(pod *corev1.Pod) string {
 // reconcilePods is the kubelet: it realizes scheduled pods, tears down deleted ones, keeps
 // readiness current and restarts dead containers.
 func (c *Controller) reconcilePods(ctx context.Context) error {
-	pods, err := c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	pods, err := c.listPods(ctx)
 	if err != nil {
 		return err
 	}

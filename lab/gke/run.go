@@ -52,6 +52,10 @@ type Controller struct {
 	nodes []controlplane.NodeSpec
 	// deadSince remembers when a pod's container was first seen dead (restart back-off).
 	deadSince map[string]time.Time
+	// idle is set during an idle pass; podCache and svcCache serve its lists (listcache.go).
+	idle     bool
+	podCache listCache[*corev1.PodList]
+	svcCache listCache[*corev1.ServiceList]
 }
 
 // Run reconciles until ctx ends or the lab is being torn down.
@@ -90,6 +94,7 @@ func Run(ctx context.Context, name string, log *slog.Logger) error {
 		}
 		loopStart := time.Now()
 		idle := time.Since(lastChange) > BusyFor
+		c.idle = idle
 		for _, step := range []struct {
 			name string
 			fn   func(context.Context) error
@@ -165,11 +170,20 @@ func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
 		"deployments": c.cs.AppsV1().Deployments("").Watch,
 		"replicasets": c.cs.AppsV1().ReplicaSets("").Watch,
 	}
+	caches := map[string]watchedKind{"pods": &c.podCache, "services": &c.svcCache}
 	for kind, open := range watchers {
+		cache := caches[kind]
 		go func() {
 			rv := ""
 			for ctx.Err() == nil {
 				w, err := open(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+				if cache != nil {
+					if err == nil {
+						cache.watching()
+					} else {
+						cache.changed() // what happened while it could not watch is unknown
+					}
+				}
 				if err != nil {
 					if ctx.Err() == nil {
 						c.log.Debug("watch failed; polling covers it", "kind", kind, "err", err)
@@ -189,6 +203,9 @@ func (c *Controller) watchChanges(ctx context.Context, kick chan<- struct{}) {
 					}
 					if !changed {
 						continue
+					}
+					if cache != nil {
+						cache.changed()
 					}
 					select {
 					case kick <- struct{}{}:

@@ -43,11 +43,11 @@ func lbProcessName(s *corev1.Service) string { return "ilb/" + s.Namespace + "/"
 // the cluster's subnet (spec.loadBalancerIP when set) forwarding to the ready pods the
 // selector picks, kept by a health-checker process in the VPC's router namespace.
 func (c *Controller) reconcileServices(ctx context.Context) error {
-	svcs, err := c.cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	svcs, err := c.listServices(ctx)
 	if err != nil {
 		return err
 	}
-	pods, err := c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	pods, err := c.listPods(ctx)
 	if err != nil {
 		return err
 	}

@@ -39,23 +39,12 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 			)
 			BeforeAll(func(ctx SpecContext) {
 				env = harness.Env()
-				cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
-				Expect(err).NotTo(HaveOccurred())
-				cs, err = kubernetes.NewForConfig(cfg)
-				Expect(err).NotTo(HaveOccurred())
-				before := snapshot(ctx, cs, env)
-				log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-				harness.RequireSolution(env)
-				res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Hardened, Proxy: proxy, Log: log})
-				Expect(err).NotTo(HaveOccurred())
+				var before []string
+				res, cs, before = applyRestoring(ctx, env, ilbproxy.Hardened, proxy)
 				AddReportEntry("apply seconds", fmt.Sprintf("%.2f", res.Seconds))
 				footprint.Record(reports.Labels{}, res.CloudFootprint(), before, footprint.KubeObjects(ctx, cs))
-				DeferCleanup(func(ctx SpecContext) {
-					Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
-					Eventually(func(ctx context.Context) string { return diff(before, snapshot(ctx, cs, env)) }).WithContext(ctx).
-						WithTimeout(20*time.Second).Should(BeEmpty(), "Remove must leave the API server and the lab as before Apply")
-				}, NodeTimeout(90*time.Second))
 				tpVM = harness.Actor(topology.RoleThirdPartyClient)
+				var err error
 				kc, err = harness.Require[provider.FilePlacer](tpVM).PlaceFile(ctx, "ilb-proxy.kubeconfig", res.Kubeconfig)
 				Expect(err).NotTo(HaveOccurred())
 			}, NodeTimeout(2*time.Minute))
@@ -159,6 +148,29 @@ var _ = Describe("ilb-proxy", Label("solution", "ilb-proxy"), func() {
 
 // snapshot names what Apply may create: API objects in default and kube-system, cluster
 // RBAC, and (where the provider can tell) its own namespaces and processes.
+// applyRestoring applies the solution's variant with proxy, and registers its removal, which
+// must leave the API server and the lab as they were before Apply: the next container
+// snapshots what it starts from (the seed variant patches default/kubernetes to an internal
+// LoadBalancer, whose load balancer the lab stops only after Remove returns). It returns the
+// result, an admin clientset and the snapshot taken before Apply.
+func applyRestoring(ctx SpecContext, env provider.Environment, variant ilbproxy.Variant, proxy ilbproxy.Proxy) (*ilbproxy.Result, kubernetes.Interface, []string) {
+	cfg, err := harness.Require[provider.KubeAdmin](env).AdminConfig()
+	Expect(err).NotTo(HaveOccurred())
+	cs, err := kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	before := snapshot(ctx, cs, env)
+	log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+	harness.RequireSolution(env)
+	res, err := ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: variant, Proxy: proxy, Log: log})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed())
+		Eventually(func(ctx context.Context) string { return diff(before, snapshot(ctx, cs, env)) }).WithContext(ctx).
+			WithTimeout(20*time.Second).Should(BeEmpty(), "Remove must leave the API server and the lab as before Apply")
+	}, NodeTimeout(90*time.Second))
+	return res, cs, before
+}
+
 func snapshot(ctx context.Context, cs kubernetes.Interface, env provider.Environment) []string {
 	out := footprint.KubeObjects(ctx, cs)
 	if inv, ok := env.(provider.Inventory); ok {
@@ -204,12 +216,7 @@ var _ = Describe("ilb-proxy seed (the article's script)", Label("solution", "ilb
 	)
 	BeforeAll(func(ctx SpecContext) {
 		env = harness.Env()
-		log := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		var err error
-		harness.RequireSolution(env)
-		res, err = ilbproxy.Apply(ctx, env, ilbproxy.Options{Variant: ilbproxy.Seed, Proxy: ilbproxy.Nginx, Log: log})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) { Expect(ilbproxy.Remove(ctx, env, ilbproxy.Options{Log: log})).To(Succeed()) })
+		res, _, _ = applyRestoring(ctx, env, ilbproxy.Seed, ilbproxy.Nginx)
 		tpVM = harness.Actor(topology.RoleThirdPartyClient)
 	}, NodeTimeout(2*time.Minute))
 

@@ -2,14 +2,10 @@ package netns_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"reachgate/framework/netmodel"
-	"reachgate/framework/topology"
 	"reachgate/lab/internal/roottest"
 	"reachgate/lab/netns"
 )
@@ -20,30 +16,9 @@ import (
 func TestProgramSkipsWhatItInstalledAndRepairsDrift(t *testing.T) {
 	roottest.Require(t)
 	seed := readFile(t, "../../fixtures/topologies/seed.yaml")
-	topo, err := topology.Parse("seed.yaml", []byte(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := netmodel.Compute(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "itn-prog"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := &netns.State{Name: name, Phase: netns.PhaseProvisioning, Hosts: map[string]netns.HostInfo{}, Dir: netns.LabDir(name)}
-	if err := st.SetOwner(); err != nil {
-		t.Fatal(err)
-	}
+	topo, m := parseModel(t, "seed.yaml", seed)
+	plan := realize(t, "itn-prog", topo, m)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		if err := netns.Down(ctx, st, log); err != nil {
-			t.Errorf("down: %v", err)
-		}
-	})
-	plan, err := netns.Realize(ctx, st, topo, m, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	gke := plan.Routers["gke"]
 	routes := func() string {
 		out, err := exec.Command("ip", "-n", gke, "route", "show", "proto", "boot").CombinedOutput()
@@ -80,14 +55,7 @@ func TestProgramSkipsWhatItInstalledAndRepairsDrift(t *testing.T) {
 	}
 
 	denied := edit(t, seed, "      firewall:\n", "      firewall:\n        - name: deny-third-party\n          action: deny\n          priority: 900\n          sourceRanges: [172.31.0.0/16]\n")
-	topo2, err := topology.Parse("seed.yaml", []byte(denied))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := netmodel.Compute(topo2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo2, m2 := parseModel(t, "seed.yaml", denied)
 	if err := netns.Program(ctx, plan, topo2, m2); err != nil {
 		t.Fatal(err)
 	}

@@ -81,14 +81,7 @@ func TestRealizedNetworkAgreesWithModel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			topo, err := topology.Parse(tt.name+".yaml", []byte(tt.yaml))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := netmodel.Compute(topo)
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo, m := parseModel(t, tt.name+".yaml", tt.yaml)
 			src, dst := topo.Host(tt.pair.src), topo.Host(tt.pair.dst)
 			tr := m.TraceFlow(src.IP, dst.IP, netmodel.Flow{Proto: "tcp", Port: tt.pair.port})
 			if tr.Reachable != tt.reachable {
@@ -120,8 +113,9 @@ func edit(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-// agree realizes topo as lab name and checks every host pair and port against the model.
-func agree(t *testing.T, name string, topo *topology.Topology, m *netmodel.Model, ports []uint16) {
+// realize realizes topo as lab name, removed when the test ends.
+func realize(t *testing.T, name string, topo *topology.Topology, m *netmodel.Model) *netns.Plan {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// Recorded like a provisioning lab owned by this process, so a concurrent `lab gc` (another
 	// package's test) leaves it alone.
@@ -141,6 +135,27 @@ func agree(t *testing.T, name string, topo *topology.Topology, m *netmodel.Model
 		t.Fatal(err)
 	}
 	t.Logf("realized %d namespaces in %v", len(st.Namespaces), time.Since(start))
+	return plan
+}
+
+// parseModel parses a topology and computes its model.
+func parseModel(t *testing.T, name, yaml string) (*topology.Topology, *netmodel.Model) {
+	t.Helper()
+	topo, err := topology.Parse(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := netmodel.Compute(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo, m
+}
+
+// agree realizes topo as lab name and checks every host pair and port against the model.
+func agree(t *testing.T, name string, topo *topology.Topology, m *netmodel.Model, ports []uint16) {
+	ctx := context.Background()
+	plan := realize(t, name, topo, m)
 	for _, h := range topo.Hosts {
 		for _, port := range ports {
 			ln, err := netns.Listen(plan.Hosts[h.Name], "tcp", net.JoinHostPort(h.IP.String(), fmt.Sprint(port)))

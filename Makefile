@@ -15,7 +15,7 @@ GO_PKGS = $$($(GO) list ./... | grep -v /suites/ | grep -v /lab/wan$$)
 GINKGO = $(GO) tool ginkgo
 SUITE_ENV = REACHGATE_BIN=$(BIN)/reachgate REACHGATE_REPORT_DIR=$(REPORTS)
 
-.PHONY: all build lab-binaries e2e-local preflight-container test test-go bench-e2e bench-lab bench-explain bench-predict bench-api lint clean preflight
+.PHONY: all build lab-binaries e2e-local e2e-quick preflight-container test test-go bench-e2e bench-lab bench-explain bench-predict bench-api lint clean preflight
 
 all: build
 
@@ -83,6 +83,13 @@ GCP_LAB_SUITES = gcpvpc baseline ilbproxy bgpexport baseline:stand-in
 # container (one Linux container through Docker, testcontainers-go): the default off Linux,
 # or RUNTIME=container / REACHGATE_RUNTIME=container.
 RUNTIME ?= $(or $(REACHGATE_RUNTIME),$(if $(filter Linux,$(shell uname -s)),local,container))
+# The suite packages `make e2e-local` runs (empty: every one under suites/), e.g.
+# SUITES="./suites/baseline ./suites/tls"; the MATRIX and GCP_LAB_SUITES reruns still follow.
+SUITES ?=
+# `make e2e-quick`: the quick gate, for a change that touches one access path. One run of each
+# suite below on its own topology, without the MATRIX and GCP_LAB_SUITES reruns: the problem
+# (baseline), both of the article's solutions and their TLS. `make e2e-local` stays the full run.
+QUICK_SUITES = ./suites/baseline ./suites/ilbproxy ./suites/bgpexport ./suites/tls
 # How many suites run at once: empty for the default (two per core, one per 2 GiB of
 # available memory, at most 6); JOBS=1 runs them one after another.
 JOBS ?=
@@ -92,19 +99,23 @@ JOBS ?=
 # Each suite writes its own JUnit and Ginkgo JSON into reports/out; `reachgate report` joins them.
 e2e-local: $(if $(filter container,$(RUNTIME)),preflight-container build,preflight lab-binaries)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --runtime $(RUNTIME) --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' --gcp-lab-suites '$(GCP_LAB_SUITES)' || status=$$?; \
+	@status=0; $(SUITE_ENV) $(BIN)/reachgate e2e --runtime $(RUNTIME) --bin-dir $(BIN)/suites $(if $(JOBS),--jobs $(JOBS)) --matrix '$(MATRIX)' --gcp-lab-suites '$(GCP_LAB_SUITES)' $(SUITES) || status=$$?; \
 	$(BIN)/reachgate lab gc --runtime $(RUNTIME) >/dev/null 2>&1 || true; \
 	$(BIN)/reachgate report --in $(REPORTS) || status=1; \
 	echo "reports: $(REPORTS)/junit.xml $(REPORTS)/results.json $(REPORTS)/report.html"; exit $$status
 
+e2e-quick:
+	@$(MAKE) --no-print-directory e2e-local SUITES='$(QUICK_SUITES)' MATRIX= GCP_LAB_SUITES=
+
 # Prints the wall time of a warm `make e2e-local` over 3 runs (median) with each run's
 # per-suite table and how busy the machine was (CPU seconds); RUNS=10 for a longer series
-# (it also counts the green runs).
+# (it also counts the green runs); TARGET=e2e-quick times the quick gate instead.
 # COLD=1 instead runs one `make e2e-local` from nothing: an empty Go build cache, an empty
 # lab binaries cache and no bin/ (all in a temporary directory, removed after), printing the
 # time of each build step and of the first suite's start, then the whole run's.
 RUNS ?= 3
 COLD ?=
+TARGET ?= e2e-local
 bench-e2e:
 ifeq ($(COLD),1)
 	@tmp=$$(mktemp -d /tmp/reachgate-cold.XXXXXX); trap 'chmod -R u+w $$tmp 2>/dev/null; rm -rf $$tmp' EXIT; \
@@ -123,13 +134,13 @@ ifeq ($(COLD),1)
 else
 	@$(MAKE) --no-print-directory lab-binaries >/dev/null
 	@green=0; times=(); for i in $$(seq $(RUNS)); do \
-	  s=$$(date +%s.%N); $(MAKE) --no-print-directory e2e-local >/tmp/reachgate-bench-e2e-$$i.log 2>&1 && green=$$((green+1)); \
+	  s=$$(date +%s.%N); $(MAKE) --no-print-directory $(TARGET) >/tmp/reachgate-bench-e2e-$$i.log 2>&1 && green=$$((green+1)); \
 	  e=$$(date +%s.%N); t=$$(awk "BEGIN{printf \"%.1f\", $$e-$$s}"); times+=($$t); \
-	  echo "run $$i: make e2e-local $$t s ($$(grep -c '^e2e: .* suites in' /tmp/reachgate-bench-e2e-$$i.log) summary)"; \
+	  echo "run $$i: make $(TARGET) $$t s ($$(grep -c '^e2e: .* suites in' /tmp/reachgate-bench-e2e-$$i.log) summary)"; \
 	  sed -n '/^SUITE/,/^e2e: .* suites in/p' /tmp/reachgate-bench-e2e-$$i.log | awk '{print "  " $$1, $$2, $$3}'; \
 	  grep -h '^e2e: machine CPU' /tmp/reachgate-bench-e2e-$$i.log | sed 's/^/  /'; \
 	done; \
-	echo "make e2e-local (warm): median $$(printf '%s\n' "$${times[@]}" | sort -n | awk '{a[NR]=$$1} END{print a[int((NR+1)/2)]}') s over $(RUNS) runs; $$green of $(RUNS) green"; \
+	echo "make $(TARGET) (warm): median $$(printf '%s\n' "$${times[@]}" | sort -n | awk '{a[NR]=$$1} END{print a[int((NR+1)/2)]}') s over $(RUNS) runs; $$green of $(RUNS) green"; \
 	test $$green -eq $(RUNS)
 endif
 
@@ -149,13 +160,16 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool actionlint .github/workflows/*.yml
 
-# Prints seconds for a warm `lab up` of seed.yaml and a warm `make e2e-local`.
+# Prints seconds for a warm `lab up` of seed.yaml and a warm `make e2e-local`, and the CPU
+# seconds the machine spent on each lab up and down (every core, the lab's daemons included,
+# from /proc/stat): what each lab of a run costs before its first spec.
+busy = awk '/^cpu /{printf "%d", $$2+$$3+$$4+$$7+$$8+$$9}' /proc/stat
 bench-lab: lab-binaries
-	@$(BIN)/reachgate lab gc >/dev/null 2>&1; for i in 1 2 3; do \
-	  s=$$(date +%s.%N); $(BIN)/reachgate lab up --name bench >/tmp/reachgate-bench.log 2>&1 || { cat /tmp/reachgate-bench.log; exit 1; }; \
-	  e=$$(date +%s.%N); echo "lab up (seed.yaml, warm) run $$i: $$(awk "BEGIN{printf \"%.2f\", $$e-$$s}") s"; \
-	  s=$$(date +%s.%N); $(BIN)/reachgate lab down --name bench >/dev/null 2>&1; e=$$(date +%s.%N); \
-	  echo "lab down run $$i: $$(awk "BEGIN{printf \"%.2f\", $$e-$$s}") s"; done
+	@$(BIN)/reachgate lab gc >/dev/null 2>&1; hz=$$(getconf CLK_TCK); for i in 1 2 3; do \
+	  s=$$(date +%s.%N); c=$$($(busy)); $(BIN)/reachgate lab up --name bench >/tmp/reachgate-bench.log 2>&1 || { cat /tmp/reachgate-bench.log; exit 1; }; \
+	  e=$$(date +%s.%N); u=$$($(busy)); echo "lab up (seed.yaml, warm) run $$i: $$(awk "BEGIN{printf \"%.2f s, %.2f CPU-s\", $$e-$$s, ($$u-$$c)/$$hz}")"; \
+	  s=$$(date +%s.%N); c=$$($(busy)); $(BIN)/reachgate lab down --name bench >/dev/null 2>&1; e=$$(date +%s.%N); u=$$($(busy)); \
+	  echo "lab down run $$i: $$(awk "BEGIN{printf \"%.2f s, %.2f CPU-s\", $$e-$$s, ($$u-$$c)/$$hz}")"; done
 	@s=$$(date +%s.%N); $(MAKE) --no-print-directory e2e-local >/tmp/reachgate-bench-e2e.log 2>&1 || { tail -50 /tmp/reachgate-bench-e2e.log; exit 1; }; \
 	e=$$(date +%s.%N); echo "make e2e-local (warm): $$(awk "BEGIN{printf \"%.2f\", $$e-$$s}") s"
 

@@ -162,13 +162,13 @@ lint:
 
 # Prints seconds for a warm `lab up` of seed.yaml and a warm `make e2e-local`, and the CPU
 # seconds the machine spent on each lab up and down (every core, the lab's daemons included,
-# from /proc/stat): what each lab of a run costs before its first spec.
-busy = awk '/^cpu /{printf "%d", $$2+$$3+$$4+$$7+$$8+$$9}' /proc/stat
+# from /proc/stat, in clock ticks): what each lab of a run costs before its first spec.
+BUSY_TICKS = awk '/^cpu /{printf "%d", $$2+$$3+$$4+$$7+$$8+$$9}' /proc/stat
 bench-lab: lab-binaries
 	@$(BIN)/reachgate lab gc >/dev/null 2>&1; hz=$$(getconf CLK_TCK); for i in 1 2 3; do \
-	  s=$$(date +%s.%N); c=$$($(busy)); $(BIN)/reachgate lab up --name bench >/tmp/reachgate-bench.log 2>&1 || { cat /tmp/reachgate-bench.log; exit 1; }; \
-	  e=$$(date +%s.%N); u=$$($(busy)); echo "lab up (seed.yaml, warm) run $$i: $$(awk "BEGIN{printf \"%.2f s, %.2f CPU-s\", $$e-$$s, ($$u-$$c)/$$hz}")"; \
-	  s=$$(date +%s.%N); c=$$($(busy)); $(BIN)/reachgate lab down --name bench >/dev/null 2>&1; e=$$(date +%s.%N); u=$$($(busy)); \
+	  s=$$(date +%s.%N); c=$$($(BUSY_TICKS)); $(BIN)/reachgate lab up --name bench >/tmp/reachgate-bench.log 2>&1 || { cat /tmp/reachgate-bench.log; exit 1; }; \
+	  e=$$(date +%s.%N); u=$$($(BUSY_TICKS)); echo "lab up (seed.yaml, warm) run $$i: $$(awk "BEGIN{printf \"%.2f s, %.2f CPU-s\", $$e-$$s, ($$u-$$c)/$$hz}")"; \
+	  s=$$(date +%s.%N); c=$$($(BUSY_TICKS)); $(BIN)/reachgate lab down --name bench >/dev/null 2>&1; e=$$(date +%s.%N); u=$$($(BUSY_TICKS)); \
 	  echo "lab down run $$i: $$(awk "BEGIN{printf \"%.2f s, %.2f CPU-s\", $$e-$$s, ($$u-$$c)/$$hz}")"; done
 	@s=$$(date +%s.%N); $(MAKE) --no-print-directory e2e-local >/tmp/reachgate-bench-e2e.log 2>&1 || { tail -50 /tmp/reachgate-bench-e2e.log; exit 1; }; \
 	e=$$(date +%s.%N); echo "make e2e-local (warm): $$(awk "BEGIN{printf \"%.2f\", $$e-$$s}") s"
